@@ -1,0 +1,41 @@
+# The two commands a learner needs (both create .venv and install the project when missing):
+#   make lab    open the course in JupyterLab
+#   make test   run the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# Two workers: the machines this course targets (and CI) have 2 cores.
+WORKERS ?= 2
+
+.PHONY: lab test test-fast smoke bench notebooks check clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+# The full suite: library tests and notebook tests in parallel, then the same library tests with
+# Numba's JIT switched off (pure-Python kernels, few hypothesis examples).
+test: $(STAMP)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -q
+	NUMBA_DISABLE_JIT=1 MINSEG_HYPOTHESIS_SCALE=0.02 $(PY) -m pytest -q -m "not slow and not notebooks" -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -q -m "not notebooks"
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+notebooks: $(STAMP)
+	$(PY) -m course build
+
+check: $(STAMP)
+	$(PY) -m course check
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,249 @@
+"""The autograd core: ``Tensor``, ``Function`` and the reverse-mode graph walk.
+
+A ``Tensor`` wraps a NumPy array (``.data``) and remembers the ``Function`` that made it. Calling
+``backward()`` on a result walks that record backwards (in reverse topological order) and applies
+the chain rule: each Function receives the gradient of the loss with respect to its output and
+returns the gradients with respect to its inputs. Leaf tensors created with ``requires_grad=True``
+accumulate those gradients in ``.grad`` (an ndarray), exactly as ``torch.Tensor.grad`` does.
+
+The operators (``+``, ``@``, ``.sum()``, indexing, ...) live in :mod:`minseg.ops`; this file only
+knows how to record and replay a graph.
+"""
+from __future__ import annotations
+
+import contextlib
+import numbers
+
+import numpy as np
+
+_GRAD_ENABLED = [True]
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a ``no_grad()`` block."""
+    return _GRAD_ENABLED[0]
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Context manager: operations inside it are not recorded for backward (like ``torch.no_grad``)."""
+    previous = _GRAD_ENABLED[0]
+    _GRAD_ENABLED[0] = False
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED[0] = previous
+
+
+def _float_dtype(data: np.ndarray, dtype) -> np.dtype:
+    """float64 stays float64, every other number becomes float32 (unless ``dtype`` says otherwise)."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if data.dtype == np.float64:
+        return np.dtype(np.float64)
+    if data.dtype.kind in "iub":
+        return data.dtype
+    return np.dtype(np.float32)
+
+
+def as_array(value, like: np.ndarray | None = None) -> np.ndarray:
+    """The ndarray behind ``value`` (a Tensor, an ndarray, or a Python number)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, numbers.Number) and like is not None:
+        return np.asarray(value, dtype=like.dtype)
+    return np.asarray(value)
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Attributes: ``data`` (the ndarray), ``grad`` (ndarray or None), ``requires_grad`` (bool).
+    Operations between tensors build a graph; ``backward`` differentiates through it.
+    """
+
+    __array_priority__ = 100  # so ``ndarray + Tensor`` calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, _ctx=None):
+        array = np.asarray(data.data if isinstance(data, Tensor) else data)
+        array = array.astype(_float_dtype(array, dtype), copy=False)
+        if requires_grad and array.dtype.kind != "f":
+            raise TypeError(
+                f"tensor: only floating-point tensors can require gradients, got dtype {array.dtype}"
+            )
+        self.data = array
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = _ctx  # the Context of the Function that produced this tensor (None for leaves)
+
+    # ----- plain properties -------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._ctx is None)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied, as ``torch.Tensor.numpy``)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the data, cut from the graph."""
+        return Tensor(self.data)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, prefix="tensor(")
+        return f"tensor({body}{grad})"
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----- backward ---------------------------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` is the gradient of some scalar with respect to ``self``; it may be omitted only
+        when ``self`` holds a single element (then it is 1). Calling backward twice adds the
+        gradients twice, as torch does with ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no grad_fn "
+                "(create the inputs with requires_grad=True, outside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: grad can be implicitly created only for scalar outputs, "
+                    f"got a tensor of shape {self.shape}; pass grad= with that shape"
+                )
+            grad = np.ones_like(self.data)
+        grad = as_array(grad).astype(self.dtype, copy=False)
+        if grad.shape != self.shape:
+            raise ValueError(
+                f"backward: grad must have the output's shape {self.shape}, got {grad.shape}"
+            )
+        _run_backward(self, grad)
+
+    # the operators are attached by minseg.ops (see _install_operators there)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root`` through recorded Functions, each after all its inputs.
+
+    An explicit stack instead of recursion, so a network thousands of layers deep does not hit
+    Python's recursion limit.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in node._ctx.parents:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _run_backward(root: Tensor, grad: np.ndarray) -> None:
+    """Propagate ``grad`` from ``root`` to the leaves in reverse topological order."""
+    grads = {id(root): grad}
+    for node in reversed(_topological_order(root)):
+        node_grad = grads.pop(id(node), None)
+        if node_grad is None:
+            continue
+        if node._ctx is None:  # a leaf: accumulate
+            node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad
+            continue
+        ctx = node._ctx
+        input_grads = ctx.function.backward(ctx, node_grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, parent_grad in zip(ctx.parents, input_grads):
+            if parent is None or not parent.requires_grad or parent_grad is None:
+                continue
+            parent_grad = unbroadcast(np.asarray(parent_grad), parent.shape).astype(
+                parent.dtype, copy=False
+            )
+            key = id(parent)
+            grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Context:
+    """What a Function's forward leaves for its backward: saved arrays and the input tensors."""
+
+    def __init__(self, function, parents):
+        self.function = function
+        self.parents = parents  # one entry per positional argument: Tensor or None
+        self.saved = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved = arrays
+
+
+class Function:
+    """An operation with a ``forward`` on ndarrays and a ``backward`` that returns input gradients.
+
+    Subclasses implement ``forward(ctx, *args, **kwargs) -> ndarray`` and
+    ``backward(ctx, grad_output) -> gradient per positional argument`` (None where there is none).
+    ``apply`` unwraps tensors, runs forward, and records the call when a gradient is needed.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+        needs_grad = is_grad_enabled() and any(p is not None and p.requires_grad for p in parents)
+        ctx = Context(cls, parents)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if not needs_grad:
+            return Tensor(out)
+        result = Tensor(out, _ctx=ctx)
+        result.requires_grad = True
+        return result
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Make a Tensor from an ndarray, a list or a number (float32 unless float64 or ``dtype`` is given)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(np.array(data, copy=True), requires_grad=requires_grad, dtype=dtype)

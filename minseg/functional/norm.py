@@ -1,0 +1,107 @@
+"""Batch normalisation and dropout, with torch's signatures and running-statistics rule."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from .. import random as _random
+
+
+class BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over every axis but 1."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5, axes=(), batch_stats=False):
+        shape = [1] * x.ndim
+        shape[1] = -1
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape).astype(x.dtype)
+        ctx.save_for_backward(x_hat, inv_std.reshape(shape).astype(x.dtype),
+                              None if weight is None else weight.reshape(shape))
+        ctx.axes, ctx.batch_stats = axes, batch_stats
+        out = x_hat
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x_hat, inv_std, w = ctx.saved
+        axes = ctx.axes
+        grad_weight = (g * x_hat).sum(axis=axes) if ctx.parents[1] is not None else None
+        grad_bias = g.sum(axis=axes) if ctx.parents[2] is not None else None
+        g_hat = g if w is None else g * w
+        if ctx.batch_stats:
+            # the mean and variance depend on x too:
+            # dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))
+            grad_x = inv_std * (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                                - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+        else:
+            grad_x = g_hat * inv_std
+        return grad_x, grad_weight, grad_bias
+
+
+def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """torch.nn.functional.batch_norm. In training, normalise by the batch's statistics and update
+    ``running_mean`` / ``running_var`` in place: r <- (1 - momentum) r + momentum * stat, with the
+    unbiased variance for ``running_var`` (as torch); in eval, normalise by the running statistics.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: input must be at least 2-D (N, C, ...), got shape {input.shape}")
+    channels = input.shape[1]
+    axes = tuple(i for i in range(input.ndim) if i != 1)
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        if value is not None and np.shape(getattr(value, "data", value)) != (channels,):
+            raise ValueError(f"batch_norm: {name} must have shape ({channels},), got "
+                             f"{np.shape(getattr(value, 'data', value))}")
+    x = input.data
+    if training:
+        count = x.size // channels
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input of shape {input.shape}")
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        for buffer, stat in ((running_mean, mean), (running_var, var * count / (count - 1))):
+            if buffer is not None:
+                array = getattr(buffer, "data", buffer)
+                array *= 1 - momentum
+                array += momentum * stat
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        mean = np.asarray(getattr(running_mean, "data", running_mean))
+        var = np.asarray(getattr(running_var, "data", running_var))
+    return BatchNorm.apply(input, weight, bias, mean=mean.astype(x.dtype), var=var.astype(x.dtype),
+                           eps=eps, axes=axes, batch_stats=training)
+
+
+class Dropout(Function):
+    @staticmethod
+    def forward(ctx, a, mask=None):
+        ctx.save_for_backward(mask)
+        return a * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return (g * mask,)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout).
+
+    The mask comes from ``generator`` (a numpy Generator) or from minseg's global generator, which
+    ``minseg.manual_seed`` seeds, so a run can be repeated exactly.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    rng = generator if generator is not None else _random.default_generator()
+    keep = rng.random(input.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return Dropout.apply(input, mask=(keep * scale).astype(input.dtype))

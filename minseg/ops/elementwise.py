@@ -1,0 +1,273 @@
+"""Element-wise operations with their derivatives: arithmetic, exp/log, activations, where, clamp.
+
+Each Function's backward is the derivative written out: for ``y = f(a, b)`` it returns
+``(g * dy/da, g * dy/db)``; broadcasting is undone by the graph walk (``autograd.unbroadcast``).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd import Function, Tensor, as_array
+
+
+def check_operand(op: str, x, other, name: str = "other"):
+    """Validate a second operand: a Tensor of the same float dtype, an ndarray or a number."""
+    if isinstance(other, Tensor):
+        if x.dtype != other.dtype and other.dtype.kind == "f" and x.dtype.kind == "f":
+            raise TypeError(
+                f"{op}: {name} has dtype {other.dtype} but input has dtype {x.dtype}; "
+                f"convert one of them (minseg does not promote float32 and float64 silently)"
+            )
+        return other
+    if isinstance(other, (numbers.Number, np.ndarray, np.generic, list)):
+        array = np.asarray(other)
+        if array.dtype.kind in "fiub":
+            return array.astype(x.dtype, copy=False) if x.dtype.kind == "f" else array
+    raise TypeError(f"{op}: {name} must be a Tensor, an ndarray or a number, got {type(other).__name__}")
+
+
+def check_broadcast(op: str, a, b) -> None:
+    """Raise a ValueError naming ``op`` when the two shapes cannot broadcast."""
+    shape_a, shape_b = np.shape(as_array(a)), np.shape(as_array(b))
+    try:
+        np.broadcast_shapes(shape_a, shape_b)
+    except ValueError:
+        raise ValueError(
+            f"{op}: shapes {shape_a} and {shape_b} cannot be broadcast together "
+            f"(trailing sizes must match or be 1)"
+        ) from None
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        return g * b, g * a
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        # d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2
+        a, b = ctx.saved
+        return g / b, -g * a / (b * b)
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return (-g,)
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b ln a  (only where a > 0 is it defined)
+        a, b, out = ctx.saved
+        grad_a = g * b * np.power(a, b - 1)
+        grad_b = None
+        if ctx.parents[1] is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = np.where(a > 0, g * out * np.log(np.where(a > 0, a, 1)), 0)
+        return grad_a, grad_b
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved
+        return (g * out,)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return (g / a,)
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved
+        return (g / (2 * out),)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return (g * np.sign(a),)  # torch also uses sign(0) = 0
+
+
+class LeakyReLU(Function):
+    """relu is the case negative_slope = 0: y = x for x > 0, slope * x otherwise."""
+
+    @staticmethod
+    def forward(ctx, a, negative_slope=0.0):
+        positive = a > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = negative_slope
+        return np.where(positive, a, a * a.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx, g):
+        (positive,) = ctx.saved
+        return (np.where(positive, g, g * g.dtype.type(ctx.slope)),)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        # 1 / (1 + e^-a), written two ways so neither branch overflows
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved
+        return (g * s * (1 - s),)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (t,) = ctx.saved
+        return (g * (1 - t * t),)
+
+
+class Where(Function):
+    """where(condition, a, b): a where condition holds, b elsewhere; the gradient follows the choice."""
+
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (condition,) = ctx.saved
+        zero = np.zeros((), dtype=g.dtype)
+        return None, np.where(condition, g, zero), np.where(condition, zero, g)
+
+
+class Clamp(Function):
+    """Limit values to [min, max]; the gradient passes only where the value was not clipped."""
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        inside = np.ones(a.shape, dtype=bool)
+        if min is not None:
+            inside &= a >= min
+        if max is not None:
+            inside &= a <= max
+        ctx.save_for_backward(inside)
+        return np.clip(a, min, max).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved
+        return (np.where(inside, g, 0).astype(g.dtype, copy=False),)
+
+
+def binary(function, op: str, a, b):
+    """Apply a two-input Function after checking dtypes and broadcastability."""
+    left = a if isinstance(a, Tensor) else None
+    if left is None:  # e.g. 2 - tensor: b is the Tensor
+        a = check_operand(op, b, a, "input")
+    else:
+        b = check_operand(op, a, b)
+    check_broadcast(op, a, b)
+    return function.apply(a, b)
+
+
+def where(condition, input, other) -> Tensor:
+    """Elements of ``input`` where ``condition`` is true, of ``other`` elsewhere (torch.where)."""
+    cond = np.asarray(as_array(condition), dtype=bool)
+    like = input if isinstance(input, Tensor) else other
+    if not isinstance(like, Tensor):
+        like = Tensor(np.asarray(input))
+    input = check_operand("where", like, input, "input")
+    other = check_operand("where", like, other)
+    check_broadcast("where", cond, input)
+    check_broadcast("where", input, other)
+    return Where.apply(cond, input, other)
+
+
+def clamp(input: Tensor, min=None, max=None) -> Tensor:
+    """Clip ``input`` to [min, max] (torch.clamp); either bound may be None."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(input, min=min, max=max)
