@@ -1,0 +1,41 @@
+"""Argument checks shared by the functional ops: torch-style int-or-pair arguments and tensors."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd import Tensor
+
+
+def pair(op: str, name: str, value, minimum: int | None = None) -> tuple[int, int]:
+    """torch's ``int or (int, int)`` argument as a pair of ints, checked against ``minimum``."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        result = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) for v in value):
+        result = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if minimum is not None and min(result) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return result
+
+
+def check_tensor(op: str, name: str, x, ndim: int | None = None, layout: str = "") -> Tensor:
+    """``x`` as a Tensor (ndarrays are wrapped), with ``ndim`` dimensions when given."""
+    if not isinstance(x, Tensor):
+        if isinstance(x, (np.ndarray, list, numbers.Number)):
+            x = Tensor(np.asarray(x))
+        else:
+            raise TypeError(f"{op}: {name} must be a Tensor or an ndarray, got {type(x).__name__}")
+    if ndim is not None and x.ndim != ndim:
+        shape_text = f" {layout}" if layout else ""
+        raise ValueError(f"{op}: {name} must be {ndim}-D{shape_text}, got shape {x.shape}")
+    return x
+
+
+def check_float_pair(op: str, first: Tensor, second: Tensor, second_name: str) -> None:
+    """Two float tensors that meet in one op must have one dtype (no silent promotion)."""
+    if first.dtype != second.dtype:
+        raise TypeError(f"{op}: {second_name} has dtype {second.dtype} but input has dtype {first.dtype}")
