@@ -1,0 +1,270 @@
+"""Segmentation metrics on label maps (NumPy, no autograd).
+
+Every metric starts from the confusion matrix ``C`` (rows = target class, columns = predicted
+class), so a whole data set can be accumulated pixel count by pixel count and scored at the end:
+
+- IoU / Jaccard of class c:  |A ∩ B| / |A ∪ B| = C[c,c] / (row_c + col_c - C[c,c])
+- Dice of class c:            2|A ∩ B| / (|A| + |B|) = 2 C[c,c] / (row_c + col_c)
+  (so Dice = 2 IoU / (1 + IoU) class by class)
+- pixel accuracy ("global accuracy" in the SegNet tables): trace(C) / sum(C)
+- class accuracy ("class average"): mean over classes present in the target of C[c,c] / row_c
+- boundary F1 (the BF score): precision / recall of boundary pixels matched within a tolerance
+
+A class absent from both prediction and target has no IoU or Dice (nan), and means skip it.
+``pred`` may be a label map (same shape as ``target``) or class scores: (N, K, ...) logits, or
+(K, H, W) for an (H, W) target; then the argmax over the class axis is taken. Pixels whose target
+equals ``ignore_index`` are left out of every count.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["confusion_matrix", "iou", "mean_iou", "dice", "pixel_accuracy", "class_accuracy",
+           "boundary_f1", "SegmentationMetrics"]
+
+
+# ----- argument checks ------------------------------------------------------------------------
+def _as_array(x) -> np.ndarray:
+    return np.asarray(getattr(x, "data", x))
+
+
+def _check_num_classes(op: str, num_classes) -> int:
+    if not isinstance(num_classes, (numbers.Integral, np.integer)) or isinstance(num_classes, bool) \
+            or num_classes < 2:
+        raise ValueError(f"{op}: num_classes must be an int >= 2, got {num_classes!r}")
+    return int(num_classes)
+
+
+def _labels(op: str, pred, target, num_classes, ignore_index):
+    """Checked (pred, target, valid) arrays of one shape; ``valid`` marks the pixels to count."""
+    num_classes = _check_num_classes(op, num_classes)
+    pred, target = _as_array(pred), _as_array(target)
+    if pred.ndim == target.ndim + 1:  # scores: (K, H, W) for an (H, W) target, else (N, K, ...)
+        pred = pred.argmax(axis=0 if (pred.ndim == 3 and target.ndim == 2) else 1)
+    if pred.shape != target.shape:
+        raise ValueError(f"{op}: pred must have the target's shape {target.shape} "
+                         f"(or (N, K, ...) scores), got shape {pred.shape}")
+    for name, a in (("pred", pred), ("target", target)):
+        if a.dtype.kind not in "iub":
+            raise ValueError(f"{op}: {name} must hold integer class labels, got dtype {a.dtype}")
+    valid = np.ones(target.shape, bool) if ignore_index is None else target != ignore_index
+    for name, a in (("target", target), ("pred", pred)):
+        bad = valid & ((a < 0) | (a >= num_classes))
+        if bad.any():
+            raise ValueError(f"{op}: {name} labels must lie in [0, {num_classes}) "
+                             f"(or be ignore_index={ignore_index}), found {a[bad].flat[0]}")
+    return pred.astype(np.int64, copy=False), target.astype(np.int64, copy=False), valid
+
+
+# ----- the confusion matrix and the scores read from it ---------------------------------------
+def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """(K, K) int64 counts: entry [t, p] = number of pixels of target class t predicted as p."""
+    pred, target, valid = _labels("confusion_matrix", pred, target, num_classes, ignore_index)
+    codes = target[valid] * num_classes + pred[valid]
+    return np.bincount(codes, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def confusion_matrix_reference(pred, target, num_classes: int, ignore_index: int | None = None):
+    """The same counts with a plain loop over pixels (readable; used by the tests)."""
+    pred, target, valid = _labels("confusion_matrix", pred, target, num_classes, ignore_index)
+    counts = np.zeros((num_classes, num_classes), np.int64)
+    for t, p, keep in zip(target.ravel(), pred.ravel(), valid.ravel()):
+        if keep:  # C[t, p] += 1 for every counted pixel
+            counts[t, p] += 1
+    return counts
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, nan where the denominator is 0 (the class never appears)."""
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    out = np.full(np.shape(denominator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class |A∩B| / |A∪B| from a confusion matrix (nan for classes absent from both)."""
+    tp = np.diag(cm)
+    return _ratio(tp, cm.sum(0) + cm.sum(1) - tp)
+
+
+def dice_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class 2|A∩B| / (|A|+|B|) from a confusion matrix (nan for classes absent from both)."""
+    return _ratio(2 * np.diag(cm), cm.sum(0) + cm.sum(1))
+
+
+def class_recall_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class accuracy C[c,c] / row_c (nan for classes absent from the target)."""
+    return _ratio(np.diag(cm), cm.sum(1))
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = np.asarray(values, float)
+    return float(np.nan) if np.isnan(values).all() else float(np.nanmean(values))
+
+
+def iou(pred, target, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Per-class IoU (Jaccard index), shape (K,); nan where a class is in neither map."""
+    return iou_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index))
+
+
+def mean_iou(pred, target, num_classes: int, ignore_index: int | None = None) -> float:
+    """Mean of the per-class IoU over the classes that appear (in prediction or target)."""
+    return _nanmean(iou(pred, target, num_classes, ignore_index))
+
+
+def dice(pred, target, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Per-class Dice coefficient (F1), shape (K,); nan where a class is in neither map."""
+    return dice_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index))
+
+
+def pixel_accuracy(pred, target, num_classes: int, ignore_index: int | None = None) -> float:
+    """Fraction of counted pixels whose label is right (SegNet's "global accuracy")."""
+    cm = confusion_matrix(pred, target, num_classes, ignore_index)
+    return float(_ratio(np.trace(cm), cm.sum()))
+
+
+def class_accuracy(pred, target, num_classes: int, ignore_index: int | None = None) -> float:
+    """Mean over target classes of the fraction of their pixels found (SegNet's "class average")."""
+    return _nanmean(class_recall_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index)))
+
+
+# ----- boundary F1 ----------------------------------------------------------------------------
+def label_boundaries(labels: np.ndarray) -> np.ndarray:
+    """Pixels with a 4-neighbour (inside the image) of another label; the image edge is no boundary."""
+    edge = np.zeros(labels.shape, bool)
+    vertical = labels[..., 1:, :] != labels[..., :-1, :]
+    horizontal = labels[..., :, 1:] != labels[..., :, :-1]
+    edge[..., 1:, :] |= vertical
+    edge[..., :-1, :] |= vertical
+    edge[..., :, 1:] |= horizontal
+    edge[..., :, :-1] |= horizontal
+    return edge
+
+
+def _matched(points: np.ndarray, other: np.ndarray, tolerance: float) -> int:
+    """How many ``points`` lie within ``tolerance`` pixels (Euclidean) of a pixel of ``other``."""
+    if not other.any():
+        return 0
+    distance = ndimage.distance_transform_edt(~other)
+    return int((distance[points] <= tolerance).sum())
+
+
+def _boundary_f1_image(pred, target, valid, num_classes, tolerance) -> np.ndarray:
+    """Per-class BF of one (H, W) image: F1 of boundary precision and recall; nan if class absent."""
+    pred_edge, target_edge = label_boundaries(pred), label_boundaries(target)
+    scores = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        in_pred, in_target = (pred == c) & valid, (target == c) & valid
+        if not (in_pred.any() or in_target.any()):
+            continue
+        bp, bt = pred_edge & (pred == c), target_edge & (target == c)
+        counted_p, counted_t = bp & valid, bt & valid
+        n_p, n_t = counted_p.sum(), counted_t.sum()
+        if n_p == 0 and n_t == 0:  # the class fills its region without any boundary: both agree
+            scores[c] = 1.0 if (in_pred == in_target).all() else 0.0
+            continue
+        precision = _matched(counted_p, bt, tolerance) / n_p if n_p else 0.0
+        recall = _matched(counted_t, bp, tolerance) / n_t if n_t else 0.0
+        total = precision + recall
+        scores[c] = 2 * precision * recall / total if total > 0 else 0.0
+    return scores
+
+
+def boundary_f1(pred, target, num_classes: int, tolerance: float = 2.0,
+                ignore_index: int | None = None, per_class: bool = False):
+    """The BF score: per image and class, boundary pixels of the prediction count as correct when
+    a target boundary pixel of that class lies within ``tolerance`` pixels (precision), and vice
+    versa (recall); BF = 2PR / (P + R). Returns the mean over images of the mean over the classes
+    present in each image, or with ``per_class`` the per-class mean over images (nan if never present).
+
+    pred / target: (H, W) or (N, H, W) label maps (or scores, see the module docstring).
+    """
+    pred, target, valid = _labels("boundary_f1", pred, target, num_classes, ignore_index)
+    if target.ndim not in (2, 3):
+        raise ValueError(f"boundary_f1: target must be (H, W) or (N, H, W), got shape {target.shape}")
+    if not isinstance(tolerance, numbers.Real) or tolerance < 0:
+        raise ValueError(f"boundary_f1: tolerance must be a number of pixels >= 0, got {tolerance!r}")
+    if target.ndim == 2:
+        pred, target, valid = pred[None], target[None], valid[None]
+    scores = np.stack([_boundary_f1_image(p, t, v, num_classes, tolerance)
+                       for p, t, v in zip(pred, target, valid)])
+    if per_class:
+        return np.array([_nanmean(column) for column in scores.T])
+    return _nanmean([_nanmean(row) for row in scores])
+
+
+# ----- accumulation over a data set -----------------------------------------------------------
+class SegmentationMetrics:
+    """Accumulates a confusion matrix (and optionally BF scores) batch by batch.
+
+        metrics = SegmentationMetrics(11, class_names=CLASSES)
+        for images, masks in data.batches(32):
+            metrics.update(model(images), masks)
+        print(metrics.summary())
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int | None = None, class_names=None,
+                 boundary_tolerance: float | None = None):
+        self.num_classes = _check_num_classes("SegmentationMetrics", num_classes)
+        if class_names is not None and len(class_names) != self.num_classes:
+            raise ValueError(f"SegmentationMetrics: class_names must have num_classes={num_classes} "
+                             f"entries, got {len(class_names)}")
+        self.class_names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+        self.ignore_index = ignore_index
+        self.boundary_tolerance = boundary_tolerance
+        self.reset()
+
+    def reset(self) -> None:
+        self.confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
+        self._bf_scores = []
+
+    def update(self, pred, target) -> None:
+        """Add one batch: label maps or (N, K, H, W) scores, and target labels."""
+        self.confusion += confusion_matrix(pred, target, self.num_classes, self.ignore_index)
+        if self.boundary_tolerance is not None:
+            p, t, v = _labels("SegmentationMetrics", pred, target, self.num_classes, self.ignore_index)
+            p, t, v = (a.reshape((-1,) + a.shape[-2:]) for a in (p, t, v))
+            self._bf_scores += [_boundary_f1_image(*args, self.num_classes, self.boundary_tolerance)
+                                for args in zip(p, t, v)]
+
+    def compute(self) -> dict:
+        """All scores so far: scalars and per-class arrays (nan for classes never seen)."""
+        cm = self.confusion
+        result = {"pixel_accuracy": float(_ratio(np.trace(cm), cm.sum())),
+                  "class_accuracy": _nanmean(class_recall_from_confusion(cm)),
+                  "mean_iou": _nanmean(iou_from_confusion(cm)),
+                  "mean_dice": _nanmean(dice_from_confusion(cm)),
+                  "iou": iou_from_confusion(cm), "dice": dice_from_confusion(cm),
+                  "class_recall": class_recall_from_confusion(cm)}
+        if self.boundary_tolerance is not None:
+            scores = np.array(self._bf_scores).reshape(-1, self.num_classes)
+            result["boundary_f1"] = _nanmean([_nanmean(row) for row in scores]) if len(scores) else np.nan
+        return result
+
+    def summary(self) -> str:
+        """A plain-text table: one row per class (IoU, Dice, accuracy, pixels), then the means."""
+        r = self.compute()
+        width = max(8, *(len(n) for n in self.class_names))
+        lines = [f"{'class':<{width}}  {'IoU':>6}  {'Dice':>6}  {'acc':>6}  {'pixels':>9}"]
+        lines.append("-" * len(lines[0]))
+
+        def cell(v):
+            return f"{v:6.3f}" if np.isfinite(v) else f"{'-':>6}"
+
+        for c, name in enumerate(self.class_names):
+            lines.append(f"{name:<{width}}  {cell(r['iou'][c])}  {cell(r['dice'][c])}  "
+                         f"{cell(r['class_recall'][c])}  {int(self.confusion[c].sum()):>9d}")
+        lines.append("-" * len(lines[0]))
+        lines.append(f"{'mean':<{width}}  {cell(r['mean_iou'])}  {cell(r['mean_dice'])}  "
+                     f"{cell(r['class_accuracy'])}  {int(self.confusion.sum()):>9d}")
+        lines.append(f"pixel accuracy {r['pixel_accuracy']:.4f}")
+        if "boundary_f1" in r:
+            lines.append(f"boundary F1 (tolerance {self.boundary_tolerance} px) {r['boundary_f1']:.4f}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"SegmentationMetrics(num_classes={self.num_classes}, pixels={int(self.confusion.sum())})"
