@@ -35,11 +35,12 @@ def no_grad():
         _GRAD_ENABLED[0] = previous
 
 
-def _float_dtype(data: np.ndarray, dtype) -> np.dtype:
-    """float64 stays float64, every other number becomes float32 (unless ``dtype`` says otherwise)."""
+def _float_dtype(data: np.ndarray, dtype, from_python: bool = False) -> np.dtype:
+    """An ndarray's float64 stays float64; integers stay integers; every other number (Python
+    floats and lists included, as in torch) becomes float32, unless ``dtype`` says otherwise."""
     if dtype is not None:
         return np.dtype(dtype)
-    if data.dtype == np.float64:
+    if data.dtype == np.float64 and not from_python:
         return np.dtype(np.float64)
     if data.dtype.kind in "iub":
         return data.dtype
@@ -65,8 +66,9 @@ class Tensor:
     __array_priority__ = 100  # so ``ndarray + Tensor`` calls Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, _ctx=None):
+        from_python = not isinstance(data, (np.ndarray, np.generic, Tensor))
         array = np.asarray(data.data if isinstance(data, Tensor) else data)
-        array = array.astype(_float_dtype(array, dtype), copy=False)
+        array = array.astype(_float_dtype(array, dtype, from_python), copy=False)
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
                 f"tensor: only floating-point tensors can require gradients, got dtype {array.dtype}"
@@ -246,4 +248,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """Make a Tensor from an ndarray, a list or a number (float32 unless float64 or ``dtype`` is given)."""
     if isinstance(data, Tensor):
         data = data.data
-    return Tensor(np.array(data, copy=True), requires_grad=requires_grad, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        data = np.array(data, copy=True)  # the Tensor owns its data, as torch.tensor copies
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)

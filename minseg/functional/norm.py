@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, as_array
 from .. import random as _random
 
 
@@ -55,9 +55,9 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
     axes = tuple(i for i in range(input.ndim) if i != 1)
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
-        if value is not None and np.shape(getattr(value, "data", value)) != (channels,):
+        if value is not None and as_array(value).shape != (channels,):
             raise ValueError(f"batch_norm: {name} must have shape ({channels},), got "
-                             f"{np.shape(getattr(value, 'data', value))}")
+                             f"{as_array(value).shape}")
     x = input.data
     if training:
         count = x.size // channels
@@ -67,14 +67,13 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
         mean, var = x.mean(axis=axes), x.var(axis=axes)
         for buffer, stat in ((running_mean, mean), (running_var, var * count / (count - 1))):
             if buffer is not None:
-                array = getattr(buffer, "data", buffer)
+                array = as_array(buffer)  # updated in place, as torch updates its buffers
                 array *= 1 - momentum
                 array += momentum * stat
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
-        mean = np.asarray(getattr(running_mean, "data", running_mean))
-        var = np.asarray(getattr(running_var, "data", running_var))
+        mean, var = as_array(running_mean), as_array(running_var)
     return BatchNorm.apply(input, weight, bias, mean=mean.astype(x.dtype), var=var.astype(x.dtype),
                            eps=eps, axes=axes, batch_stats=training)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, as_array
 
 
 def normalize_dims(op: str, dim, ndim: int) -> tuple:
@@ -124,7 +124,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     from .elementwise import check_operand
 
     other = check_operand("matmul", input, other)
-    a, b = np.shape(input.data), np.shape(getattr(other, "data", other))
+    a, b = input.shape, as_array(other).shape
     if len(a) == 0 or len(b) == 0:
         raise ValueError(f"matmul: both arguments must be at least 1-D, got shapes {a} and {b}")
     k_a = a[-1]

@@ -1,0 +1,46 @@
+"""The set-up files agree: environment.yml pins exactly what pyproject.toml pins; torch is pinned to
+the pair that installs here; the README's test command is what .ci/run runs; import stays light."""
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pyproject_pins():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return sorted(d.replace(" ", "").lower() for d in deps)
+
+
+def environment_pins():
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = lines.index("  - pip:")
+    pins = [ln.strip()[2:].strip() for ln in lines[start + 1:] if ln.strip().startswith("- ")]
+    return sorted(p.replace(" ", "").lower() for p in pins if not p.startswith("-e"))
+
+
+def test_environment_yml_lists_the_same_pins_as_pyproject():
+    assert environment_pins() == pyproject_pins()
+
+
+def test_every_dependency_is_pinned_exactly_and_torch_pair_is_the_local_one():
+    pins = pyproject_pins()
+    assert all(re.fullmatch(r"[a-z0-9_.\-]+==[0-9][0-9a-z.]*", p) for p in pins), pins
+    assert "torch==2.14.1" in pins and "torchvision==0.29.1" in pins
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"^make test\b", readme, re.M)
+    assert command, "README must state `make test`"
+    ci = [ln for ln in (ROOT / ".ci/run").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert ci[-1].strip() == "make test"
+
+
+def test_import_minseg_does_not_import_torch_or_numba_kernels():
+    code = ("import sys, minseg, minseg.functional, minseg.nn, minseg.optim; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

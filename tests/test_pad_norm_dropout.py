@@ -1,0 +1,116 @@
+"""F.pad (three modes, torch's tuple order), batch_norm (train and eval, running statistics), dropout."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minseg as ms
+import minseg.functional as F
+from minseg.testing import compare_with_torch, gradcheck
+from tests.support import examples
+
+
+@examples(300)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 6), w=st.integers(2, 6),
+       mode=st.sampled_from(["constant", "reflect", "replicate"]), seed=st.integers(0, 2**16), data_=st.data())
+def test_pad_vs_torch(n, c, h, w, mode, seed, data_):
+    low = -2 if mode == "constant" else 0
+    left, right = (data_.draw(st.integers(low, w - 1)) for _ in range(2))
+    top, bottom = (data_.draw(st.integers(low, h - 1)) for _ in range(2))
+    pads = data_.draw(st.sampled_from([(left, right), (left, right, top, bottom)]))
+    if mode == "constant":
+        if w + left + right <= 0 or h + top + bottom <= 0:
+            return
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(np.float32)
+    value = 1.5 if mode == "constant" else 0.0
+    def theirs(t):
+        kwargs = {"value": value} if mode == "constant" else {}
+        if mode != "constant" and len(pads) == 2:  # torch pads only the last dim of a 2-D/3-D input
+            out = torch.nn.functional.pad(t.reshape(n * c, h, w), pads, mode=mode)
+            return out.reshape(n, c, h, -1)
+        return torch.nn.functional.pad(t, pads, mode=mode, **kwargs)
+
+    compare_with_torch(lambda t: F.pad(t, pads, mode=mode, value=value), theirs, [x])
+
+
+def test_pad_reflect_by_hand():
+    # reflect mirrors about the edge sample without repeating it: [1 2 3] padded (2, 1) -> 3 2 | 1 2 3 | 2
+    out = F.pad(ms.tensor([[[1.0, 2.0, 3.0]]]), (2, 1), mode="reflect")
+    np.testing.assert_array_equal(out.data[0, 0], [3, 2, 1, 2, 3, 2])
+    out = F.pad(ms.tensor([[[1.0, 2.0, 3.0]]]), (2, 1), mode="replicate")
+    np.testing.assert_array_equal(out.data[0, 0], [1, 1, 1, 2, 3, 3])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate"])
+def test_pad_gradcheck(mode):
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 4))
+    assert gradcheck(lambda t: F.pad(t, (2, 1, 1, 2), mode=mode), [x])
+
+
+def test_pad_bad_input():
+    x = ms.tensor(np.zeros((1, 1, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="pad: pad must be an even-length tuple"):
+        F.pad(x, (1, 2, 3))
+    with pytest.raises(ValueError, match="pad: reflect padding \\(3, 0\\) must be smaller than the size 3"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="pad: mode must be one of"):
+        F.pad(x, (1, 1), mode="circle")
+
+
+@pytest.mark.parametrize("training", [True, False])
+@examples(60)
+@given(n=st.integers(2, 3), c=st.integers(1, 4), h=st.integers(1, 4), w=st.integers(1, 4),
+       affine=st.booleans(), seed=st.integers(0, 2**16))
+def test_batch_norm_vs_torch(training, n, c, h, w, affine, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32) * 3 + 1
+    weight, bias = rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+    mean0, var0 = rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+    ours_rm, ours_rv = mean0.copy(), var0.copy()
+    torch_rm, torch_rv = torch.tensor(mean0), torch.tensor(var0)
+    if affine:
+        compare_with_torch(
+            lambda t, wt, b: F.batch_norm(t, ours_rm, ours_rv, wt, b, training=training, momentum=0.3),
+            lambda t, wt, b: torch.nn.functional.batch_norm(t, torch_rm, torch_rv, wt, b, training=training,
+                                                            momentum=0.3),
+            [x, weight, bias], rtol=1e-4, atol=1e-4)
+    else:
+        compare_with_torch(
+            lambda t: F.batch_norm(t, ours_rm, ours_rv, training=training, momentum=0.3),
+            lambda t: torch.nn.functional.batch_norm(t, torch_rm, torch_rv, training=training, momentum=0.3),
+            [x], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours_rm, torch_rm.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours_rv, torch_rv.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradcheck(training):
+    rng = np.random.default_rng(1)
+    rm, rv = np.zeros(3), np.ones(3) * 2
+    inputs = [rng.standard_normal((2, 3, 2, 2)), rng.standard_normal(3), rng.standard_normal(3)]
+    assert gradcheck(lambda x, w, b: F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training), inputs)
+
+
+def test_batch_norm_bad_input():
+    with pytest.raises(ValueError, match="batch_norm: weight must have shape \\(3,\\)"):
+        F.batch_norm(ms.tensor(np.ones((2, 3, 2, 2))), np.zeros(3), np.ones(3), weight=np.ones(2), training=True)
+    with pytest.raises(ValueError, match="batch_norm: expected more than 1 value per channel"):
+        F.batch_norm(ms.tensor(np.ones((1, 3))), np.zeros(3), np.ones(3), training=True)
+
+
+def test_dropout_is_seeded_scaled_and_identity_in_eval():
+    x = ms.tensor(np.ones((100, 100), np.float32), requires_grad=True)
+    ms.manual_seed(7)
+    a = F.dropout(x, 0.25)
+    ms.manual_seed(7)
+    b = F.dropout(x, 0.25)
+    np.testing.assert_array_equal(a.data, b.data)
+    kept = a.data != 0
+    np.testing.assert_allclose(a.data[kept], 1 / 0.75)
+    assert 0.7 < kept.mean() < 0.8
+    a.sum().backward()
+    np.testing.assert_allclose(x.grad, a.data)  # d(mask * x)/dx = mask
+    assert F.dropout(x, 0.25, training=False) is x
+    with pytest.raises(ValueError, match="dropout: p must be a probability"):
+        F.dropout(x, 1.5)
