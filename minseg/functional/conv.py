@@ -1,2 +1,233 @@
-"""(placeholder: filled in by its issue)"""
-__all__ = []
+"""The convolution family: unfold (im2col), fold (col2im), conv2d, conv_transpose2d, conv_matrix.
+
+Convolution as one matrix multiplication. ``im2col`` lays every receptive-field window of the
+input out as a column, so a convolution with weight W (out, in/groups, kH, kW) becomes
+
+    y[o, (n, oy, ox)] = sum_k W[o, k] * cols[k, (n, oy, ox)] + b[o],   k = (c, i, j)
+
+one GEMM per group over the whole batch (see minseg/kernels/im2col.py for the column layout).
+Its backward is two more GEMMs: dW = dy @ cols^T and dcols = W^T @ dy, then col2im adds dcols
+back onto the pixels they were read from.
+
+The transposed convolution runs the same machinery the other way round, exactly as the slides
+draw it: "weight the filter by the input value, copy it to the output, sum where copies
+overlap" is cols = W^T @ x (a weighted copy of the filter per input pixel) followed by col2im
+(the overlap sum). So conv_transpose2d's forward is conv2d's backward with respect to its input,
+and its backward uses conv2d's forward.
+
+The plain-loop references (conv2d_reference, conv_transpose2d_reference) and conv_matrix live
+in conv_reference.py and conv_matrix.py and are re-exported here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..kernels import im2col as _k
+from ._utils import check_tensor, pair
+from .conv_args import Geometry, check_conv_inputs, conv_geometry, transpose_geometry
+from .conv_matrix import conv_matrix
+from .conv_reference import conv2d_reference, conv_transpose2d_reference
+
+__all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "conv2d_reference",
+           "conv_transpose2d_reference"]
+
+# conv2d keeps its column matrix for backward when it is at most this big; otherwise backward
+# recomputes it from the input (im2col is cheap next to the GEMMs, memory is not).
+CACHE_COLS_BYTES = 64 * 2**20
+
+
+# ----- array helpers (ndarray in, ndarray out) --------------------------------------------------
+def im2col(x: np.ndarray, geom: Geometry) -> np.ndarray:
+    """The column array (C*kH*kW, N, oh*ow) of an (N, C, H, W) batch."""
+    x = np.ascontiguousarray(x)
+    n, c = x.shape[:2]
+    cols = np.empty((c * geom.kh * geom.kw, n, geom.oh * geom.ow), dtype=x.dtype)
+    _k.im2col(x, cols, *geom.kernel_args())
+    return cols
+
+
+def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarray:
+    """The (N, C, H, W) image that sums column array (C*kH*kW, N, oh*ow) back onto its pixels."""
+    image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
+    _k.col2im(np.ascontiguousarray(cols), image, *geom.kernel_args())
+    return image
+
+
+def channel_major(a: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, L) -> (groups, C/groups, N*L): channels as rows, the whole batch as columns."""
+    n, c, length = a.shape
+    if n == 1:
+        return np.ascontiguousarray(a).reshape(groups, c // groups, length)
+    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(groups, c // groups, n * length)
+
+
+def batch_major(a: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
+    """(..., N*L) with C rows in total -> a new contiguous (N, C, L), plus ``bias`` per channel."""
+    a = a.reshape(-1, n, a.shape[-1] // n).transpose(1, 0, 2)
+    if bias is None:
+        return np.ascontiguousarray(a)
+    out = np.empty(a.shape, dtype=a.dtype)
+    np.add(a, bias[:, None], out=out)
+    return out
+
+
+def _wants_grad(ctx, index: int) -> bool:
+    parent = ctx.parents[index]
+    return parent is not None and parent.requires_grad
+
+
+def _bias_grad(ctx, g: np.ndarray):
+    return g.sum(axis=(0, 2, 3)) if _wants_grad(ctx, 2) else None
+
+
+# ----- Functions --------------------------------------------------------------------------------
+class Unfold(Function):
+    """(N, C, H, W) -> (N, C*kH*kW, L) windows as columns; backward is col2im."""
+
+    @staticmethod
+    def forward(ctx, x, geom=None):
+        ctx.geom, ctx.channels = geom, x.shape[1]
+        return np.ascontiguousarray(im2col(x, geom).transpose(1, 0, 2))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (col2im(g.transpose(1, 0, 2), g.shape[0], ctx.channels, ctx.geom),)
+
+
+class Fold(Function):
+    """(N, C*kH*kW, L) -> (N, C, H, W), overlapping entries summed; backward is im2col."""
+
+    @staticmethod
+    def forward(ctx, cols, geom=None, channels=1):
+        ctx.geom = geom
+        return col2im(cols.transpose(1, 0, 2), cols.shape[0], channels, geom)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (np.ascontiguousarray(im2col(g, ctx.geom).transpose(1, 0, 2)),)
+
+
+class Conv2d(Function):
+    """y = W @ im2col(x) + b per group; dW = dy @ cols^T, dx = col2im(W^T @ dy), db = sum dy."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        n, out_channels = x.shape[0], weight.shape[0]
+        cols = im2col(x, geom)
+        w = weight.reshape(groups, out_channels // groups, -1)
+        y = np.matmul(w, cols.reshape(groups, -1, cols.shape[1] * cols.shape[2]))
+        ctx.geom, ctx.groups, ctx.x_shape = geom, groups, x.shape
+        ctx.cols = cols if cols.nbytes <= CACHE_COLS_BYTES else None
+        ctx.save_for_backward(x if ctx.cols is None else None, weight)
+        return batch_major(y, n, bias).reshape(n, out_channels, geom.oh, geom.ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        groups, geom, (n, channels) = ctx.groups, ctx.geom, ctx.x_shape[:2]
+        cols = ctx.cols if ctx.cols is not None else im2col(x, geom)
+        cols = cols.reshape(groups, -1, cols.shape[1] * cols.shape[2])
+        dy = channel_major(g.reshape(n, weight.shape[0], -1), groups)  # (G, O/G, N*L)
+        w = weight.reshape(groups, weight.shape[0] // groups, -1)
+        dw = np.matmul(dy, cols.transpose(0, 2, 1)).reshape(weight.shape) if _wants_grad(ctx, 1) else None
+        dx = None
+        if _wants_grad(ctx, 0):
+            dcols = np.matmul(w.transpose(0, 2, 1), dy)
+            dx = col2im(dcols.reshape(-1, n, geom.oh * geom.ow), n, channels, geom)
+        return dx, dw, _bias_grad(ctx, g)
+
+
+class ConvTranspose2d(Function):
+    """y = col2im(W^T @ x) + b; dx = W @ im2col(dy), dW = x @ im2col(dy)^T, db = sum dy."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        n, out_channels = x.shape[0], weight.shape[1] * groups
+        xs = channel_major(x.reshape(n, x.shape[1], -1), groups)  # (G, Cin/G, N*L)
+        w = weight.reshape(groups, weight.shape[0] // groups, -1)  # (G, Cin/G, Cout/G*kH*kW)
+        cols = np.matmul(w.transpose(0, 2, 1), xs)
+        y = col2im(cols.reshape(-1, n, geom.oh * geom.ow), n, out_channels, geom)
+        if bias is not None:
+            y += bias[:, None, None]
+        ctx.geom, ctx.groups = geom, groups
+        ctx.save_for_backward(xs, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xs, weight = ctx.saved
+        groups, geom, n = ctx.groups, ctx.geom, g.shape[0]
+        gcols = im2col(g, geom)
+        gcols = gcols.reshape(groups, -1, gcols.shape[1] * gcols.shape[2])
+        w = weight.reshape(groups, weight.shape[0] // groups, -1)
+        dx = None
+        if _wants_grad(ctx, 0):
+            dx = batch_major(np.matmul(w, gcols), n).reshape(n, weight.shape[0], geom.oh, geom.ow)
+        dw = np.matmul(xs, gcols.transpose(0, 2, 1)).reshape(weight.shape) if _wants_grad(ctx, 1) else None
+        return dx, dw, _bias_grad(ctx, g)
+
+
+# ----- public API -------------------------------------------------------------------------------
+def _batched(x: Tensor, run) -> Tensor:
+    """Run ``run`` on a 4-D batch; a 3-D single image gets a batch axis of 1 and loses it after."""
+    if x.ndim == 4:
+        return run(x)
+    out = run(x.reshape(1, *x.shape))
+    return out.reshape(*out.shape[1:])
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D convolution (cross-correlation, as torch): input (N, C, H, W) or (C, H, W), weight
+    (out, C/groups, kH, kW), optional bias (out,). ``padding``: int, pair, 'valid' or 'same'
+    (stride 1 only; an odd total goes to the bottom/right). ``dilation`` spreads the taps
+    (atrous convolution); ``groups`` splits the channels (groups=C is depthwise)."""
+    x, w, b, _ = check_conv_inputs("conv2d", input, weight, bias, groups)
+    geom = conv_geometry("conv2d", x.shape[-2:], w.shape[2:], stride, padding, dilation)
+    return _batched(x, lambda x4: Conv2d.apply(x4, w, b, geom=geom, groups=int(groups)))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """Transposed convolution (torch's conv_transpose2d): weight (in, out/groups, kH, kW).
+
+    Output size per axis: (in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1.
+    Every input pixel adds a copy of the filter, weighted by its value, at stride spacing.
+    """
+    x, w, b, _ = check_conv_inputs("conv_transpose2d", input, weight, bias, groups, transposed=True)
+    geom = transpose_geometry("conv_transpose2d", x.shape[-2:], w.shape[2:], stride, padding,
+                              output_padding, dilation)
+    return _batched(x, lambda x4: ConvTranspose2d.apply(x4, w, b, geom=geom, groups=int(groups)))
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """im2col, as torch's F.unfold: (N, C, H, W) -> (N, C*kH*kW, L), column l holding the
+    window of output position l (row-major over the output grid), channel-major rows."""
+    x = check_tensor("unfold", "input", input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"unfold: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    geom = conv_geometry("unfold", x.shape[-2:], kernel_size, stride, pair("unfold", "padding", padding),
+                         dilation)
+    return _batched(x, lambda x4: Unfold.apply(x4, geom=geom))
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """col2im, as torch's F.fold: (N, C*kH*kW, L) -> (N, C, H, W) with overlapping windows
+    summed. L must equal the number of windows that fit in ``output_size``."""
+    cols = check_tensor("fold", "input", input)
+    if cols.ndim not in (2, 3):
+        raise ValueError(f"fold: input must be 3-D (N, C*kH*kW, L) or 2-D (C*kH*kW, L), got shape {cols.shape}")
+    kh, kw = pair("fold", "kernel_size", kernel_size, minimum=1)
+    if cols.shape[-2] % (kh * kw):
+        raise ValueError(f"fold: input's dim {cols.ndim - 2} ({cols.shape[-2]}) must be divisible by "
+                         f"kernel_size product {kh * kw} (it is C*kH*kW)")
+    size = pair("fold", "output_size", output_size, minimum=1)
+    geom = conv_geometry("fold", size, (kh, kw), stride, pair("fold", "padding", padding), dilation)
+    if cols.shape[-1] != geom.oh * geom.ow:
+        raise ValueError(f"fold: input has {cols.shape[-1]} columns but output_size {size} with these "
+                         f"kernel/stride/padding/dilation gives {geom.oh}x{geom.ow} = {geom.oh * geom.ow} windows")
+    channels = cols.shape[-2] // (kh * kw)
+    if cols.ndim == 3:
+        return Fold.apply(cols, geom=geom, channels=channels)
+    out = Fold.apply(cols.reshape(1, *cols.shape), geom=geom, channels=channels)
+    return out.reshape(*out.shape[1:])

@@ -1,0 +1,168 @@
+"""Argument checks and output-size arithmetic shared by the convolution family.
+
+Output size of a convolution along one axis (the slides' formula, dilation included):
+
+    out = floor((in + pad_before + pad_after - dilation * (kernel - 1) - 1) / stride) + 1
+
+and of a transposed convolution (the inverse map, plus ``output_padding`` extra rows at the end):
+
+    out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numbers
+
+from ._utils import check_float_pair, check_tensor, pair
+
+
+class Geometry(NamedTuple):
+    """Where a convolution's windows sit: kernel, stride, leading padding, dilation, the output
+    grid (oh, ow) and the image it reads (height, width). Trailing padding is implied by oh, ow."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+    oh: int
+    ow: int
+    height: int
+    width: int
+
+    def kernel_args(self) -> tuple:
+        """The positional arguments of kernels.im2col / col2im after the two arrays."""
+        return self[:10]
+
+
+def conv_out_size(size: int, kernel: int, stride: int, before: int, after: int, dilation: int) -> int:
+    """floor((size + before + after - dilation * (kernel - 1) - 1) / stride) + 1."""
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def transpose_out_size(size: int, kernel: int, stride: int, padding: int, output_padding: int,
+                       dilation: int) -> int:
+    """(size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def resolve_padding(op: str, padding, kernel, stride, dilation) -> tuple:
+    """Padding as ((top, bottom), (left, right)) from an int, a pair, 'valid' or 'same'.
+
+    'same' pads dilation * (kernel - 1) in total per axis, the odd one at the end (as torch), and
+    exists only for stride 1 (otherwise no padding keeps the size).
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError(f"{op}: padding='same' needs stride 1 (it is not defined for strided "
+                             f"convolutions), got stride {stride}")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    ph, pw = pair(op, "padding", padding, minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+def conv_geometry(op: str, image_size, kernel, stride, padding, dilation) -> Geometry:
+    """Check kernel/stride/padding/dilation and compute the output grid of a convolution over
+    an image of ``image_size`` (H, W). ``padding`` is anything resolve_padding accepts."""
+    kernel = pair(op, "kernel_size", kernel, minimum=1)
+    stride = pair(op, "stride", stride, minimum=1)
+    dilation = pair(op, "dilation", dilation, minimum=1)
+    (top, bottom), (left, right) = resolve_padding(op, padding, kernel, stride, dilation)
+    height, width = image_size
+    oh = conv_out_size(height, kernel[0], stride[0], top, bottom, dilation[0])
+    ow = conv_out_size(width, kernel[1], stride[1], left, right, dilation[1])
+    if oh < 1 or ow < 1:
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        padded = (height + top + bottom, width + left + right)
+        raise ValueError(f"{op}: kernel_size {kernel} with dilation {dilation} spans {span}, larger than "
+                         f"the padded input {padded} (input {(height, width)}, padding {padding!r})")
+    return Geometry(kernel[0], kernel[1], stride[0], stride[1], top, left, dilation[0], dilation[1],
+                    oh, ow, height, width)
+
+
+def transpose_geometry(op: str, input_size, kernel, stride, padding, output_padding, dilation,
+                       output_size=None) -> Geometry:
+    """The geometry of the convolution that a transposed convolution inverts.
+
+    The transposed convolution of an (H, W) input writes an (Hout, Wout) image; the matching
+    convolution reads that image and has the (H, W) grid as its output. ``output_size`` (an
+    (Hout, Wout) pair) may replace ``output_padding``, as in torch's ConvTranspose2d.forward.
+    """
+    kernel = pair(op, "kernel_size", kernel, minimum=1)
+    stride = pair(op, "stride", stride, minimum=1)
+    dilation = pair(op, "dilation", dilation, minimum=1)
+    padding = pair(op, "padding", padding, minimum=0)
+    extra = pair(op, "output_padding", output_padding, minimum=0)
+    if output_size is not None:
+        extra = output_padding_for(op, input_size, kernel, stride, padding, dilation, output_size)
+    for e, s, d in zip(extra, stride, dilation):
+        if e >= s and e >= d:
+            raise ValueError(f"{op}: output_padding must be smaller than stride or dilation, got "
+                             f"output_padding {output_padding!r}, stride {stride}, dilation {dilation}")
+    out = [transpose_out_size(n, k, s, p, e, d)
+           for n, k, s, p, e, d in zip(input_size, kernel, stride, padding, extra, dilation)]
+    if min(out) < 1:
+        raise ValueError(f"{op}: padding {padding} is too large: the output size would be {tuple(out)}")
+    return Geometry(kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+                    dilation[0], dilation[1], input_size[0], input_size[1], out[0], out[1])
+
+
+def output_padding_for(op, input_size, kernel, stride, padding, dilation, output_size) -> tuple:
+    """The output_padding that makes a transposed convolution produce ``output_size``."""
+    size = pair(op, "output_size", tuple(output_size)[-2:], minimum=1)
+    extra = []
+    for want, n, k, s, p, d in zip(size, input_size, kernel, stride, padding, dilation):
+        smallest = transpose_out_size(n, k, s, p, 0, d)
+        if not smallest <= want < smallest + s:
+            raise ValueError(f"{op}: output_size {size} is not reachable: each side must lie in "
+                             f"[{smallest}, {smallest + s - 1}] for this input")
+        extra.append(want - smallest)
+    return tuple(extra)
+
+
+def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = False):
+    """Check a (transposed) convolution's tensors; return (input, weight, bias, out_channels).
+
+    Convolution weight: (out, in/groups, kH, kW). Transposed weight: (in, out/groups, kH, kW).
+    The input may be batched (N, C, H, W) or a single image (C, H, W), as in torch.
+    """
+    x = check_tensor(op, "input", input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    layout = "(in, out/groups, kH, kW)" if transposed else "(out, in/groups, kH, kW)"
+    w = check_tensor(op, "weight", weight, 4, layout)
+    check_float_pair(op, x, w, "weight")
+    if not isinstance(groups, (numbers.Integral,)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    channels = x.shape[-3]
+    if channels % groups:
+        raise ValueError(f"{op}: input channels ({channels}) must be divisible by groups ({groups})")
+    if transposed:
+        if w.shape[0] != channels:
+            raise ValueError(f"{op}: weight must be {layout} with in = {channels} input channels, "
+                             f"got shape {w.shape}")
+        out_channels = w.shape[1] * groups
+    else:
+        out_channels = w.shape[0]
+        if out_channels % groups:
+            raise ValueError(f"{op}: weight's out channels ({out_channels}) must be divisible by "
+                             f"groups ({groups})")
+        if w.shape[1] * groups != channels:
+            raise ValueError(f"{op}: weight {layout} of shape {w.shape} expects {w.shape[1] * groups} "
+                             f"input channels with groups={groups}, input has {channels}")
+    b = None
+    if bias is not None:
+        b = check_tensor(op, "bias", bias, 1, f"({out_channels},)")
+        if b.shape[0] != out_channels:
+            raise ValueError(f"{op}: bias must have shape ({out_channels},), got {b.shape}")
+        check_float_pair(op, x, b, "bias")
+    return x, w, b, out_channels
