@@ -1,2 +1,191 @@
-"""(placeholder: filled in by its issue)"""
-__all__ = []
+"""Losses for segmentation, shaped like ``torch.nn.functional``: Tensor logits in, Tensor loss out.
+
+- ``cross_entropy``: the per-pixel cross-entropy  l_i = -w[t_i] log softmax(x_i)[t_i], with class
+  weights, ``ignore_index`` and ``reduction`` ('none' gives the per-pixel map, so a per-pixel
+  weight map such as U-Net's can be multiplied in before averaging).
+- ``binary_cross_entropy_with_logits``: -[p y log s(x) + (1 - y) log(1 - s(x))], s = sigmoid.
+- ``dice_loss`` / ``jaccard_loss``: the soft overlap losses (see :mod:`._overlap_loss`).
+- ``unet_weight_map``: U-Net's border-emphasising pixel weights (see :mod:`._weight_map`).
+
+Each loss has a fused forward/backward ``Function`` (vectorised NumPy) and, for the tests and the
+lecture, a ``*_reference`` that loops over pixels exactly as the formula reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ._loss_common import check_logits, check_reduction, class_last, class_targets, class_weight
+from ._overlap_loss import dice_loss, jaccard_loss
+from ._utils import check_tensor
+from ._weight_map import unet_weight_map
+from .activation import _log_sum_exp
+
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "dice_loss", "jaccard_loss",
+           "unet_weight_map"]
+
+
+# ----- cross-entropy --------------------------------------------------------------------------
+def cross_entropy_reference(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Plain loops over positions (ndarrays in, float64 ndarray out); the readable version.
+
+    l_i = w[t_i] * (log sum_k exp x_ik - x_i,t_i); 'mean' divides by sum_i w[t_i] over counted i.
+    """
+    x = np.asarray(input, np.float64)
+    t = np.asarray(target)
+    if x.ndim == 1:
+        x, t = x[None], t[None]
+    num_classes = x.shape[1]
+    rows = class_last(x).reshape(-1, num_classes)
+    losses, weights = np.zeros(len(rows)), np.zeros(len(rows))
+    for i, (row, label) in enumerate(zip(rows, t.ravel())):
+        if label == ignore_index:
+            continue  # ignored positions add nothing, not even to the mean's denominator
+        m = row.max()
+        log_sum_exp = m + np.log(np.sum(np.exp(row - m)))
+        weights[i] = 1.0 if weight is None else weight[label]
+        losses[i] = weights[i] * (log_sum_exp - row[label])
+    if reduction == "none":
+        return losses.reshape(np.asarray(target).shape)
+    if reduction == "sum":
+        return np.array(losses.sum())
+    return np.array(losses.sum() / weights.sum())
+
+
+class CrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, target=None, valid=None, weight=None, reduction="mean"):
+        log_p = x - _log_sum_exp(x, 1)
+        picked = np.take_along_axis(log_p, target[:, None], axis=1)[:, 0]
+        w = (np.ones(target.shape, x.dtype) if weight is None else weight[target]) * valid
+        losses = -w * picked
+        ctx.save_for_backward(log_p, target, w)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return losses
+        total = losses.sum(dtype=x.dtype)
+        if reduction == "sum":
+            return total
+        ctx.denominator = w.sum(dtype=x.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(total / ctx.denominator, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        # dl_i/dx_ik = w_i (softmax_ik - [k == t_i]): scaled by the upstream gradient of l_i
+        log_p, target, w = ctx.saved
+        if ctx.reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = g / ctx.denominator
+        coefficient = (w * g)[:, None]
+        grad = np.exp(log_p) * coefficient
+        index = target[:, None]
+        np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - coefficient, axis=1)
+        return (grad,)
+
+
+def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
+                  reduction: str = "mean") -> Tensor:
+    """torch.nn.functional.cross_entropy for class-index targets.
+
+    input: (N, K, d1, ...) logits (or (K,)); target: (N, d1, ...) ints in [0, K) or ignore_index;
+    weight: optional (K,) class weights. reduction: 'none' -> (N, d1, ...) map, 'sum', or 'mean'
+    (the weighted mean sum_i l_i / sum_i w[t_i] over non-ignored positions, as torch).
+    """
+    op = "cross_entropy"
+    input = check_logits(op, input)
+    reduction = check_reduction(op, reduction)
+    labels, valid = class_targets(op, input, target, ignore_index)
+    w = class_weight(op, weight, input.shape[1] if input.ndim > 1 else input.shape[0], input.dtype)
+    if input.ndim == 1:  # a single sample: treat as a batch of one
+        single = np.asarray(target.data if isinstance(target, Tensor) else target).reshape(1)
+        out = cross_entropy(input.reshape(1, -1), single, weight, ignore_index, reduction)
+        return out.reshape(()) if reduction == "none" else out
+    return CrossEntropy.apply(input, target=labels, valid=valid, weight=w, reduction=reduction)
+
+
+# ----- binary cross-entropy -------------------------------------------------------------------
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    @staticmethod
+    def forward(ctx, x, y, weight=None, pos_weight=None, reduction="mean"):
+        # -log s(x) = softplus(-x), -log(1 - s(x)) = softplus(x)
+        # l = w [ p y softplus(-x) + (1 - y) softplus(x) ]
+        w = np.ones((), x.dtype) if weight is None else weight
+        p = np.ones((), x.dtype) if pos_weight is None else pos_weight
+        sp = _softplus(x)
+        losses = (w * (p * y * (sp - x) + (1 - y) * sp)).astype(x.dtype, copy=False)
+        losses = np.broadcast_to(losses, x.shape)
+        ctx.save_for_backward(x, y, w, p, sp)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return np.ascontiguousarray(losses)
+        total = losses.sum(dtype=x.dtype)
+        return total if reduction == "sum" else np.asarray(total / max(x.size, 1), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        # dl/dx = w [ (1 - y) s(x) - p y (1 - s(x)) ],  dl/dy = w [ p softplus(-x) - softplus(x) ]
+        x, y, w, p, sp = ctx.saved
+        if ctx.reduction == "mean":
+            g = g / max(x.size, 1)
+        s = _sigmoid(x)
+        grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.parents[0] is not None else None
+        grad_y = g * w * (p * (sp - x) - sp) if ctx.parents[1] is not None else None
+        return grad_x, grad_y
+
+
+def binary_cross_entropy_with_logits_reference(input, target, weight=None, reduction="mean",
+                                               pos_weight=None):
+    """Element by element: l = -w [p y log s(x) + (1 - y) log(1 - s(x))] (float64 ndarrays)."""
+    x, y = np.asarray(input, np.float64), np.asarray(target, np.float64)
+    w = np.broadcast_to(1.0 if weight is None else np.asarray(weight, np.float64), x.shape)
+    p = np.broadcast_to(1.0 if pos_weight is None else np.asarray(pos_weight, np.float64), x.shape)
+    losses = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        s = 1.0 / (1.0 + np.exp(-x[i]))
+        losses[i] = -w[i] * (p[i] * y[i] * np.log(s) + (1 - y[i]) * np.log(1 - s))
+    if reduction == "none":
+        return losses
+    return np.array(losses.sum() if reduction == "sum" else losses.mean())
+
+
+def _broadcastable_to(op: str, name: str, value, shape, dtype):
+    if value is None:
+        return None
+    value = np.asarray(value.data if isinstance(value, Tensor) else value).astype(dtype, copy=False)
+    try:
+        ok = np.broadcast_shapes(value.shape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{op}: {name} must broadcast to the input's shape {tuple(shape)}, got {value.shape}")
+    return value
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """torch.nn.functional.binary_cross_entropy_with_logits: sigmoid + binary cross-entropy in one
+    stable step. target: probabilities of input's shape (a Tensor may require grad); weight and
+    pos_weight broadcast to input's shape (pos_weight multiplies the positive term)."""
+    op = "binary_cross_entropy_with_logits"
+    input = check_logits(op, input)
+    reduction = check_reduction(op, reduction)
+    target = check_tensor(op, "target", target)
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: target must have the input's shape {input.shape}, got {target.shape}")
+    if target.dtype != input.dtype:
+        target = target if target.requires_grad else Tensor(target.data.astype(input.dtype))
+    weight = _broadcastable_to(op, "weight", weight, input.shape, input.dtype)
+    pos_weight = _broadcastable_to(op, "pos_weight", pos_weight, input.shape, input.dtype)
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,
+                                              reduction=reduction)

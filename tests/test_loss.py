@@ -1,0 +1,170 @@
+"""cross_entropy and binary_cross_entropy_with_logits against torch, the loop references, gradcheck,
+hand-worked values and bad input."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minseg as ms
+import minseg.functional as F
+from minseg.functional.loss import (binary_cross_entropy_with_logits_reference,
+                                    cross_entropy_reference)
+from minseg.testing import compare_with_torch, gradcheck
+from tests.support import examples
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+@st.composite
+def ce_case(draw):
+    """Logits (N, K, *spatial), targets with some ignored positions, optional class weights."""
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    n, k = draw(st.integers(1, 3)), draw(st.integers(2, 5))
+    spatial = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=2)))
+    x = (rng.standard_normal((n, k) + spatial) * draw(st.sampled_from([0.5, 3.0, 30.0]))).astype(np.float32)
+    ignore_index = draw(st.sampled_from([-100, 0, 255]))
+    t = rng.integers(0, k, (n,) + spatial)
+    t = np.where(rng.uniform(size=t.shape) < 0.25, ignore_index, t)
+    t.flat[0] = k - 1  # at least one counted position (ignore_index may equal 0, never k - 1 here)
+    weight = rng.uniform(0.2, 3.0, k).astype(np.float32) if draw(st.booleans()) else None
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return x, t, weight, ignore_index, reduction
+
+
+@examples(300)
+@given(ce_case())
+def test_cross_entropy_matches_torch_forward_and_gradient(case):
+    x, t, weight, ignore_index, reduction = case
+    tw = None if weight is None else torch.from_numpy(weight)
+    compare_with_torch(
+        lambda a: F.cross_entropy(a, t, weight=weight, ignore_index=ignore_index, reduction=reduction),
+        lambda a: TF.cross_entropy(a, torch.from_numpy(t), weight=tw, ignore_index=ignore_index,
+                                   reduction=reduction),
+        [x], rtol=1e-4, atol=1e-4)
+
+
+@examples(100)
+@given(ce_case())
+def test_cross_entropy_fast_path_equals_loop_reference(case):
+    x, t, weight, ignore_index, reduction = case
+    x = x.astype(np.float64)
+    ours = F.cross_entropy(x, t, weight=weight, ignore_index=ignore_index, reduction=reduction).data
+    ref = cross_entropy_reference(x, t, weight, ignore_index, reduction)
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_cross_entropy_gradcheck_with_weight_and_ignore():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 2, 3))
+    t = rng.integers(0, 3, (2, 2, 3))
+    t[0, 0, 0] = 255
+    w = np.array([0.5, 2.0, 1.0])
+    for reduction in ("mean", "sum", "none"):
+        gradcheck(lambda a: F.cross_entropy(a, t, weight=w, ignore_index=255, reduction=reduction), [x])
+
+
+def test_cross_entropy_hand_worked_two_classes():
+    # logits (0, ln 3): softmax = (1/4, 3/4); target 1 -> -ln(3/4); target 0 -> ln 4
+    x = ms.tensor([[0.0, math.log(3.0)], [0.0, math.log(3.0)]], requires_grad=True, dtype=np.float64)
+    loss = F.cross_entropy(x, np.array([1, 0]))
+    assert loss.item() == pytest.approx((-math.log(0.75) + math.log(4.0)) / 2)
+    loss.backward()
+    # d/dx = (softmax - onehot) / N
+    np.testing.assert_allclose(x.grad, [[0.25 / 2, -0.25 / 2], [-0.75 / 2, 0.75 / 2]])
+
+
+def test_cross_entropy_none_gives_per_pixel_map_for_a_weight_map():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    t = rng.integers(0, 4, (2, 5, 6))
+    pixel_weight = rng.uniform(0, 3, (2, 5, 6)).astype(np.float32)
+    compare_with_torch(
+        lambda a: (F.cross_entropy(a, t, reduction="none") * pixel_weight).mean(),
+        lambda a: (TF.cross_entropy(a, torch.from_numpy(t), reduction="none") * torch.from_numpy(pixel_weight)).mean(),
+        [x])
+    assert F.cross_entropy(x, t, reduction="none").shape == (2, 5, 6)
+
+
+def test_cross_entropy_single_sample_and_all_ignored_like_torch():
+    x = np.array([0.3, -1.2, 2.0], np.float32)
+    assert F.cross_entropy(x, np.array(2)).item() == pytest.approx(
+        TF.cross_entropy(torch.from_numpy(x), torch.tensor(2)).item(), rel=1e-6)
+    logits = np.zeros((1, 3, 2, 2), np.float32)
+    t = np.full((1, 2, 2), -100)
+    assert np.isnan(F.cross_entropy(logits, t).item())
+    assert np.isnan(TF.cross_entropy(torch.from_numpy(logits), torch.from_numpy(t)).item())
+    assert F.cross_entropy(logits, t, reduction="sum").item() == 0.0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, t: F.cross_entropy(x, np.full((2, 3, 3), 4)), "target values must lie in"),
+    (lambda x, t: F.cross_entropy(x, t[:, :2]), "target must have shape"),
+    (lambda x, t: F.cross_entropy(x, t.astype(np.float32)), "target must hold integer"),
+    (lambda x, t: F.cross_entropy(x, t, weight=np.ones(3)), "weight must have shape"),
+    (lambda x, t: F.cross_entropy(x, t, reduction="avg"), "reduction must be"),
+    (lambda x, t: F.cross_entropy(x, -t - 1, ignore_index=-100), "target values must lie in"),
+])
+def test_cross_entropy_bad_input_names_the_argument(call, message):
+    x = np.zeros((2, 4, 3, 3), np.float32)
+    t = np.zeros((2, 3, 3), np.int64)
+    with pytest.raises((ValueError, TypeError), match=f"cross_entropy: {message}"):
+        call(x, t)
+
+
+# ----- binary cross-entropy -------------------------------------------------------------------
+@st.composite
+def bce_case(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+    x = (rng.standard_normal(shape) * draw(st.sampled_from([1.0, 20.0]))).astype(np.float32)
+    y = rng.uniform(0, 1, shape).astype(np.float32)
+    if draw(st.booleans()):
+        y = np.round(y)
+    weight = rng.uniform(0.1, 2, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
+    pos_weight = rng.uniform(0.1, 4, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
+    return x, y, weight, pos_weight, draw(st.sampled_from(["mean", "sum", "none"]))
+
+
+@examples(200)
+@given(bce_case())
+def test_bce_with_logits_matches_torch_including_target_gradient(case):
+    x, y, weight, pos_weight, reduction = case
+
+    def as_torch(a):
+        return None if a is None else torch.from_numpy(a)
+
+    compare_with_torch(
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, weight=weight, reduction=reduction,
+                                                        pos_weight=pos_weight),
+        lambda a, b: TF.binary_cross_entropy_with_logits(a, b, weight=as_torch(weight), reduction=reduction,
+                                                         pos_weight=as_torch(pos_weight)),
+        [x, y], rtol=1e-4, atol=1e-4)
+
+
+def test_bce_with_logits_equals_reference_and_gradcheck():
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 3, 4)), rng.uniform(0, 1, (2, 3, 4))
+    w, p = rng.uniform(0.5, 2, (3, 1)), rng.uniform(0.5, 3, (4,))
+    for reduction in ("mean", "sum", "none"):
+        ours = F.binary_cross_entropy_with_logits(x, y, weight=w, reduction=reduction, pos_weight=p).data
+        np.testing.assert_allclose(ours, binary_cross_entropy_with_logits_reference(x, y, w, reduction, p))
+        gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, weight=w, reduction=reduction,
+                                                                  pos_weight=p), [x, y])
+
+
+def test_bce_with_logits_hand_value_and_large_logits_stay_finite():
+    # x = 0: sigmoid = 1/2, loss = ln 2 whatever the target
+    assert F.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 0.5, 1.0])).item() == pytest.approx(math.log(2))
+    big = F.binary_cross_entropy_with_logits(np.array([200.0, -200.0]), np.array([0.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(big.data, [200.0, 200.0])
+
+
+def test_bce_with_logits_bad_input():
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: target must have the input's shape"):
+        F.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: pos_weight must broadcast"):
+        F.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)), pos_weight=np.ones(2))

@@ -1,0 +1,151 @@
+"""Soft Dice / Jaccard losses (vs the formula written in torch, the loop reference, gradcheck, hand
+values) and U-Net's weight map (vs brute force and a hand-worked value)."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minseg.functional as F
+from minseg.functional._overlap_loss import dice_loss_reference, jaccard_loss_reference
+from minseg.functional._weight_map import unet_weight_map_reference
+from minseg.testing import compare_with_torch, gradcheck
+from tests.support import examples
+
+torch = pytest.importorskip("torch")
+
+
+def torch_overlap(kind, logits, target, eps, ignore_index):
+    """The slide's formula written directly in torch (autograd does the backward)."""
+    k = logits.shape[1]
+    p = torch.softmax(logits, dim=1)
+    t = torch.from_numpy(target)
+    valid = torch.ones_like(t, dtype=p.dtype) if ignore_index is None else (t != ignore_index).to(p.dtype)
+    y = torch.nn.functional.one_hot(torch.where(t == ignore_index, 0, t) if ignore_index is not None else t, k)
+    y = y.movedim(-1, 1).to(p.dtype) * valid.unsqueeze(1)
+    p = p * valid.unsqueeze(1)
+    dims = (0,) + tuple(range(2, p.ndim))
+    inter, total = (p * y).sum(dims), p.sum(dims) + y.sum(dims)
+    if kind == "dice":
+        return (1 - (2 * inter + eps) / (total + eps)).mean()
+    return (1 - (inter + eps) / (total - inter + eps)).mean()
+
+
+@st.composite
+def overlap_case(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    n, k = draw(st.integers(1, 3)), draw(st.integers(2, 5))
+    spatial = tuple(draw(st.lists(st.integers(1, 5), min_size=0, max_size=2)))
+    x = (rng.standard_normal((n, k) + spatial) * draw(st.sampled_from([0.5, 4.0]))).astype(np.float32)
+    t = rng.integers(0, k, (n,) + spatial)
+    ignore_index = draw(st.sampled_from([None, 255]))
+    if ignore_index is not None:
+        t = np.where(rng.uniform(size=t.shape) < 0.3, ignore_index, t)
+    eps = draw(st.sampled_from([0.0, 1e-3, 1.0])) if ignore_index is None else 1.0
+    return x, t, eps, ignore_index, draw(st.sampled_from(["dice", "jaccard"]))
+
+
+OURS = {"dice": F.dice_loss, "jaccard": F.jaccard_loss}
+REFERENCE = {"dice": dice_loss_reference, "jaccard": jaccard_loss_reference}
+
+
+@examples(200)
+@given(overlap_case())
+def test_overlap_losses_match_torch_formula_forward_and_gradient(case):
+    x, t, eps, ignore_index, kind = case
+    compare_with_torch(lambda a: OURS[kind](a, t, eps=eps, ignore_index=ignore_index),
+                       lambda a: torch_overlap(kind, a, t, eps, ignore_index), [x], rtol=1e-4, atol=1e-5)
+
+
+@examples(60)
+@given(overlap_case())
+def test_overlap_losses_equal_loop_reference(case):
+    x, t, eps, ignore_index, kind = case
+    ours = OURS[kind](x.astype(np.float64), t, eps=eps, ignore_index=ignore_index).item()
+    assert ours == pytest.approx(REFERENCE[kind](x, t, eps, ignore_index), rel=1e-9, abs=1e-12)
+
+
+def test_overlap_losses_gradcheck():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 3, 2))
+    t = rng.integers(0, 3, (2, 3, 2))
+    t[1, 0, 0] = 255
+    for loss in (F.dice_loss, F.jaccard_loss):
+        for eps in (1.0, 1e-2):
+            gradcheck(lambda a: loss(a, t, eps=eps, ignore_index=255), [x])
+
+
+def test_overlap_losses_hand_worked():
+    # two pixels, two classes; softmax (3/4, 1/4) on a pixel of class 0 and (1/4, 3/4) on one of class 1
+    x = np.array([[[math.log(3.0), 0.0], [0.0, math.log(3.0)]]]).transpose(0, 2, 1)  # (1, K=2, 2 pixels)
+    t = np.array([[0, 1]])
+    # per class: I = 3/4, P = 1, Y = 1.  Dice: 1 - 1.5/2 = 1/4.  Jaccard: 1 - 0.75/1.25 = 2/5
+    assert F.dice_loss(x, t, eps=0.0).item() == pytest.approx(0.25)
+    assert F.jaccard_loss(x, t, eps=0.0).item() == pytest.approx(0.4)
+    # with eps = 1: Dice 1 - 2.5/3 = 1/6, Jaccard 1 - 1.75/2.25 = 2/9
+    assert F.dice_loss(x, t).item() == pytest.approx(1 / 6)
+    assert F.jaccard_loss(x, t).item() == pytest.approx(2 / 9)
+
+
+def test_overlap_losses_slide_limits_equal_and_disjoint_sets():
+    t = np.array([[0, 1, 1, 0]])
+    perfect = np.stack([(t == 0), (t == 1)], axis=1) * 60.0 - 30.0  # softmax is one-hot on the target
+    wrong = -perfect
+    for loss in (F.dice_loss, F.jaccard_loss):
+        assert loss(perfect, t, eps=0.0).item() == pytest.approx(0.0, abs=1e-9)  # A = B: J = D = 1
+        assert loss(wrong, t, eps=0.0).item() == pytest.approx(1.0, abs=1e-9)    # A ∩ B = ∅: J = D = 0
+
+
+def test_overlap_losses_bad_input():
+    x = np.zeros((1, 3, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="dice_loss: target values must lie in"):
+        F.dice_loss(x, np.full((1, 2, 2), 3))
+    with pytest.raises(ValueError, match="jaccard_loss: target must have shape"):
+        F.jaccard_loss(x, np.zeros((1, 2, 3), np.int64))
+    with pytest.raises(ValueError, match="dice_loss: input needs at least 2 classes"):
+        F.dice_loss(np.zeros((1, 1, 2, 2)), np.zeros((1, 2, 2), np.int64))
+    with pytest.raises(ValueError, match="dice_loss: eps must be"):
+        F.dice_loss(x, np.zeros((1, 2, 2), np.int64), eps=-1)
+
+
+# ----- U-Net weight map -----------------------------------------------------------------------
+def test_unet_weight_map_hand_worked():
+    # a 1x5 strip: instance 1 at column 0, instance 2 at column 4; pixel 2 has d1 = d2 = 2
+    labels = np.array([[1, 0, 0, 0, 2]])
+    w = F.unet_weight_map(labels, w0=10, sigma=5, class_weights=(1.0, 1.0))
+    expected_middle = 1 + 10 * math.exp(-(2 + 2) ** 2 / (2 * 25))
+    expected_next = 1 + 10 * math.exp(-(1 + 3) ** 2 / (2 * 25))
+    np.testing.assert_allclose(w[0], [1, expected_next, expected_middle, expected_next, 1], rtol=1e-6)
+
+
+def test_unet_weight_map_class_balance_and_single_instance():
+    labels = np.zeros((4, 4), np.int64)
+    labels[0, 0] = 3  # one instance: no border term; 1 foreground pixel of 16
+    w = F.unet_weight_map(labels)
+    assert w[0, 0] == pytest.approx(16 / 2) and w[1, 1] == pytest.approx(16 / 30)
+    assert float(w[labels == 0].sum()) == pytest.approx(8.0) and float(w[labels > 0].sum()) == pytest.approx(8.0)
+
+
+@examples(25)
+@given(st.integers(0, 2**31), st.integers(0, 4))
+def test_unet_weight_map_equals_brute_force(seed, count):
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((7, 8), np.int64)
+    for i in range(1, count + 1):
+        y, x = rng.integers(0, 6), rng.integers(0, 7)
+        labels[y:y + 2, x:x + rng.integers(1, 3)] = i
+    stack = np.stack([labels == i for i in np.unique(labels) if i > 0]) if labels.any() else labels
+    np.testing.assert_allclose(F.unet_weight_map(labels, w0=5, sigma=2),
+                               unet_weight_map_reference(labels, w0=5, sigma=2), rtol=1e-5)
+    if labels.any():
+        np.testing.assert_allclose(F.unet_weight_map(stack, w0=5, sigma=2), F.unet_weight_map(labels, w0=5, sigma=2))
+
+
+def test_unet_weight_map_bad_input():
+    with pytest.raises(ValueError, match="unet_weight_map: instance_mask must be"):
+        F.unet_weight_map(np.zeros((2, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="unet_weight_map: sigma must be"):
+        F.unet_weight_map(np.zeros((2, 2), np.int64), sigma=0)
+    with pytest.raises(ValueError, match="unet_weight_map: class_weights must be"):
+        F.unet_weight_map(np.zeros((2, 2), np.int64), class_weights=(1, 2, 3))
