@@ -62,7 +62,7 @@ def _check_rois(op: str, rois: np.ndarray, batch_size: int) -> np.ndarray:
     if wrong.any():
         bad = int(np.argmax(wrong))
         raise ValueError(f"{op}: boxes[:, 0] (batch index) must be an integer in [0, {batch_size}) for an input "
-                         f"of batch size {batch_size}, row {bad} has {index[bad]!r}")
+                         f"of batch size {batch_size}, row {bad} has {index[bad]:g}")
     flipped = (rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])
     if flipped.any():
         bad = int(np.argmax(flipped))
