@@ -1,0 +1,89 @@
+"""The message-passing filters of mean-field: sum_{j != i} k(f_i, f_j) v_j, dense or on the lattice.
+
+Both filters leave out the self term j = i, because the CRF's pairwise energy runs over pairs of
+*distinct* pixels. The dense filter simply skips j = i. The lattice (splat-blur-slice, which lets every
+point's own value come back to it) subtracts that returned amount exactly: the diagonal of the
+splat-blur-slice operator is computed per point (``lattice_self_weights``). Krähenbühl's densecrf does
+not do this; its filter keeps the (approximate) self term.
+
+Scale: the lattice computes ``c_d * sum_j k_ij v_j`` (``lattice_scale``); we divide by c_d so that the
+lattice estimates the same unnormalised sum as the dense filter, and so the same CRF energy.
+
+Normalisation ``'symmetric'`` (pydensecrf's default, NORMALIZE_SYMMETRIC) uses the kernel
+``k_ij / sqrt(d_i d_j)`` with ``d_i = sum_{j != i} k_ij``, per kernel: a symmetric kernel, so still a
+proper CRF energy, but with weights w1, w2 now relative to each pixel's total affinity (which is what
+makes pydensecrf's usual parameters, e.g. w1 = 10, work on whole photographs).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels.crf_dense import dense_gaussian_filter
+from ..kernels.permutohedral import lattice_build, lattice_filter, lattice_scale, lattice_self_weights
+
+
+def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> list[np.ndarray]:
+    """Features of the two kernels, divided by their thetas: [p/θα, I/θβ] (appearance), p/θγ (smoothness).
+
+    Positions are (row, column) in pixels; I is the raw colour (any scale: θβ is in the same units).
+    """
+    h, w, c = image.shape
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
+    position = np.stack([rows.ravel(), cols.ravel()], axis=1)
+    colour = image.reshape(h * w, c)
+    appearance = np.concatenate([position / theta_alpha, colour / theta_beta], axis=1)
+    return [np.ascontiguousarray(appearance), np.ascontiguousarray(position / theta_gamma)]
+
+
+class DenseFilter:
+    """Exact O(N^2) filtering (Numba, on the fly; no N x N matrix)."""
+
+    def __init__(self, features: np.ndarray):
+        self.features = np.ascontiguousarray(features, dtype=np.float64)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return dense_gaussian_filter(self.features, np.ascontiguousarray(values, dtype=np.float64))
+
+
+class LatticeFilter:
+    """Permutohedral-lattice filtering, rescaled to the dense sum and with the self term removed."""
+
+    def __init__(self, features: np.ndarray):
+        features = np.ascontiguousarray(features, dtype=np.float64)
+        self.offsets, self.weights, self.neighbours, ranks = lattice_build(features)
+        self.self_weights = lattice_self_weights(self.offsets, self.weights, self.neighbours, ranks)
+        self.scale = lattice_scale(features.shape[1])
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        out = lattice_filter(values, self.offsets, self.weights, self.neighbours)
+        out -= self.self_weights[:, None] * values
+        return out / self.scale
+
+
+FILTERS = {"naive": DenseFilter, "permutohedral": LatticeFilter}
+
+
+class PairwiseFilter:
+    """``sum_m w_m k'_m`` applied to values (N, V): the CRF's whole pairwise kernel, normalised or not."""
+
+    def __init__(self, weighted_features, method: str, normalization: str):
+        self.terms = []
+        for weight, features in weighted_features:
+            if weight == 0.0:
+                continue
+            filt = FILTERS[method](features)
+            scale = None
+            if normalization == "symmetric":
+                degree = filt(np.ones((features.shape[0], 1)))[:, 0]
+                scale = 1.0 / np.sqrt(np.maximum(degree, 1e-20))
+            self.terms.append((weight, filt, scale))
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(values.shape)
+        for weight, filt, scale in self.terms:
+            if scale is None:
+                out += weight * filt(values)
+            else:
+                out += weight * scale[:, None] * filt(scale[:, None] * values)
+        return out

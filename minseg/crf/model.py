@@ -1,0 +1,174 @@
+"""DenseCRF: the fully connected Potts CRF of Krähenbühl & Koltun (2011), its energy and its inference."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import _checks as C
+from .dense import pairwise_matrix
+from .filters import PairwiseFilter, kernel_features
+
+
+def softmax_labels(logits: np.ndarray) -> np.ndarray:
+    """Normalise exp(logits) over axis 0 (labels), stably."""
+    shifted = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return shifted / shifted.sum(axis=0, keepdims=True)
+
+
+def unary_from_probabilities(prob, base: float = np.e, eps: float = 1e-8) -> np.ndarray:
+    """Unary costs θ_i(l) = -log_base P(y_i = l) from probabilities (K, H, W), clipped at ``eps``.
+
+    The lecture's worked example uses base 10. Mean-field's exp is natural, so ``base=np.e`` (the
+    default) is the one whose Gibbs distribution is P itself when the pairwise weights are 0.
+    """
+    prob = C.as_float_array("unary_from_probabilities", "prob", prob)
+    if base <= 0 or base == 1:
+        raise ValueError(f"unary_from_probabilities: base must be > 0 and != 1, got {base!r}")
+    return -np.log(np.clip(prob, eps, None)) / np.log(base)
+
+
+class DenseCRF:
+    """Fully connected CRF with Potts pairwise terms and two Gaussian kernels.
+
+    E(x) = sum_i θ_i(x_i) + sum_{i<j} [x_i != x_j] (w1 exp(-|p_i-p_j|^2/2θα^2 - |I_i-I_j|^2/2θβ^2)
+                                                   + w2 exp(-|p_i-p_j|^2/2θγ^2))
+    p_i: (row, column) in pixels; I_i: the image's colour at i, in the image's own units (θβ too).
+    Unary θ are costs (K, H, W), e.g. -log P. ``normalization='symmetric'`` replaces each kernel k by
+    k_ij / sqrt(d_i d_j) with d_i = sum_{j != i} k_ij (pydensecrf's default; the weights then mean
+    "relative to the pixel's total affinity", which suits full-size photos); ``'none'`` (the default)
+    is the formula above, as on the slides.
+    """
+
+    def __init__(self, w1=10.0, theta_alpha=80.0, theta_beta=13.0, w2=3.0, theta_gamma=3.0,
+                 normalization: str = "none"):
+        op = "DenseCRF"
+        self.w1 = C.check_number(op, "w1", w1, positive=False)
+        self.theta_alpha = C.check_number(op, "theta_alpha", theta_alpha, positive=True)
+        self.theta_beta = C.check_number(op, "theta_beta", theta_beta, positive=True)
+        self.w2 = C.check_number(op, "w2", w2, positive=False)
+        self.theta_gamma = C.check_number(op, "theta_gamma", theta_gamma, positive=True)
+        self.normalization = C.check_choice(op, "normalization", normalization, C.NORMALIZATIONS)
+
+    def __repr__(self):
+        return (f"DenseCRF(w1={self.w1}, theta_alpha={self.theta_alpha}, theta_beta={self.theta_beta}, "
+                f"w2={self.w2}, theta_gamma={self.theta_gamma}, normalization={self.normalization!r})")
+
+    # ---- exact, O(N^2): energies of labelings ------------------------------------------------------
+    def energy(self, labels, unary, image, distance: str = "euclidean") -> float:
+        """E(labels): unary costs of the chosen labels plus w·k over unordered pairs with different labels.
+
+        ``distance='chebyshev'`` measures |p_i - p_j| and |I_i - I_j| as max over coordinates (as in the
+        lecture's worked example); 'euclidean' is the model's own. Exact, O(N^2) memory: small images.
+        """
+        image = C.check_image("energy", image)
+        unary = C.check_unary("energy", unary, image)
+        labels = C.check_labels("energy", labels, unary.shape[0], image.shape[:2])
+        C.check_choice("energy", "distance", distance, C.DISTANCES)
+        return float(self._energies(labels[None], unary, image, distance)[0])
+
+    def _energies(self, labelings: np.ndarray, unary: np.ndarray, image: np.ndarray,
+                 distance: str = "euclidean", weights: np.ndarray | None = None) -> np.ndarray:
+        """Energies of many labelings (M, H, W) at once (checked inputs; ``weights``: a cached W)."""
+        k, h, w = unary.shape
+        flat = labelings.reshape(len(labelings), h * w)
+        if weights is None:
+            weights = pairwise_matrix(self, image, distance)
+        unary_part = np.take_along_axis(unary.reshape(k, h * w).T[None], flat[:, :, None], axis=2)[..., 0]
+        differ = np.zeros(len(flat))
+        for label in range(k):  # sum_{i<j} W_ij [x_i = l != x_j] counted from both ends: a^T W (1 - a) / 2
+            a = (flat == label).astype(np.float64)
+            differ += 0.5 * np.einsum("mi,ij,mj->m", a, weights, 1.0 - a)
+        return unary_part.sum(axis=1) + differ
+
+    def minimize_exact(self, unary, image, distance: str = "euclidean", max_labelings: int = 2 ** 16):
+        """The true minimiser by enumerating all K^N labelings (tiny grids only): (labels (H, W), energy).
+
+        Ties go to the first labeling in lexicographic order of the flattened map.
+        """
+        image = C.check_image("minimize_exact", image)
+        unary = C.check_unary("minimize_exact", unary, image)
+        C.check_choice("minimize_exact", "distance", distance, C.DISTANCES)
+        k, h, w = unary.shape
+        if k ** (h * w) > max_labelings:
+            raise ValueError(f"minimize_exact: K^N = {k}^{h * w} labelings exceeds max_labelings = "
+                             f"{max_labelings}; use a smaller grid or mean_field")
+        weights = pairwise_matrix(self, image, distance)
+        best, best_energy = None, np.inf
+        grid = itertools.product(range(k), repeat=h * w)
+        while True:
+            chunk = np.array(list(itertools.islice(grid, 4096)), dtype=np.int64)
+            if len(chunk) == 0:
+                break
+            values = self._energies(chunk.reshape(-1, h, w), unary, image, distance, weights)
+            at = int(np.argmin(values))
+            if values[at] < best_energy:
+                best, best_energy = chunk[at].reshape(h, w), float(values[at])
+        return best, best_energy
+
+    # ---- mean-field inference ----------------------------------------------------------------------
+    def _prepare(self, op, unary, image, n_iter, method):
+        image = C.check_image(op, image)
+        unary = C.check_unary(op, unary, image)
+        n_iter = C.check_n_iter(op, n_iter)
+        C.check_choice(op, "method", method, C.METHODS)
+        weighted = list(zip((self.w1, self.w2),
+                            kernel_features(image, self.theta_alpha, self.theta_beta, self.theta_gamma)))
+        return unary, n_iter, PairwiseFilter(weighted, method, self.normalization)
+
+    def _iterate(self, unary, n_iter, pairwise):
+        """Yield Q (K, H, W) before the first update and after each of the ``n_iter`` parallel updates.
+
+        Update (Potts): Q_i(l) ∝ exp(-θ_i(l) - sum_{j != i} W_ij (1 - Q_j(l)))
+                              = exp(-θ_i(l) + sum_{j != i} W_ij Q_j(l)) × (a factor not depending on l).
+        """
+        k, h, w = unary.shape
+        q = softmax_labels(-unary)
+        yield q
+        flat_unary = unary.reshape(k, h * w).T
+        for _ in range(n_iter):
+            message = pairwise(q.reshape(k, h * w).T)
+            q = softmax_labels((message - flat_unary).T).reshape(k, h, w)
+            yield q
+
+    def mean_field(self, unary, image, n_iter: int = 5, method: str = "permutohedral") -> np.ndarray:
+        """Approximate marginals Q (K, H, W) after ``n_iter`` parallel mean-field updates.
+
+        Starts from Q = softmax(-unary). ``method='naive'`` filters with the exact dense kernels
+        (O(N^2) per iteration, small images); ``'permutohedral'`` uses the lattice (O(N), approximate).
+        Both leave out the self term j = i (the energy has none). Euclidean distances only.
+        """
+        unary, n_iter, pairwise = self._prepare("mean_field", unary, image, n_iter, method)
+        for q in self._iterate(unary, n_iter, pairwise):
+            pass
+        return q
+
+    def predict(self, unary, image, n_iter: int = 5, method: str = "permutohedral",
+                return_history: bool = False):
+        """The label map argmax_l Q (H, W); with ``return_history`` also Q at every step.
+
+        The history is an array (n_iter + 1, K, H, W): entry 0 is softmax(-unary) (no CRF), entry t the
+        Q after t updates — for a slider in the lecture.
+        """
+        unary, n_iter, pairwise = self._prepare("predict", unary, image, n_iter, method)
+        history = list(self._iterate(unary, n_iter, pairwise))
+        labels = np.argmax(history[-1], axis=0)
+        return (labels, np.stack(history)) if return_history else labels
+
+    def kl_objective(self, q, unary, image) -> float:
+        """Mean-field's objective F(Q) = KL(Q || P) - log Z = E_Q[E(x)] - H(Q), exact O(N^2).
+
+        E_Q[E] = sum_i sum_l Q_i(l) θ_i(l) + sum_{i<j} W_ij (1 - sum_l Q_i(l) Q_j(l)), H = entropy.
+        """
+        image = C.check_image("kl_objective", image)
+        unary = C.check_unary("kl_objective", unary, image)
+        q = C.as_float_array("kl_objective", "q", q)
+        if q.shape != unary.shape:
+            raise ValueError(f"kl_objective: q must have the unary's shape {unary.shape}, got {q.shape}")
+        k = unary.shape[0]
+        weights = pairwise_matrix(self, image)
+        flat = q.reshape(k, -1)
+        agree = np.einsum("li,ij,lj->", flat, weights, flat)
+        expected = np.sum(q * unary) + 0.5 * (weights.sum() - agree)
+        entropy = -np.sum(np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0))
+        return float(expected - entropy)

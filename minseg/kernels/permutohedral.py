@@ -1,0 +1,284 @@
+"""The permutohedral lattice (Adams, Baek & Davis 2010): fast high-dimensional Gaussian filtering.
+
+Filtering N values with a Gaussian over d-dimensional features costs O(N^2) when done densely. The
+lattice replaces it by three linear steps, each O(N d) or O(M d) with M <= N (d+1) lattice vertices:
+
+    splat  each point spreads its value onto the d+1 vertices of the simplex that encloses it,
+           weighted by its barycentric coordinates;
+    blur   along each of the d+1 lattice directions, vertex u takes u + 0.5 (u+dir + u-dir)
+           (the [1 2 1]/2 kernel of Krähenbühl's implementation);
+    slice  each point reads back the barycentric-weighted sum of its d+1 vertices.
+
+Features are scaled as in Krähenbühl's densecrf (inv_std = sqrt(2/3) (d+1)), so that the three steps
+together approximate ``c_d * sum_j exp(-|f_i - f_j|^2 / 2) v_j`` (self term j = i included), where the
+constant ``c_d`` is ``lattice_scale(d)`` (derived there). The occupied vertices are found with an
+open-addressing hash table on their integer coordinates (the last coordinate is implied: they sum to 0).
+
+All functions are plain ``@njit(cache=True)`` functions over ndarrays; with NUMBA_DISABLE_JIT=1 they run
+as ordinary Python (slowly).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_EMPTY = -1
+
+
+@njit(cache=True)
+def _hash_key(key, mask):
+    """Slot of an integer lattice key (d coordinates), Krähenbühl's multiplicative hash."""
+    h = 0
+    for k in range(key.shape[0]):
+        h = ((h + key[k]) * 2531011) & 0xFFFFFFFF
+    return h & mask
+
+
+@njit(cache=True)
+def _find_or_insert(table, keys, n_vertices, key, insert):
+    """Index of ``key`` among the vertices; a new vertex when absent and ``insert`` (else -1).
+
+    ``table`` maps hash slots to vertex indices (-1 = empty, linear probing); ``keys[v]`` is the key of
+    vertex v; ``n_vertices[0]`` counts the vertices made so far.
+    """
+    mask = table.shape[0] - 1
+    slot = _hash_key(key, mask)
+    d = key.shape[0]
+    while True:
+        index = table[slot]
+        if index == _EMPTY:
+            if not insert:
+                return _EMPTY
+            index = n_vertices[0]
+            table[slot] = index
+            for k in range(d):
+                keys[index, k] = key[k]
+            n_vertices[0] = index + 1
+            return index
+        same = True
+        for k in range(d):
+            if keys[index, k] != key[k]:
+                same = False
+                break
+        if same:
+            return index
+        slot = (slot + 1) & mask
+
+
+@njit(cache=True)
+def _embed(f, scale, elevated, rem0, rank, bary):
+    """Elevate one feature vector into the plane sum(x) = 0 of R^(d+1), find its enclosing simplex.
+
+    Fills ``elevated`` (d+1), ``rem0`` (nearest remainder-0 lattice point), ``rank`` (the ordering of
+    the differential, which names the simplex) and ``bary`` (d+2, barycentric weights in bary[:d+1]).
+    """
+    d = f.shape[0]
+    sm = 0.0
+    for j in range(d, 0, -1):  # E = the orthogonal basis of the plane, columns (1,..,1,-j,0,..)
+        cf = f[j - 1] * scale[j - 1]
+        elevated[j] = sm - j * cf
+        sm += cf
+    elevated[0] = sm
+    total = 0
+    for j in range(d + 1):  # round each coordinate to the nearest multiple of d+1
+        v = elevated[j] / (d + 1)
+        up = math.ceil(v) * (d + 1)
+        down = math.floor(v) * (d + 1)
+        rem0[j] = int(up) if up - elevated[j] < elevated[j] - down else int(down)
+        total += rem0[j]
+    total //= d + 1
+    for j in range(d + 1):
+        rank[j] = 0
+    for i in range(d + 1):  # sort the differential elevated - rem0 (by counting)
+        di = elevated[i] - rem0[i]
+        for j in range(i + 1, d + 1):
+            if di < elevated[j] - rem0[j]:
+                rank[i] += 1
+            else:
+                rank[j] += 1
+    for i in range(d + 1):  # walk back onto the plane if the rounding left it
+        rank[i] += total
+        if rank[i] < 0:
+            rank[i] += d + 1
+            rem0[i] += d + 1
+        elif rank[i] > d:
+            rank[i] -= d + 1
+            rem0[i] -= d + 1
+    for i in range(d + 2):
+        bary[i] = 0.0
+    for i in range(d + 1):
+        v = (elevated[i] - rem0[i]) / (d + 1)
+        bary[d - rank[i]] += v
+        bary[d + 1 - rank[i]] -= v
+    bary[0] += 1.0 + bary[d + 1]
+
+
+@njit(cache=True)
+def lattice_build(features):
+    """Build the lattice for ``features`` (N, d) (already divided by the kernel's thetas).
+
+    Returns ``(offsets (N, d+1) int32, weights (N, d+1), neighbours (d+1, M, 2) int32, ranks (N, d+1))``:
+    the vertex indices and barycentric weights of each point's simplex, for each blur direction each
+    vertex's two neighbours (-1 where the neighbour is not occupied; [v, 0] = v + dir, [v, 1] = v - dir),
+    and each point's rank vector (which names its simplex; needed by ``lattice_self_weights``).
+    """
+    n, d = features.shape
+    inv_std = math.sqrt(2.0 / 3.0) * (d + 1)
+    scale = np.empty(d)
+    for i in range(d):
+        scale[i] = inv_std / math.sqrt((i + 1.0) * (i + 2.0))
+    capacity = 1
+    while capacity < 2 * n * (d + 1):
+        capacity *= 2
+    table = np.full(capacity, _EMPTY, np.int64)
+    keys = np.empty((n * (d + 1), d), np.int64)
+    count = np.zeros(1, np.int64)
+    offsets = np.empty((n, d + 1), np.int32)
+    weights = np.empty((n, d + 1))
+    ranks = np.empty((n, d + 1), np.int64)
+    elevated, bary = np.empty(d + 1), np.empty(d + 2)
+    rem0, rank, key = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64), np.empty(d, np.int64)
+    for p in range(n):
+        _embed(features[p], scale, elevated, rem0, rank, bary)
+        ranks[p] = rank
+        for r in range(d + 1):  # vertex r of the simplex: rem0 + the canonical vertex r, permuted by rank
+            for i in range(d):
+                key[i] = rem0[i] + r if rank[i] <= d - r else rem0[i] + r - (d + 1)
+            offsets[p, r] = _find_or_insert(table, keys, count, key, True)
+            weights[p, r] = bary[r]
+    m = count[0]
+    neighbours = np.empty((d + 1, m, 2), np.int32)
+    for j in range(d + 1):  # direction j: +(d+1) on coordinate j, -1 on all the others
+        for v in range(m):
+            for i in range(d):
+                key[i] = keys[v, i] - 1
+            if j < d:
+                key[j] += d + 1
+            neighbours[j, v, 0] = _find_or_insert(table, keys, count, key, False)
+            for i in range(d):
+                key[i] = keys[v, i] + 1
+            if j < d:
+                key[j] -= d + 1
+            neighbours[j, v, 1] = _find_or_insert(table, keys, count, key, False)
+    return offsets, weights, neighbours, ranks
+
+
+@njit(cache=True)
+def _splat(values, offsets, weights, m):
+    """Lattice values (M, V): every point adds weight * value to each vertex of its simplex."""
+    n, v = values.shape
+    lattice = np.zeros((m, v))
+    for p in range(n):
+        for r in range(offsets.shape[1]):
+            o, w = offsets[p, r], weights[p, r]
+            for c in range(v):
+                lattice[o, c] += w * values[p, c]
+    return lattice
+
+
+@njit(cache=True, parallel=True)
+def _blur_direction(old, new, neighbours_j):
+    """new[u] = old[u] + 0.5 (old[u - dir] + old[u + dir]); an absent neighbour counts as 0."""
+    m, v = old.shape
+    for u in prange(m):
+        a, b = neighbours_j[u, 0], neighbours_j[u, 1]
+        for c in range(v):
+            s = old[u, c]
+            if a >= 0:
+                s += 0.5 * old[a, c]
+            if b >= 0:
+                s += 0.5 * old[b, c]
+            new[u, c] = s
+
+
+@njit(cache=True, parallel=True)
+def _slice(lattice, offsets, weights, out):
+    """out[p] = sum_r weights[p, r] * lattice[offsets[p, r]]."""
+    n, v = out.shape
+    for p in prange(n):
+        for c in range(v):
+            out[p, c] = 0.0
+        for r in range(offsets.shape[1]):
+            o, w = offsets[p, r], weights[p, r]
+            for c in range(v):
+                out[p, c] += w * lattice[o, c]
+
+
+@njit(cache=True)
+def lattice_filter(values, offsets, weights, neighbours):
+    """Splat, blur along every direction (0..d), slice: ``values`` (N, V) -> (N, V), float64."""
+    lattice = _splat(values, offsets, weights, neighbours.shape[1])
+    spare = np.empty_like(lattice)
+    for j in range(neighbours.shape[0]):
+        _blur_direction(lattice, spare, neighbours[j])
+        lattice, spare = spare, lattice
+    out = np.empty((values.shape[0], values.shape[1]))
+    _slice(lattice, offsets, weights, out)
+    return out
+
+
+@njit(cache=True)
+def _path_weight(start, steps, neighbours):
+    """Blur weight carried from vertex ``start`` by taking step steps[j] (in -1, 0, +1) in pass j.
+
+    Each non-zero step halves the weight; a step onto an unoccupied vertex loses it (returns 0).
+    """
+    vertex, weight = start, 1.0
+    for j in range(steps.shape[0]):
+        if steps[j] != 0:
+            vertex = neighbours[j, vertex, 0 if steps[j] > 0 else 1]
+            if vertex < 0:
+                return 0.0
+            weight *= 0.5
+    return weight
+
+
+@njit(cache=True, parallel=True)
+def lattice_self_weights(offsets, weights, neighbours, ranks):
+    """Diagonal of the splat-blur-slice operator: how much of point i's own value comes back to it.
+
+    ``sum_{r,s} b_r b_s B[v_s <- v_r]`` over the point's simplex vertices, where B is the blur. Vertex
+    v_s - v_r is a sum of lattice directions over a subset T of the coordinates (T read off the
+    point's rank), and since the d+1 directions sum to 0 there are two ways for the d+1 blur passes
+    to make that move (steps 1_T or 1_T - 1; three when r = s: 0, +1, -1), each checked for
+    unoccupied vertices on the way. Used to drop the self term (i = j) from the lattice filter.
+    """
+    n, d1 = offsets.shape
+    out = np.empty(n)
+    for p in prange(n):
+        steps = np.empty(d1, np.int64)
+        total = 0.0
+        for r in range(d1):
+            for s in range(d1):
+                lo, hi = min(r, s), max(r, s)
+                sign = -1 if s >= r else 1
+                for i in range(d1):
+                    inside = d1 - 1 - hi < ranks[p, i] <= d1 - 1 - lo
+                    steps[i] = sign if inside else 0
+                w = _path_weight(offsets[p, r], steps, neighbours)
+                for i in range(d1):
+                    steps[i] -= sign
+                w += _path_weight(offsets[p, r], steps, neighbours)
+                if r == s:
+                    for i in range(d1):
+                        steps[i] = -1
+                    w += _path_weight(offsets[p, r], steps, neighbours)
+                total += weights[p, r] * weights[p, s] * w
+        out[p] = total
+    return out
+
+
+def lattice_scale(d: int) -> float:
+    """The constant c_d with splat-blur-slice ~= c_d * (dense Gaussian sum), for uniform point density.
+
+    Mass bookkeeping: a point splats total weight 1; each of the d+1 blur passes doubles the mass
+    (1 + 0.5 + 0.5); slicing interpolates. With density rho per unit of (scaled) feature volume, a vertex
+    collects rho * V / inv_std^d, where V = (d+1)^(d - 1/2) is the volume per vertex of the lattice
+    (d+1) A*_d in the plane, and inv_std^d is how much the elevation stretches volumes. The dense sum
+    is rho * (2 pi)^(d/2). Dividing gives c_d = 2^(d+1) V / (inv_std^d (2 pi)^(d/2)).
+    """
+    inv_std = math.sqrt(2.0 / 3.0) * (d + 1)
+    volume = (d + 1.0) ** (d - 0.5)
+    return 2.0 ** (d + 1) * volume / (inv_std ** d * (2.0 * math.pi) ** (d / 2.0))
