@@ -12,6 +12,7 @@ WORKERS ?= 2
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing minseg and its pinned dependencies into $(VENV) (the first time takes a few minutes)..."
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -e .
 	@touch $(STAMP)
