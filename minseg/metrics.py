@@ -62,7 +62,11 @@ def _labels(op: str, pred, target, num_classes, ignore_index):
 # ----- the confusion matrix and the scores read from it ---------------------------------------
 def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
     """(K, K) int64 counts: entry [t, p] = number of pixels of target class t predicted as p."""
-    pred, target, valid = _labels("confusion_matrix", pred, target, num_classes, ignore_index)
+    return _confusion("confusion_matrix", pred, target, num_classes, ignore_index)
+
+
+def _confusion(op, pred, target, num_classes, ignore_index) -> np.ndarray:
+    pred, target, valid = _labels(op, pred, target, num_classes, ignore_index)
     codes = target[valid] * num_classes + pred[valid]
     return np.bincount(codes, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
@@ -106,38 +110,43 @@ def _nanmean(values: np.ndarray) -> float:
     return float(np.nan) if np.isnan(values).all() else float(np.nanmean(values))
 
 
-def iou(pred, target, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+def iou(pred, target, num_classes: int, ignore_index: int | None = None, op: str = "iou") -> np.ndarray:
     """Per-class IoU (Jaccard index), shape (K,); nan where a class is in neither map."""
-    return iou_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index))
+    return iou_from_confusion(_confusion(op, pred, target, num_classes, ignore_index))
 
 
 def mean_iou(pred, target, num_classes: int, ignore_index: int | None = None) -> float:
     """Mean of the per-class IoU over the classes that appear (in prediction or target)."""
-    return _nanmean(iou(pred, target, num_classes, ignore_index))
+    return _nanmean(iou(pred, target, num_classes, ignore_index, op="mean_iou"))
 
 
 def dice(pred, target, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
     """Per-class Dice coefficient (F1), shape (K,); nan where a class is in neither map."""
-    return dice_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index))
+    return dice_from_confusion(_confusion("dice", pred, target, num_classes, ignore_index))
 
 
 def pixel_accuracy(pred, target, num_classes: int, ignore_index: int | None = None) -> float:
     """Fraction of counted pixels whose label is right (SegNet's "global accuracy")."""
-    cm = confusion_matrix(pred, target, num_classes, ignore_index)
+    cm = _confusion("pixel_accuracy", pred, target, num_classes, ignore_index)
     return float(_ratio(np.trace(cm), cm.sum()))
 
 
 def class_accuracy(pred, target, num_classes: int, ignore_index: int | None = None) -> float:
     """Mean over target classes of the fraction of their pixels found (SegNet's "class average")."""
-    return _nanmean(class_recall_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index)))
+    return _nanmean(class_recall_from_confusion(_confusion("class_accuracy", pred, target, num_classes,
+                                                           ignore_index)))
 
 
 # ----- boundary F1 ----------------------------------------------------------------------------
-def label_boundaries(labels: np.ndarray) -> np.ndarray:
-    """Pixels with a 4-neighbour (inside the image) of another label; the image edge is no boundary."""
+def label_boundaries(labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Pixels with a 4-neighbour of another label; the image edge is no boundary, and with
+    ``valid`` only pairs of two valid pixels count (an ignored region draws no boundary)."""
     edge = np.zeros(labels.shape, bool)
     vertical = labels[..., 1:, :] != labels[..., :-1, :]
     horizontal = labels[..., :, 1:] != labels[..., :, :-1]
+    if valid is not None:
+        vertical &= valid[..., 1:, :] & valid[..., :-1, :]
+        horizontal &= valid[..., :, 1:] & valid[..., :, :-1]
     edge[..., 1:, :] |= vertical
     edge[..., :-1, :] |= vertical
     edge[..., :, 1:] |= horizontal
@@ -155,20 +164,19 @@ def _matched(points: np.ndarray, other: np.ndarray, tolerance: float) -> int:
 
 def _boundary_f1_image(pred, target, valid, num_classes, tolerance) -> np.ndarray:
     """Per-class BF of one (H, W) image: F1 of boundary precision and recall; nan if class absent."""
-    pred_edge, target_edge = label_boundaries(pred), label_boundaries(target)
+    pred_edge, target_edge = label_boundaries(pred, valid), label_boundaries(target, valid)
     scores = np.full(num_classes, np.nan)
     for c in range(num_classes):
         in_pred, in_target = (pred == c) & valid, (target == c) & valid
         if not (in_pred.any() or in_target.any()):
             continue
-        bp, bt = pred_edge & (pred == c), target_edge & (target == c)
-        counted_p, counted_t = bp & valid, bt & valid
-        n_p, n_t = counted_p.sum(), counted_t.sum()
+        bp, bt = pred_edge & in_pred, target_edge & in_target
+        n_p, n_t = bp.sum(), bt.sum()
         if n_p == 0 and n_t == 0:  # the class fills its region without any boundary: both agree
             scores[c] = 1.0 if (in_pred == in_target).all() else 0.0
             continue
-        precision = _matched(counted_p, bt, tolerance) / n_p if n_p else 0.0
-        recall = _matched(counted_t, bp, tolerance) / n_t if n_t else 0.0
+        precision = _matched(bp, bt, tolerance) / n_p if n_p else 0.0
+        recall = _matched(bt, bp, tolerance) / n_t if n_t else 0.0
         total = precision + recall
         scores[c] = 2 * precision * recall / total if total > 0 else 0.0
     return scores
@@ -224,7 +232,7 @@ class SegmentationMetrics:
 
     def update(self, pred, target) -> None:
         """Add one batch: label maps or (N, K, H, W) scores, and target labels."""
-        self.confusion += confusion_matrix(pred, target, self.num_classes, self.ignore_index)
+        self.confusion += _confusion("SegmentationMetrics", pred, target, self.num_classes, self.ignore_index)
         if self.boundary_tolerance is not None:
             p, t, v = _labels("SegmentationMetrics", pred, target, self.num_classes, self.ignore_index)
             p, t, v = (a.reshape((-1,) + a.shape[-2:]) for a in (p, t, v))

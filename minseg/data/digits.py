@@ -17,7 +17,7 @@ Labels (``CLASSES``): 0 = background, 1..10 = digit 0..9 (label = digit + 1).
   The union of the instance masks with label c is exactly ``masks == c``.
 
 The 1,797 scikit-learn digits (shipped with the package, no download) are split once, by a fixed
-permutation, into 1,437 'train' and 360 'val' samples, so the two splits never share a handwritten
+permutation, into 1,438 'train' and 359 'val' samples, so the two splits never share a handwritten
 sample. Everything is deterministic given ``seed`` (and the split).
 
     scenes = DigitScenes(1000, size=64, split='train', seed=0)
