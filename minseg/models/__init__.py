@@ -1,0 +1,28 @@
+"""Segmentation models built only from minseg ops (their PyTorch twins live in minseg.reference).
+
+- FCN-32s / 16s / 8s (:mod:`.fcn`), U-Net padded and unpadded with overlap-tile inference
+  (:mod:`.unet`), SegNet (:mod:`.segnet`), DeepLab v1 LargeFOV / v2 ASPP-L / v3 / v3+ (:mod:`.deeplab`),
+  a mask head over RoIAlign or RoIPool (:mod:`.mask_head`).
+- Every constructor takes widths/depths so the models train on a CPU at small scale; every model
+  keeps its constructor arguments in ``model.config`` (``create(name, **config)`` rebuilds it).
+"""
+from __future__ import annotations
+
+from .deeplab import DeepLabLargeFOV, DeepLabV3, DeepLabV3Plus
+from .fcn import FCN, fcn8s, fcn16s, fcn32s
+from .mask_head import MaskHeadModel, mask_iou, mask_loss, mask_targets, paste_masks
+from .segnet import SegNet
+from .unet import UNet
+
+__all__ = ["FCN", "fcn8s", "fcn16s", "fcn32s", "UNet", "SegNet", "DeepLabV3", "DeepLabV3Plus",
+           "DeepLabLargeFOV", "MaskHeadModel", "mask_loss", "mask_targets", "paste_masks", "mask_iou",
+           "MODEL_CLASSES", "create"]
+
+MODEL_CLASSES = ("FCN", "UNet", "SegNet", "DeepLabV3", "DeepLabV3Plus", "DeepLabLargeFOV", "MaskHeadModel")
+
+
+def create(name: str, **config):
+    """A minseg model by class name, e.g. ``create('FCN', num_classes=11, variant='16s')``."""
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"models.create: name must be one of {MODEL_CLASSES}, got {name!r}")
+    return globals()[name](**config)
