@@ -13,12 +13,16 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def dense_gaussian_filter(features, values):
-    """features (N, d) float64, values (N, V) float64 -> (N, V): the exact Gaussian sum without i = j."""
+def dense_gaussian_filter(features, values, rows):
+    """features (N, d), values (N, V) float64; rows (R,) int: out (R, V), the exact sum without j = i.
+
+    out[r] = sum_{j != rows[r]} exp(-|f_rows[r] - f_j|^2 / 2) values[j]; pass rows = arange(N) for all.
+    """
     n, d = features.shape
     v = values.shape[1]
-    out = np.zeros((n, v))
-    for i in prange(n):
+    out = np.zeros((rows.shape[0], v))
+    for r in prange(rows.shape[0]):
+        i = rows[r]
         for j in range(n):
             if j == i:
                 continue
@@ -28,5 +32,5 @@ def dense_gaussian_filter(features, values):
                 dist2 += diff * diff
             k_ij = math.exp(-0.5 * dist2)
             for c in range(v):
-                out[i, c] += k_ij * values[j, c]
+                out[r, c] += k_ij * values[j, c]
     return out
