@@ -30,7 +30,6 @@ import functools
 import numbers
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["CLASSES", "NUM_CLASSES", "DigitScenes", "make_digit_scenes", "digit_samples"]
 
@@ -79,6 +78,21 @@ def _check_range(name: str, value, minimum: int, maximum: int) -> tuple[int, int
     return int(value[0]), int(value[1])
 
 
+@functools.lru_cache(maxsize=1024)
+def _bilinear_matrix(size_out: int, size_in: int) -> np.ndarray:
+    """(size_out, size_in) matrix R with R @ v = v resized by linear interpolation (pixel-area
+    aligned: output pixel i samples input position (i + 1/2) size_in / size_out - 1/2)."""
+    position = (np.arange(size_out) + 0.5) * size_in / size_out - 0.5
+    position = np.clip(position, 0, size_in - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, size_in - 1)
+    frac = (position - low).astype(np.float32)
+    matrix = np.zeros((size_out, size_in), np.float32)
+    np.add.at(matrix, (np.arange(size_out), low), 1 - frac)
+    np.add.at(matrix, (np.arange(size_out), high), frac)
+    return matrix
+
+
 # ----- backgrounds (vectorised over all scenes) ------------------------------------------------
 def _random_colours(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.uniform(0.0, 1.0, size=(n, 3)).astype(np.float32)
@@ -89,15 +103,19 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int):
     by low-frequency noise plus a stripe pattern of random angle and period."""
     colours = _random_colours(rng, 2 * n).reshape(n, 2, 3)
     coarse = rng.uniform(0, 1, size=(n, 5, 5)).astype(np.float32)
-    noise = ndimage.zoom(coarse, (1, size / 5, size / 5), order=1, mode="nearest", grid_mode=True)
-    angle = rng.uniform(0, np.pi, n)[:, None, None]
-    period = rng.uniform(size / 10, size / 3, n)[:, None, None]
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
-    stripes = 0.5 + 0.5 * np.sin(2 * np.pi * (cols * np.cos(angle) + rows * np.sin(angle)) / period)
-    mix = rng.uniform(0.2, 0.6, n)[:, None, None]
-    t = ((1 - mix) * noise + mix * stripes).astype(np.float32)[:, None]
-    images = colours[:, 0, :, None, None] * (1 - t) + colours[:, 1, :, None, None] * t
-    return images.astype(np.float32), colours
+    resize = _bilinear_matrix(size, 5)
+    noise = resize @ coarse @ resize.T  # smooth (n, size, size) noise
+    angle = rng.uniform(0, np.pi, n)
+    period = rng.uniform(size / 10, size / 3, n)
+    mix = rng.uniform(0.2, 0.6, n).astype(np.float32)[:, None, None]
+    # stripes: 1/2 + 1/2 sin(2 pi (x cos a + y sin a) / period), the phase separable in x and y
+    steps = np.arange(size, dtype=np.float32)
+    along_x = (2 * np.pi * np.cos(angle) / period).astype(np.float32)[:, None, None] * steps[None, None, :]
+    along_y = (2 * np.pi * np.sin(angle) / period).astype(np.float32)[:, None, None] * steps[None, :, None]
+    t = noise * (1 - mix) + (0.5 + 0.5 * np.sin(along_x + along_y)) * mix
+    start = colours[:, 0, :, None, None]
+    images = start + (colours[:, 1, :, None, None] - start) * t[:, None]
+    return images, colours
 
 
 def _digit_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
@@ -109,23 +127,36 @@ def _digit_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarra
 
 
 # ----- digits ---------------------------------------------------------------------------------
-def _digit_mask(sample: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The 8x8 digit upscaled (bilinear) to about height x width and thresholded, cropped to its ink."""
-    padded = np.pad(sample, 1)
-    big = ndimage.zoom(padded, (height / 8, width / 8), order=1, grid_mode=True, mode="grid-constant")
+def _digit_mask(padded: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The (zero-framed) 8x8 digit upscaled (bilinear) so the 8 inner pixels span height x width,
+    thresholded and cropped to its ink."""
+    rows_in, cols_in = padded.shape
+    big = _bilinear_matrix(round(rows_in * height / 8), rows_in) @ padded @ \
+        _bilinear_matrix(round(cols_in * width / 8), cols_in).T
     mask = big > 0.4
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
-def _place(rng: np.random.Generator, mask: np.ndarray, occupied: np.ndarray, tries: int = 12):
-    """A top-left corner where ``mask`` (grown by one pixel) touches no occupied pixel, or None."""
-    size = occupied.shape[0]
+def _grown(mask: np.ndarray) -> np.ndarray:
+    """The mask with a 1-pixel frame, dilated by its 4-neighbours (the digit plus its margin)."""
     h, w = mask.shape
+    out = np.zeros((h + 2, w + 2), bool)
+    out[1:-1, 1:-1] = mask
+    out[:-2, 1:-1] |= mask
+    out[2:, 1:-1] |= mask
+    out[1:-1, :-2] |= mask
+    out[1:-1, 2:] |= mask
+    return out
+
+
+def _place(rng: np.random.Generator, grown: np.ndarray, border: np.ndarray, tries: int = 12):
+    """A top-left corner where the ``grown`` digit touches no pixel occupied in ``border`` (the
+    occupancy with a 1-pixel frame, so the margin may hang over the canvas edge), or None."""
+    size = border.shape[0] - 2
+    h, w = grown.shape[0] - 2, grown.shape[1] - 2
     if h > size or w > size:
         return None
-    grown = ndimage.binary_dilation(np.pad(mask, 1))  # the digit plus a 1-pixel margin
-    border = np.pad(occupied, 1)  # so the margin may hang over the canvas edge
     for _ in range(tries):
         y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
         if not (border[y:y + h + 2, x:x + w + 2] & grown).any():
@@ -137,16 +168,18 @@ def _paint_scene(rng, image, mask_out, background, samples, digits, count, digit
     """Paint ``count`` digits into one scene; return its instances dict."""
     size = mask_out.shape[0]
     boxes, labels, masks = [], [], []
+    border = np.zeros((size + 2, size + 2), bool)
     for _ in range(count):
         index = int(rng.integers(len(samples)))
         height = int(rng.integers(digit_size[0], digit_size[1] + 1))
         width = max(4, int(round(height * rng.uniform(0.75, 1.1))))
         shape = _digit_mask(samples[index], height, width)
-        corner = _place(rng, shape, mask_out > 0)
+        corner = _place(rng, _grown(shape), border)
         if corner is None:
             continue
         y, x = corner
         h, w = shape.shape
+        border[y + 1:y + h + 1, x + 1:x + w + 1] |= shape
         label = int(digits[index]) + 1
         full = np.zeros((size, size), bool)
         full[y:y + h, x:x + w] = shape
@@ -178,6 +211,7 @@ def make_digit_scenes(n: int, size: int = 64, split: str = "train", seed: int = 
     if not isinstance(noise, numbers.Real) or noise < 0:
         raise ValueError(f"DigitScenes: noise must be a number >= 0, got {noise!r}")
     samples, digits = digit_samples(split)
+    samples = np.pad(samples, ((0, 0), (1, 1), (1, 1)))  # a blank frame: strokes end inside
     rng = np.random.default_rng([int(seed), _SPLITS.index(split)])
     images, colours = _backgrounds(rng, n, size)
     masks = np.zeros((n, size, size), np.int64)
@@ -185,7 +219,7 @@ def make_digit_scenes(n: int, size: int = 64, split: str = "train", seed: int = 
     instances = [_paint_scene(rng, images[i], masks[i], colours[i], samples, digits, counts[i], digit_size)
                  for i in range(n)]
     if noise > 0:
-        images += rng.normal(0.0, noise, size=images.shape).astype(np.float32)
+        images += rng.standard_normal(images.shape, dtype=np.float32) * np.float32(noise)
     np.clip(images, 0.0, 1.0, out=images)
     return images, masks, instances
 
