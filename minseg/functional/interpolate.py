@@ -1,2 +1,155 @@
-"""(placeholder: filled in by its issue)"""
-__all__ = []
+"""``F.interpolate``: nearest, bilinear and bicubic resizing of NCHW tensors, equal to torch.
+
+Every mode is separable: along one axis, output sample o is a weighted sum of a few input samples,
+
+    f(x, y) = sum_{i, j} f(i, j) k(x - i) k(y - j) = sum_i k(y - i) [sum_j f(i, j) k(x - j)],
+
+with k the box (nearest), the tent max(0, 1 - |s|) (bilinear) or the Keys cubic with A = -0.75
+(bicubic), and input indices outside the image clamped to the border (torch's rule). So the fast
+path builds, per axis, a table of taps (index[o, t], weight[o, t]) and applies it along the width,
+then along the height (whichever order is cheaper) with the Numba kernels in
+:mod:`minseg.kernels.interpolate`. The resize is linear in the input, so the backward pass applies
+the transposed tables in the opposite order. The plain loops that mirror the formula directly are in
+:mod:`minseg.functional.interpolate_reference`.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..kernels import interpolate as kernels
+from ._resample import keys_cubic, nearest_source, source_coordinates
+from ._utils import check_tensor
+
+__all__ = ["interpolate", "upsample", "resize_taps"]
+
+MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
+_SMOOTH = ("bilinear", "bicubic")
+
+
+def resize_taps(mode: str, in_size: int, out_size: int, scale: float | None, align_corners: bool,
+                dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """The taps of one axis: (index, weight), both (out_size, T); output o = sum_t weight * in[index].
+
+    T = 1 for nearest, 2 for bilinear, 4 for bicubic. Weights are computed in ``dtype`` (torch does
+    the coordinate arithmetic in the input's type).
+    """
+    if mode in ("nearest", "nearest-exact"):
+        index = nearest_source(in_size, out_size, scale, exact=mode == "nearest-exact")[:, None]
+        return index, np.ones(index.shape, dtype)
+    real = source_coordinates(in_size, out_size, scale, align_corners, mode == "bicubic", dtype)
+    base = np.minimum(np.floor(real).astype(np.int64), in_size - 1)
+    frac = np.clip(real - base.astype(dtype), 0, 1).astype(dtype)
+    if mode == "bilinear":
+        index = np.stack([base, np.minimum(base + 1, in_size - 1)], axis=1)
+        weight = np.stack([1 - frac, frac], axis=1)
+    else:  # bicubic: the four samples base-1 .. base+2 at distances t+1, t, 1-t, 2-t
+        offsets = np.arange(-1, 3)
+        index = np.clip(base[:, None] + offsets, 0, in_size - 1)
+        weight = keys_cubic(frac[:, None] - offsets.astype(dtype)).astype(dtype)
+    return index, np.ascontiguousarray(weight)
+
+
+class Resize(Function):
+    """Separable resize of an (N, C, H, W) array through per-axis tap tables."""
+
+    @staticmethod
+    def forward(ctx, x, rows=None, cols=None):
+        n, c, h, w = x.shape
+        (ri, rw), (ci, cw) = rows, cols
+        out_h, out_w = ri.shape[0], ci.shape[0]
+        ctx.plan = (x.shape, rows, cols)
+        planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+        if h * out_w <= out_h * w:  # width first: the cheaper order does fewer multiply-adds
+            out = kernels.along_middle(kernels.along_last(planes, ci, cw), ri, rw)
+        else:
+            out = kernels.along_last(kernels.along_middle(planes, ri, rw), ci, cw)
+        return out.reshape(n, c, out_h, out_w)
+
+    @staticmethod
+    def backward(ctx, g):
+        (n, c, h, w), (ri, rw), (ci, cw) = ctx.plan
+        planes = np.ascontiguousarray(g).reshape(n * c, ri.shape[0], ci.shape[0])
+        if h * ci.shape[0] <= ri.shape[0] * w:
+            out = kernels.along_last_t(kernels.along_middle_t(planes, ri, rw, h), ci, cw, w)
+        else:
+            out = kernels.along_middle_t(kernels.along_last_t(planes, ci, cw, w), ri, rw, h)
+        return (out.reshape(n, c, h, w),)
+
+
+def _two(op: str, name: str, value, kind) -> tuple:
+    """torch's ``x or (x, x)`` for size (ints) and scale_factor (numbers)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    ok = len(items) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) for v in items)
+    if not ok:
+        expected = "an int or a pair of ints" if kind is numbers.Integral else "a number or a pair of numbers"
+        raise ValueError(f"{op}: {name} must be {expected} (for the H and W axes), got {value!r}")
+    return items
+
+
+def output_geometry(op: str, shape, size, scale_factor, recompute_scale_factor):
+    """(out_h, out_w) and the scales passed to the kernel (None: use in/out), as torch decides.
+
+    With a scale factor the output is floor(in * scale_factor); unless recompute_scale_factor is
+    True the kernel then keeps using 1 / scale_factor (not in / out) to place its samples.
+    """
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: exactly one of size or scale_factor must be given, got "
+                         f"size={size!r}, scale_factor={scale_factor!r}")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(f"{op}: recompute_scale_factor=True needs scale_factor, not size")
+        out = tuple(int(s) for s in _two(op, "size", size, numbers.Integral))
+        if min(out) < 1:
+            raise ValueError(f"{op}: size must be positive, got {size!r}")
+        return out, (None, None)
+    factors = tuple(float(s) for s in _two(op, "scale_factor", scale_factor, numbers.Real))
+    if not all(math.isfinite(s) and s > 0 for s in factors):
+        raise ValueError(f"{op}: scale_factor must be positive and finite, got {scale_factor!r}")
+    out = tuple(math.floor(float(n * s)) for n, s in zip(shape[2:], factors))
+    if min(out) < 1:
+        raise ValueError(f"{op}: scale_factor {scale_factor!r} gives an empty output {out} "
+                         f"for input of shape {tuple(shape)}")
+    return out, ((None, None) if recompute_scale_factor else factors)
+
+
+def _check_mode(op: str, mode: str, align_corners, antialias: bool) -> bool:
+    if mode not in MODES:
+        raise ValueError(f"{op}: mode must be one of {MODES} (4-D NCHW input), got {mode!r}")
+    if align_corners is not None and mode not in _SMOOTH:
+        raise ValueError(f"{op}: align_corners can only be set with mode 'bilinear' or 'bicubic', "
+                         f"got align_corners={align_corners!r} with mode={mode!r}")
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not supported (use antialias=False)")
+    return bool(align_corners)
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
+    """Resize an (N, C, H, W) tensor to ``size`` or by ``scale_factor`` (torch.nn.functional.interpolate).
+
+    mode: 'nearest' (torch's floor(o * in/out) rule), 'nearest-exact', 'bilinear', 'bicubic' (Keys,
+    A = -0.75, border samples clamped) or 'area' (adaptive average pooling). align_corners (bilinear
+    and bicubic only, default False): True maps the corner pixels' centres onto each other.
+    """
+    op = "interpolate"
+    x = check_tensor(op, "input", input, 4, "(N, C, H, W)")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be a floating-point tensor, got dtype {x.dtype}")
+    corners = _check_mode(op, mode, align_corners, antialias)
+    (out_h, out_w), (scale_h, scale_w) = output_geometry(op, x.shape, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        from .pool import adaptive_avg_pool2d
+
+        return adaptive_avg_pool2d(x, (out_h, out_w))
+    rows = resize_taps(mode, x.shape[2], out_h, scale_h, corners, x.dtype)
+    cols = resize_taps(mode, x.shape[3], out_w, scale_w, corners, x.dtype)
+    return Resize.apply(x, rows=rows, cols=cols)
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
+    """The old torch name for :func:`interpolate` (kept for code written against it)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)

@@ -1,0 +1,101 @@
+"""Plain-loop pooling and unpooling that read like their definitions (slow; for teaching and tests).
+
+Each reference pads the input explicitly (with -inf for max, 0 for average) and then reads one
+window per output cell, so the padding rules are visible instead of folded into index arithmetic.
+The fast Numba versions are in :mod:`minseg.kernels.pool`; the tests tie the two together.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .pool import pool_output_size
+
+
+def _padded(x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int], value: float) -> np.ndarray:
+    """x with ``pad`` cells of ``value`` on each side, plus ``extra`` more at the bottom/right (room for
+    ceil-mode windows that hang over the edge)."""
+    (ph, pw), (eh, ew) = pad, extra
+    return np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)), constant_values=value)
+
+
+def max_pool2d_loops(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+    """(values, flat indices) of max pooling an (N, C, H, W) ndarray; all arguments are pairs.
+
+    out[n, c, Y, X] = max_{a, b} xpad[n, c, Y sh + a dh, X sw + b dw], a < kh, b < kw;
+    the index is the position (row * W + col) of the first maximum in the unpadded input.
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    oh, ow = (pool_output_size(s, k, st, p, d, ceil_mode)
+              for s, k, st, p, d in zip((h, w), kernel_size, stride, padding, dilation))
+    xp = _padded(x, (ph, pw), (kh * dh + sh, kw * dw + sw), -np.inf)
+    values = np.zeros((n, c, oh, ow), dtype=x.dtype)
+    indices = np.zeros((n, c, oh, ow), dtype=np.int64)
+    for b in range(n):
+        for ch in range(c):
+            for Y in range(oh):
+                for X in range(ow):
+                    best, where = -np.inf, None
+                    for a in range(kh):
+                        for e in range(kw):
+                            r, col = Y * sh + a * dh, X * sw + e * dw  # padded coordinates
+                            i, j = r - ph, col - pw  # input coordinates
+                            if not (0 <= i < h and 0 <= j < w):
+                                continue  # a padding cell (-inf) never wins
+                            if where is None or xp[b, ch, r, col] > best:
+                                best, where = xp[b, ch, r, col], i * w + j
+                    # a window whose taps all land in the padding: -inf, index -1
+                    values[b, ch, Y, X], indices[b, ch, Y, X] = best, -1 if where is None else where
+    return values, indices
+
+
+def avg_pool2d_loops(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
+                     divisor_override=None):
+    """Average pooling of an (N, C, H, W) ndarray; all arguments are pairs.
+
+    out[n, c, Y, X] = sum of the window over the zero-padded input / divisor, where the divisor is
+    divisor_override, or the number of window cells inside the padded input (count_include_pad),
+    or the number inside the real input.
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    oh, ow = (pool_output_size(s, k, st, p, 1, ceil_mode)
+              for s, k, st, p in zip((h, w), kernel_size, stride, padding))
+    xp = _padded(x, (ph, pw), (kh + sh, kw + sw), 0.0)
+    inside = _padded(np.ones((1, 1, h, w)), (ph, pw), (kh + sh, kw + sw), 0.0)[0, 0]  # 1 on the real input
+    in_padded = _padded(np.ones((1, 1, h + 2 * ph, w + 2 * pw)), (0, 0), (kh + sh, kw + sw), 0.0)[0, 0]
+    out = np.zeros((n, c, oh, ow))
+    for Y in range(oh):
+        for X in range(ow):
+            rows, cols = slice(Y * sh, Y * sh + kh), slice(X * sw, X * sw + kw)
+            count = in_padded[rows, cols].sum() if count_include_pad else inside[rows, cols].sum()
+            divisor = divisor_override or count
+            if inside[rows, cols].sum() > 0:
+                out[:, :, Y, X] = xp[:, :, rows, cols].sum(axis=(2, 3)) / divisor
+    return out.astype(x.dtype)
+
+
+def adaptive_avg_pool2d_loops(x, output_size):
+    """Adaptive average pooling: out[Y, X] = mean of rows floor(Y H / oh) .. ceil((Y + 1) H / oh) - 1
+    and the same for columns."""
+    n, c, h, w = x.shape
+    oh, ow = output_size
+    out = np.zeros((n, c, oh, ow))
+    for Y in range(oh):
+        r0, r1 = (Y * h) // oh, -((-(Y + 1) * h) // oh)
+        for X in range(ow):
+            c0, c1 = (X * w) // ow, -((-(X + 1) * w) // ow)
+            out[:, :, Y, X] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+    return out.astype(x.dtype)
+
+
+def max_unpool2d_loops(x, indices, output_size):
+    """Max unpooling: a zero (N, C, H, W) output with out.flat_plane[indices[..., Y, X]] = x[..., Y, X]."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, output_size[0] * output_size[1]), dtype=x.dtype)
+    for b in range(n):
+        for ch in range(c):
+            for Y in range(h):
+                for X in range(w):
+                    out[b, ch, indices[b, ch, Y, X]] = x[b, ch, Y, X]
+    return out.reshape(n, c, *output_size)
