@@ -64,9 +64,3 @@ def class_weight(op: str, weight, num_classes: int, dtype) -> np.ndarray | None:
 def class_last(a: np.ndarray) -> np.ndarray:
     """(N, K, d1, ...) -> (N, d1, ..., K): the class axis last (a view)."""
     return np.moveaxis(a, 1, -1) if a.ndim > 1 else a
-
-
-def one_hot(target: np.ndarray, num_classes: int, dtype, batched: bool) -> np.ndarray:
-    """(N, d1, ...) indices -> (N, K, d1, ...) one-hot (or (K,) for a single sample)."""
-    out = (target[..., None] == np.arange(num_classes)).astype(dtype)
-    return np.moveaxis(out, -1, 1) if batched else out

@@ -15,39 +15,39 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ._loss_common import check_logits, class_last, class_targets, one_hot
+from ._loss_common import check_logits, class_last, class_targets
 from .activation import _log_sum_exp
 
 __all__ = ["dice_loss", "jaccard_loss"]
 
 
-def _sums(p: np.ndarray, y: np.ndarray, valid: np.ndarray):
-    """I_k, P_k, Y_k summed over every axis but the class axis 1 (counted pixels only)."""
-    axes = (0,) + tuple(range(2, p.ndim))
-    v = valid[:, None].astype(p.dtype)
-    pv = p * v
-    return (pv * y).sum(axes), pv.sum(axes), (y * v).sum(axes)
-
-
 class _OverlapLoss(Function):
-    """mean_k (1 - ratio_k); the backward uses dL/dp_ik = v_i (a_k y_ik + b_k) from ``_slopes``."""
+    """mean_k (1 - ratio_k); the backward uses dL/dp_ik = v_i (a_k [t_i = k] + b_k).
+
+    The one-hot y is never built: I_k and Y_k are class-binned sums over the pixels' own class.
+    """
 
     @staticmethod
     def forward(ctx, x, target=None, valid=None, eps=1.0, kind="dice"):
+        k = x.shape[1]
         p = np.exp(x - _log_sum_exp(x, 1))
-        y = one_hot(target, x.shape[1], x.dtype, batched=True)
-        inter, pred, true = _sums(p, y, valid)
+        p_true = np.take_along_axis(p, target[:, None], axis=1)[:, 0]  # p_i,t_i
+        counted = target[valid]
+        inter = np.bincount(counted, weights=p_true[valid], minlength=k)
+        true = np.bincount(counted, minlength=k).astype(np.float64)
+        axes = (0,) + tuple(range(2, x.ndim))
+        pred = (p if valid.all() else p * valid[:, None]).sum(axes, dtype=np.float64)
         if kind == "dice":
             num, den = 2 * inter + eps, pred + true + eps
         else:
             num, den = inter + eps, pred + true - inter + eps
-        ctx.save_for_backward(p, y, valid, num, den)
+        ctx.save_for_backward(p, p_true, target, valid, num, den)
         ctx.kind = kind
         return np.asarray(np.mean(1 - num / den), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        p, y, valid, num, den = ctx.saved
+        p, p_true, target, valid, num, den = ctx.saved
         k = len(num)
         # Dice:    d(1 - N/D)/dp_ik = -(2 y_ik) / D + N / D^2
         # Jaccard: d(1 - N/U)/dp_ik = -y_ik / U + N (1 - y_ik) / U^2
@@ -55,10 +55,16 @@ class _OverlapLoss(Function):
             a, b = -2 / den, num / den ** 2
         else:
             a, b = -1 / den - num / den ** 2, num / den ** 2
+        a, b = (a * (g / k)).astype(p.dtype), (b * (g / k)).astype(p.dtype)
+        a_true = a[target]
+        # back through the softmax: dL/dx_ik = p_ik (dL/dp_ik - sum_j p_ij dL/dp_ij)
+        dot = np.tensordot(b, p, axes=([0], [1])) + p_true * a_true  # sum_j p_ij dL/dp_ij / v_i
         shape = (1, k) + (1,) * (p.ndim - 2)
-        grad_p = (a.reshape(shape) * y + b.reshape(shape)) * (valid[:, None] * (g / k))
-        # back through the softmax: dL/dx = p (dL/dp - sum_k p_k dL/dp_k)
-        return (p * (grad_p - (grad_p * p).sum(axis=1, keepdims=True)),)
+        grad = p * (b.reshape(shape) - dot[:, None])
+        index = target[:, None]
+        np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) + (p_true * a_true)[:, None],
+                          axis=1)
+        return (grad * valid[:, None],)
 
 
 def _overlap(op: str, kind: str, input, target, eps, ignore_index) -> Tensor:
