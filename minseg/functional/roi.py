@@ -90,6 +90,11 @@ def _prepare(op: str, input, boxes, output_size, spatial_scale):
     return x, rois, batch, size, scale
 
 
+def _planes(x: np.ndarray) -> np.ndarray:
+    """A contiguous (N, C, H, W) array seen as (N, C, H * W): the kernels index pixels by h * W + w."""
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
 # ----- RoIAlign ----------------------------------------------------------------------------------
 
 def align_taps(rois, dtype, feature_size, output_size, spatial_scale, sampling_ratio, aligned):
@@ -113,7 +118,7 @@ class RoIAlignFunction(Function):
         tables = align_taps(rois, x.dtype, x.shape[2:], output_size, spatial_scale, sampling_ratio, aligned)
         out = np.zeros((len(rois), x.shape[1]) + tuple(output_size), dtype=x.dtype)
         if out.size:
-            kernels.roi_align_forward(x, batch, *tables, out)
+            kernels.roi_align_forward(_planes(x), x.shape[3], batch, *tables, out)
         ctx.tables, ctx.batch, ctx.input_shape = tables, batch, x.shape
         return out
 
@@ -121,7 +126,8 @@ class RoIAlignFunction(Function):
     def backward(ctx, grad):
         grad_x = np.zeros(ctx.input_shape, dtype=grad.dtype)
         if grad.size:
-            kernels.roi_align_backward(np.ascontiguousarray(grad), ctx.batch, *ctx.tables, grad_x)
+            kernels.roi_align_backward(np.ascontiguousarray(grad), grad_x.shape[3], ctx.batch, *ctx.tables,
+                                       _planes(grad_x))
         return grad_x, None
 
 
@@ -161,11 +167,10 @@ class RoIPoolFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        n, c, h, w = ctx.input_shape
-        grad_x = np.zeros((n, c, h * w), dtype=grad.dtype)
+        grad_x = np.zeros(ctx.input_shape, dtype=grad.dtype)
         if grad.size:
-            kernels.roi_pool_backward(np.ascontiguousarray(grad), ctx.batch, ctx.argmax, grad_x)
-        return grad_x.reshape(ctx.input_shape), None
+            kernels.roi_pool_backward(np.ascontiguousarray(grad), ctx.batch, ctx.argmax, _planes(grad_x))
+        return grad_x, None
 
 
 def roi_pool(input, boxes, output_size, spatial_scale: float = 1.0) -> Tensor:
