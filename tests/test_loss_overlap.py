@@ -149,3 +149,7 @@ def test_unet_weight_map_bad_input():
         F.unet_weight_map(np.zeros((2, 2), np.int64), sigma=0)
     with pytest.raises(ValueError, match="unet_weight_map: class_weights must be"):
         F.unet_weight_map(np.zeros((2, 2), np.int64), class_weights=(1, 2, 3))
+
+
+def test_unet_weight_map_with_no_instances_is_uniform():
+    np.testing.assert_array_equal(F.unet_weight_map(np.zeros((0, 3, 4), bool)), np.ones((3, 4), np.float32))

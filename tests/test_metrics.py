@@ -159,3 +159,56 @@ def test_segmentation_metrics_accumulates_like_one_big_batch():
 def test_bad_input_names_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def brute_force_boundary_f1(pred, target, num_classes, tolerance, ignore_index):
+    """Per-class BF of one image written independently: explicit neighbour loops and distances."""
+    h, w = target.shape
+    valid = target != ignore_index if ignore_index is not None else np.ones(target.shape, bool)
+
+    def boundary(labels, c):
+        points = []
+        for y in range(h):
+            for x in range(w):
+                if labels[y, x] != c or not valid[y, x]:
+                    continue
+                for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+                    yy, xx = y + dy, x + dx
+                    if 0 <= yy < h and 0 <= xx < w and valid[yy, xx] and labels[yy, xx] != c:
+                        points.append((y, x))
+                        break
+        return np.array(points, float).reshape(-1, 2)
+
+    def share_near(a, b):
+        if len(b) == 0:
+            return 0.0
+        return float(np.mean([np.sqrt(((b - p) ** 2).sum(1)).min() <= tolerance for p in a]))
+
+    scores = []
+    for c in range(num_classes):
+        if not (((pred == c) & valid).any() or ((target == c) & valid).any()):
+            scores.append(np.nan)
+            continue
+        bp, bt = boundary(pred, c), boundary(target, c)
+        if len(bp) == 0 and len(bt) == 0:
+            scores.append(float(np.array_equal((pred == c) & valid, (target == c) & valid)))
+            continue
+        precision = share_near(bp, bt) if len(bp) else 0.0
+        recall = share_near(bt, bp) if len(bt) else 0.0
+        scores.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    return np.array(scores)
+
+
+@examples(60)
+@given(st.integers(0, 2**31), st.sampled_from([0, 1, 1.5, 3]), st.sampled_from([None, 9]))
+def test_boundary_f1_matches_brute_force(seed, tolerance, ignore_index):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 4))
+    # blocky maps: upsampled random labels, so there are regions and boundaries
+    target = np.kron(rng.integers(0, k, (3, 3)), np.ones((3, 3), np.int64))
+    pred = np.where(rng.uniform(size=target.shape) < 0.15, rng.integers(0, k, target.shape), target)
+    pred = np.roll(pred, int(rng.integers(-1, 2)), axis=int(rng.integers(0, 2)))
+    if ignore_index is not None:
+        target = np.where(rng.uniform(size=target.shape) < 0.1, ignore_index, target)
+    ours = M.boundary_f1(pred, target, k, tolerance=tolerance, ignore_index=ignore_index, per_class=True)
+    np.testing.assert_allclose(ours, brute_force_boundary_f1(pred, target, k, tolerance, ignore_index))
