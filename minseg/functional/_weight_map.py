@@ -15,7 +15,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["unet_weight_map"]
 
@@ -63,6 +62,8 @@ def unet_weight_map(instance_mask, w0: float = 10.0, sigma: float = 5.0, class_w
     ids = np.unique(labels[labels > 0])
     weights = _class_balance(labels > 0, class_weights)
     if len(ids) >= 2:
+        from scipy import ndimage  # imported here so that `import minseg` stays light
+
         distances = np.stack([ndimage.distance_transform_edt(labels != i) for i in ids])
         nearest_two = np.partition(distances, 1, axis=0)[:2]
         border = w0 * np.exp(-(nearest_two[0] + nearest_two[1]) ** 2 / (2 * sigma ** 2))
