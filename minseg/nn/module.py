@@ -145,31 +145,8 @@ class Module:
         return "\n".join(lines) + ("\n)" if self._modules else ")")
 
 
-class Sequential(Module):
-    """Modules applied one after another; children are named "0", "1", ... as in torch."""
-
-    def __init__(self, *modules: Module):
-        super().__init__()
-        for i, module in enumerate(modules):
-            setattr(self, str(i), module)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-
 class ModuleList(Module):
-    """A list of Modules registered as children "0", "1", ..."""
+    """A list of Modules registered as children "0", "1", ... (so their parameters are found)."""
 
     def __init__(self, modules=()):
         super().__init__()
@@ -187,3 +164,15 @@ class ModuleList(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied one after another; children are named "0", "1", ... as in torch."""
+
+    def __init__(self, *modules: Module):
+        super().__init__(modules)
+
+    def forward(self, x):
+        for module in self:
+            x = module(x)
+        return x
