@@ -6,12 +6,13 @@ from .backend import cached_build, namespace
 
 
 def center_crop(x, size):
-    """The centre ``size`` = (h, w) window of an (N, C, H, W) tensor (U-Net's crop before concatenation)."""
+    """The centre ``size`` = (h, w) window of the last two axes of a tensor or ndarray (U-Net crops
+    encoder maps before concatenation, and the labels to its smaller output)."""
     h, w = size
     top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
     if top < 0 or left < 0:
         raise ValueError(f"center_crop: size {tuple(size)} is larger than the input's {tuple(x.shape[-2:])}")
-    return x[:, :, top:top + h, left:left + w]
+    return x[..., top:top + h, left:left + w]
 
 
 @cached_build

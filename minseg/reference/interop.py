@@ -45,10 +45,14 @@ def load_minseg_state_dict(torch_model, state_dict, strict: bool = True):
 
 
 def torch_twin(model, device: str = "cpu"):
-    """The torch twin of minseg ``model`` (same class name and config), with its weights, on ``device``."""
+    """The torch twin of minseg ``model`` (same class name and config), with its weights, on ``device``,
+    in the model's floating dtype (float64 minseg weights give a float64 twin)."""
     from .models import create
 
+    torch = require_torch()
     twin = create(type(model).__name__, device=device, **model.config)
+    if model.parameters()[0].dtype == np.float64:
+        twin = twin.to(torch.float64)
     load_minseg_state_dict(twin, model)
     twin.train(model.training)
     return twin

@@ -1,0 +1,12 @@
+"""Training and evaluation of the segmentation models (minseg by default, torch via a backend).
+
+    from minseg.training import fit, evaluate, save_checkpoint, load_checkpoint
+    history = fit(model, DigitScenes(512), steps=300, optimizer='adam', lr=1e-3)
+    print(evaluate(model, DigitScenes(128, split='val'))['summary'])
+"""
+from .checkpoint import load_checkpoint, save_checkpoint
+from .instances import InstanceBatches, evaluate_masks, instance_loss
+from .loop import eval_forward, evaluate, fit, make_optimizer, predict, segmentation_loss
+
+__all__ = ["fit", "evaluate", "predict", "eval_forward", "make_optimizer", "segmentation_loss",
+           "save_checkpoint", "load_checkpoint", "InstanceBatches", "instance_loss", "evaluate_masks"]
