@@ -28,48 +28,61 @@ from ._utils import check_tensor, pair
 from .conv_args import Geometry, check_conv_inputs, conv_geometry, transpose_geometry
 from .conv_matrix import conv_matrix
 from .conv_reference import conv2d_reference, conv_transpose2d_reference
+from .conv_workspace import matmul_nt, scratch
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "conv2d_reference",
            "conv_transpose2d_reference"]
 
-# conv2d keeps its column matrix for backward when it is at most this big; otherwise backward
-# recomputes it from the input (im2col is cheap next to the GEMMs, memory is not).
-CACHE_COLS_BYTES = 64 * 2**20
+# Column arrays smaller than this are filled on one thread (waking the pool costs more).
+PARALLEL_MIN_SIZE = 2**16
 
 
 # ----- array helpers (ndarray in, ndarray out) --------------------------------------------------
-def im2col(x: np.ndarray, geom: Geometry) -> np.ndarray:
-    """The column array (C*kH*kW, N, oh*ow) of an (N, C, H, W) batch."""
+def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray:
+    """The column array (C*kH*kW, N, oh*ow) of an (N, C, H, W) batch (in scratch ``slot`` if given)."""
     x = np.ascontiguousarray(x)
     n, c = x.shape[:2]
-    cols = np.empty((c * geom.kh * geom.kw, n, geom.oh * geom.ow), dtype=x.dtype)
-    _k.im2col(x, cols, *geom.kernel_args())
+    shape = (c * geom.kh * geom.kw, n, geom.oh * geom.ow)
+    cols = np.empty(shape, x.dtype) if slot is None else scratch(slot, shape, x.dtype)
+    kernel = _k.im2col if cols.size >= PARALLEL_MIN_SIZE else _k.im2col_serial
+    kernel(x, cols, *geom.kernel_args())
     return cols
 
 
 def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarray:
     """The (N, C, H, W) image that sums column array (C*kH*kW, N, oh*ow) back onto its pixels."""
     image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
-    _k.col2im(np.ascontiguousarray(cols), image, *geom.kernel_args())
+    kernel = _k.col2im if cols.size >= PARALLEL_MIN_SIZE else _k.col2im_serial
+    kernel(np.ascontiguousarray(cols), image, *geom.kernel_args())
     return image
 
 
-def channel_major(a: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, L) -> (groups, C/groups, N*L): channels as rows, the whole batch as columns."""
+def channel_major(a: np.ndarray, groups: int, slot: str) -> np.ndarray:
+    """(N, C, L) -> (groups, C/groups, N*L): channels as rows, the whole batch as columns.
+    For N > 1 the result is a scratch array (see conv_workspace)."""
     n, c, length = a.shape
     if n == 1:
         return np.ascontiguousarray(a).reshape(groups, c // groups, length)
-    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(groups, c // groups, n * length)
+    out = scratch(slot, (c, n, length), a.dtype)
+    np.copyto(out, a.transpose(1, 0, 2))
+    return out.reshape(groups, c // groups, n * length)
 
 
 def batch_major(a: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
-    """(..., N*L) with C rows in total -> a new contiguous (N, C, L), plus ``bias`` per channel."""
+    """(..., N*L) with C rows in total -> a new (N, C, L) array, plus ``bias`` per channel."""
     a = a.reshape(-1, n, a.shape[-1] // n).transpose(1, 0, 2)
-    if bias is None:
-        return np.ascontiguousarray(a)
     out = np.empty(a.shape, dtype=a.dtype)
-    np.add(a, bias[:, None], out=out)
+    if bias is None:
+        np.copyto(out, a)
+    else:
+        np.add(a, bias[:, None], out=out)
     return out
+
+
+def grouped_matmul(a: np.ndarray, b: np.ndarray, slot: str) -> np.ndarray:
+    """a @ b for (G, m, k) and (G, k, n) stacks, into scratch ``slot``."""
+    out = scratch(slot, (a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+    return np.matmul(a, b, out=out)
 
 
 def _wants_grad(ctx, index: int) -> bool:
@@ -81,6 +94,11 @@ def _bias_grad(ctx, g: np.ndarray):
     return g.sum(axis=(0, 2, 3)) if _wants_grad(ctx, 2) else None
 
 
+def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
+    """Column array (K, N, L) as the per-group matrices (G, K/G, N*L)."""
+    return cols.reshape(groups, -1, cols.shape[1] * cols.shape[2])
+
+
 # ----- Functions --------------------------------------------------------------------------------
 class Unfold(Function):
     """(N, C, H, W) -> (N, C*kH*kW, L) windows as columns; backward is col2im."""
@@ -88,7 +106,7 @@ class Unfold(Function):
     @staticmethod
     def forward(ctx, x, geom=None):
         ctx.geom, ctx.channels = geom, x.shape[1]
-        return np.ascontiguousarray(im2col(x, geom).transpose(1, 0, 2))
+        return im2col(x, geom, "cols").transpose(1, 0, 2).copy()
 
     @staticmethod
     def backward(ctx, g):
@@ -105,35 +123,38 @@ class Fold(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return (np.ascontiguousarray(im2col(g, ctx.geom).transpose(1, 0, 2)),)
+        return (im2col(g, ctx.geom, "cols").transpose(1, 0, 2).copy(),)
 
 
 class Conv2d(Function):
-    """y = W @ im2col(x) + b per group; dW = dy @ cols^T, dx = col2im(W^T @ dy), db = sum dy."""
+    """y = W @ im2col(x) + b per group; dW = dy @ cols^T, dx = col2im(W^T @ dy), db = sum dy.
+
+    The column matrix is not kept for backward: refilling a reused scratch buffer costs less
+    than holding (and first touching) a fresh one, and a deep network's memory stays small.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[0]
-        cols = im2col(x, geom)
         w = weight.reshape(groups, out_channels // groups, -1)
-        y = np.matmul(w, cols.reshape(groups, -1, cols.shape[1] * cols.shape[2]))
-        ctx.geom, ctx.groups, ctx.x_shape = geom, groups, x.shape
-        ctx.cols = cols if cols.nbytes <= CACHE_COLS_BYTES else None
-        ctx.save_for_backward(x if ctx.cols is None else None, weight)
+        y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
+        ctx.geom, ctx.groups = geom, groups
+        ctx.save_for_backward(x, weight)
         return batch_major(y, n, bias).reshape(n, out_channels, geom.oh, geom.ow)
 
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved
-        groups, geom, (n, channels) = ctx.groups, ctx.geom, ctx.x_shape[:2]
-        cols = ctx.cols if ctx.cols is not None else im2col(x, geom)
-        cols = cols.reshape(groups, -1, cols.shape[1] * cols.shape[2])
-        dy = channel_major(g.reshape(n, weight.shape[0], -1), groups)  # (G, O/G, N*L)
-        w = weight.reshape(groups, weight.shape[0] // groups, -1)
-        dw = np.matmul(dy, cols.transpose(0, 2, 1)).reshape(weight.shape) if _wants_grad(ctx, 1) else None
-        dx = None
+        groups, geom, (n, channels) = ctx.groups, ctx.geom, x.shape[:2]
+        dy = channel_major(g.reshape(n, weight.shape[0], -1), groups, "dy")  # (G, O/G, N*L)
+        dw = dx = None
+        if _wants_grad(ctx, 1):
+            cols = _stack(im2col(x, geom, "cols"), groups)
+            dw = matmul_nt(dy, cols).reshape(weight.shape)
+            del cols
         if _wants_grad(ctx, 0):
-            dcols = np.matmul(w.transpose(0, 2, 1), dy)
+            w = weight.reshape(groups, weight.shape[0] // groups, -1)
+            dcols = grouped_matmul(w.transpose(0, 2, 1), dy, "cols")
             dx = col2im(dcols.reshape(-1, n, geom.oh * geom.ow), n, channels, geom)
         return dx, dw, _bias_grad(ctx, g)
 
@@ -144,27 +165,28 @@ class ConvTranspose2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[1] * groups
-        xs = channel_major(x.reshape(n, x.shape[1], -1), groups)  # (G, Cin/G, N*L)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)  # (G, Cin/G, Cout/G*kH*kW)
-        cols = np.matmul(w.transpose(0, 2, 1), xs)
+        xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")  # (G, Cin/G, N*L)
+        cols = grouped_matmul(w.transpose(0, 2, 1), xs, "cols")
         y = col2im(cols.reshape(-1, n, geom.oh * geom.ow), n, out_channels, geom)
         if bias is not None:
             y += bias[:, None, None]
         ctx.geom, ctx.groups = geom, groups
-        ctx.save_for_backward(xs, weight)
+        ctx.save_for_backward(x, weight)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        xs, weight = ctx.saved
+        x, weight = ctx.saved
         groups, geom, n = ctx.groups, ctx.geom, g.shape[0]
-        gcols = im2col(g, geom)
-        gcols = gcols.reshape(groups, -1, gcols.shape[1] * gcols.shape[2])
+        gcols = _stack(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)
-        dx = None
+        dx = dw = None
         if _wants_grad(ctx, 0):
-            dx = batch_major(np.matmul(w, gcols), n).reshape(n, weight.shape[0], geom.oh, geom.ow)
-        dw = np.matmul(xs, gcols.transpose(0, 2, 1)).reshape(weight.shape) if _wants_grad(ctx, 1) else None
+            dx = batch_major(grouped_matmul(w, gcols, "gemm"), n).reshape(x.shape)
+        if _wants_grad(ctx, 1):
+            xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")
+            dw = matmul_nt(xs, gcols).reshape(weight.shape)
         return dx, dw, _bias_grad(ctx, g)
 
 

@@ -14,7 +14,8 @@ column entry back onto the pixel it was read from, so pixels shared by overlappi
 receive the sum.
 
 Both kernels run in parallel over (n, c) pairs: each pair owns its own image plane, so col2im's
-scatter-add has no races.
+scatter-add has no races. The ``*_serial`` twins run the same per-plane code on one thread, for
+arrays too small to be worth waking the thread pool.
 """
 from __future__ import annotations
 
@@ -31,49 +32,83 @@ def _valid_range(offset, step, size, count):
     return lo, hi
 
 
+@njit(cache=True)
+def _im2col_plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """The kh*kw rows of ``cols`` that channel c of image n feeds."""
+    height, width = x.shape[2], x.shape[3]
+    plane = x[n, c]
+    for i in range(kh):
+        for j in range(kw):
+            out = cols[(c * kh + i) * kw + j, n]  # one row of the column matrix
+            x0 = j * dw - pw  # input column read by output column 0 (may be in the padding)
+            lo, hi = _valid_range(x0, sw, width, ow)
+            for oy in range(oh):
+                iy = oy * sh - ph + i * dh
+                base = oy * ow
+                if iy < 0 or iy >= height:
+                    out[base:base + ow] = 0
+                    continue
+                src = plane[iy]
+                out[base:base + lo] = 0
+                if sw == 1:
+                    out[base + lo:base + hi] = src[lo + x0:hi + x0]
+                else:
+                    for ox in range(lo, hi):
+                        out[base + ox] = src[ox * sw + x0]
+                out[base + hi:base + ow] = 0
+
+
+@njit(cache=True)
+def _col2im_plane(cols, x, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Add the kh*kw rows of ``cols`` that came from channel c of image n back onto it."""
+    height, width = x.shape[2], x.shape[3]
+    plane = x[n, c]
+    for i in range(kh):
+        for j in range(kw):
+            src = cols[(c * kh + i) * kw + j, n]
+            x0 = j * dw - pw
+            lo, hi = _valid_range(x0, sw, width, ow)
+            for oy in range(oh):
+                iy = oy * sh - ph + i * dh
+                if iy < 0 or iy >= height:
+                    continue
+                dst = plane[iy]
+                base = oy * ow
+                if sw == 1:
+                    dst[lo + x0:hi + x0] += src[base + lo:base + hi]
+                else:
+                    for ox in range(lo, hi):
+                        dst[ox * sw + x0] += src[base + ox]
+
+
 @njit(cache=True, parallel=True)
 def im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """Fill ``cols`` (C*kh*kw, N, oh*ow) with the patches of ``x`` (N, C, H, W); see module doc."""
-    n_batch, channels, height, width = x.shape
-    for t in prange(n_batch * channels):
-        n = t // channels
-        c = t - n * channels
-        for i in range(kh):
-            for j in range(kw):
-                row = (c * kh + i) * kw + j
-                x0 = j * dw - pw
-                lo, hi = _valid_range(x0, sw, width, ow)
-                for oy in range(oh):
-                    iy = oy * sh - ph + i * dh
-                    base = oy * ow
-                    if iy < 0 or iy >= height:
-                        for ox in range(ow):
-                            cols[row, n, base + ox] = 0
-                        continue
-                    for ox in range(lo):
-                        cols[row, n, base + ox] = 0
-                    for ox in range(lo, hi):
-                        cols[row, n, base + ox] = x[n, c, iy, ox * sw + x0]
-                    for ox in range(hi, ow):
-                        cols[row, n, base + ox] = 0
+    channels = x.shape[1]
+    for t in prange(x.shape[0] * channels):
+        _im2col_plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+@njit(cache=True)
+def im2col_serial(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """im2col on one thread: for small arrays, where waking threads costs more than the work."""
+    channels = x.shape[1]
+    for t in range(x.shape[0] * channels):
+        _im2col_plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
 @njit(cache=True, parallel=True)
 def col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """Add ``cols`` (C*kh*kw, N, oh*ow) back onto ``x`` (N, C, H, W), which the caller zeroes."""
-    n_batch, channels, height, width = x.shape
-    for t in prange(n_batch * channels):
-        n = t // channels
-        c = t - n * channels
-        for i in range(kh):
-            for j in range(kw):
-                row = (c * kh + i) * kw + j
-                x0 = j * dw - pw
-                lo, hi = _valid_range(x0, sw, width, ow)
-                for oy in range(oh):
-                    iy = oy * sh - ph + i * dh
-                    if iy < 0 or iy >= height:
-                        continue
-                    base = oy * ow
-                    for ox in range(lo, hi):
-                        x[n, c, iy, ox * sw + x0] += cols[row, n, base + ox]
+    """Add ``cols`` (C*kh*kw, N, oh*ow) back onto ``x`` (N, C, H, W), which the caller zeroes.
+    Each (n, c) plane is written by one thread only, so the additions never race."""
+    channels = x.shape[1]
+    for t in prange(x.shape[0] * channels):
+        _col2im_plane(cols, x, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+@njit(cache=True)
+def col2im_serial(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """col2im on one thread (small arrays)."""
+    channels = x.shape[1]
+    for t in range(x.shape[0] * channels):
+        _col2im_plane(cols, x, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
