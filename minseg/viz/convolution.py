@@ -1,0 +1,177 @@
+"""Lecture 02's pictures: a convolution walked one output cell at a time (window, im2col column,
+output cell), and the convolution drawn as the matrix it is.
+
+``ConvStepper.draw(step, stride, padding, dilation)`` and ``draw_conv_matrix(...)`` are the update
+functions (pure: they return a Figure and keep what they drew in ``last``); ``.widget()`` wraps
+them in sliders (and a Play button that walks the kernel, in a browser).
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .. import functional as F
+from ..autograd import no_grad, tensor
+from ._figure import FigureWidget, LectureFigure, annotate_cells, grid_lines, message_figure
+
+
+def out_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
+    """floor((n + 2p - d(k-1) - 1) / s) + 1, or 0 when the dilated kernel does not fit."""
+    span = n + 2 * padding - dilation * (k - 1) - 1
+    return span // stride + 1 if span >= 0 else 0
+
+
+class ConvStepper:
+    """One single-channel image and kernel, convolved step by step (one step = one output cell)."""
+
+    def __init__(self, image: np.ndarray, kernel: np.ndarray):
+        self.image = np.asarray(image, np.float64)
+        self.kernel = np.asarray(kernel, np.float64)
+        self.last: dict = {}
+
+    def layout(self, stride: int = 1, padding: int = 0, dilation: int = 1) -> dict:
+        """Everything one setting needs: padded image, im2col columns (k*k, L), output (oh, ow)."""
+        (h, w), (kh, kw) = self.image.shape, self.kernel.shape
+        oh, ow = out_size(h, kh, stride, padding, dilation), out_size(w, kw, stride, padding, dilation)
+        if oh == 0 or ow == 0:
+            return {"oh": oh, "ow": ow}
+        with no_grad():
+            cols = F.unfold(tensor(self.image[None, None]), (kh, kw), dilation=dilation, padding=padding,
+                            stride=stride).numpy()[0]
+        return {"oh": oh, "ow": ow, "cols": cols, "output": (self.kernel.ravel() @ cols).reshape(oh, ow),
+                "padded": np.pad(self.image, padding)}
+
+    def window(self, step: int, stride: int, padding: int, dilation: int) -> list[tuple[int, int]]:
+        """(row, col) in the padded image of every kernel tap of output cell number ``step``."""
+        ow = out_size(self.image.shape[1], self.kernel.shape[1], stride, padding, dilation)
+        r, c = divmod(step, ow)
+        return [(r * stride + i * dilation, c * stride + j * dilation)
+                for i in range(self.kernel.shape[0]) for j in range(self.kernel.shape[1])]
+
+    def draw(self, step: int = 0, stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:
+        """The update function: padded input with the window, the im2col matrix with the current
+        column, and the output filled up to the current cell."""
+        if 0 in (self.layout(stride, padding, dilation)["oh"], self.layout(stride, padding, dilation)["ow"]):
+            self.last = {"output": np.zeros((0, 0))}
+            return message_figure("no output: the dilated kernel is larger than the padded input")
+        fig = LectureFigure(figsize=(12, 4), layout="constrained")
+        self.draw_into(fig.subplots(1, 3, width_ratios=[1, 1.6, 0.8]), step, stride, padding, dilation)
+        return fig
+
+    def draw_into(self, axes, step: int, stride: int, padding: int, dilation: int) -> None:
+        """Draw one step on three given axes (input, im2col, output); fills ``self.last``."""
+        ax_in, ax_cols, ax_out = axes
+        lay = self.layout(stride, padding, dilation)
+        n_cells = lay["oh"] * lay["ow"]
+        step = int(np.clip(step, 0, n_cells - 1))
+        taps = self.window(step, stride, padding, dilation)
+        shown = np.full(n_cells, np.nan)
+        shown[: step + 1] = lay["output"].ravel()[: step + 1]
+        shown = shown.reshape(lay["oh"], lay["ow"])
+        self.last = {"step": step, "window": taps, "column": lay["cols"][:, step], "output": shown,
+                     "value": float(lay["output"].ravel()[step])}
+        self._draw_input(ax_in, lay["padded"], padding, taps)
+        ax_cols.imshow(lay["cols"], cmap="Greys", aspect="auto", interpolation="nearest")
+        ax_cols.add_patch(Rectangle((step - 0.5, -0.5), 1, lay["cols"].shape[0], fill=False, ec="C3", lw=2))
+        ax_cols.set_title(f"im2col: {lay['cols'].shape[0]} taps x {n_cells} windows", fontsize=10)
+        ax_cols.set_xlabel("window = output cell")
+        ax_cols.set_ylabel("kernel tap")
+        r, c = divmod(step, lay["ow"])
+        low, high = lay["output"].min(), lay["output"].max()
+        ax_out.imshow(shown, cmap="viridis", interpolation="nearest", vmin=low, vmax=high if high > low else low + 1)
+        integral = np.allclose(lay["output"], np.round(lay["output"]))
+        annotate_cells(ax_out, shown, "{:.0f}" if integral else "{:.1f}", fontsize=7)
+        ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="C3", lw=2))
+        grid_lines(ax_out, shown.shape)
+        ax_out.set_xticks(range(lay["ow"]))
+        ax_out.set_yticks(range(lay["oh"]))
+        ax_out.set_title(f"output {lay['oh']}x{lay['ow']}: y[{r},{c}] = {self.last['value']:g}", fontsize=10)
+
+    def _draw_input(self, ax, padded: np.ndarray, padding: int, taps) -> None:
+        ax.imshow(padded, cmap="Greys", interpolation="nearest", vmin=min(0, padded.min()))
+        if padding:
+            h, w = padded.shape
+            ax.add_patch(Rectangle((padding - 0.5, padding - 0.5), w - 2 * padding, h - 2 * padding,
+                                   fill=False, ec="C0", lw=1.5, ls="--"))
+        for (r, c), weight in zip(taps, self.kernel.ravel()):
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, fc=(0.85, 0.2, 0.1, 0.35), ec="C3"))
+            ax.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=7, color="C3")
+        grid_lines(ax, padded.shape)
+        pad_note = f" + padding {padding}" if padding else ""
+        ax.set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}{pad_note}", fontsize=10)
+
+    def widget(self) -> FigureWidget:
+        """Sliders for stride, padding, dilation and the step, and a Play button that walks the step."""
+        import ipywidgets as widgets
+
+        step = widgets.IntSlider(0, 0, 1, description="step")
+        controls = {"step": step, "stride": widgets.IntSlider(1, 1, 3, description="stride"),
+                    "padding": widgets.IntSlider(0, 0, 2, description="padding"),
+                    "dilation": widgets.IntSlider(1, 1, 3, description="dilation")}
+
+        def fit_step(change=None):
+            lay = self.layout(controls["stride"].value, controls["padding"].value, controls["dilation"].value)
+            step.max = max(0, lay["oh"] * lay["ow"] - 1)
+
+        for name in ("stride", "padding", "dilation"):
+            controls[name].observe(fit_step, names="value")
+        fit_step()
+        play = widgets.Play(value=0, min=0, max=step.max, interval=600, description="walk the kernel")
+        widgets.jslink((play, "value"), (step, "value"))
+        widgets.dlink((step, "max"), (play, "max"))
+        return FigureWidget(self.draw, controls, extra=[play])
+
+    def static_figure(self, steps=(0, 1, 5), stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:
+        """A few steps, one row each, for a reader without a kernel."""
+        fig = LectureFigure(figsize=(12, 3.3 * len(steps)), layout="constrained")
+        rows = fig.subplots(len(steps), 3, width_ratios=[1, 1.6, 0.8], squeeze=False)
+        for axes, step in zip(rows, steps):
+            self.draw_into(axes, step, stride, padding, dilation)
+            axes[0].set_ylabel(f"step {step}", fontsize=11)
+        return fig
+
+
+def draw_conv_matrix(kernel: np.ndarray, input_size, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> Figure:
+    """The matrix M of the convolution with a 1-D (k,) or 2-D (kh, kw) kernel over ``input_size``
+    (L or (H, W)), drawn cell by cell: ``conv(x).ravel() == M @ x.ravel()``. ``fig.matrix`` is M."""
+    kernel = np.asarray(kernel, np.float64)
+    try:
+        matrix = F.conv_matrix(kernel, input_size, stride=stride, padding=padding, dilation=dilation)
+    except ValueError as exc:
+        fig = message_figure(f"no matrix: {exc}")
+        fig.matrix = np.zeros((0, 0))
+        return fig
+    fig = LectureFigure(figsize=(min(12, 2 + 0.35 * matrix.shape[1]), min(8, 1.5 + 0.35 * matrix.shape[0])),
+                 layout="constrained")
+    ax = fig.subplots()
+    limit = max(1e-12, np.abs(matrix).max())
+    ax.imshow(np.where(matrix == 0, np.nan, matrix), cmap="coolwarm", vmin=-limit, vmax=limit,
+              interpolation="nearest")
+    if matrix.size <= 400:
+        annotate_cells(ax, matrix, skip_zero=True)
+    grid_lines(ax, matrix.shape)
+    ax.set_xlabel("input pixel (flattened)")
+    ax.set_ylabel("output pixel (flattened)")
+    ax.set_title(f"conv matrix {matrix.shape[0]}x{matrix.shape[1]}\nstride {stride}, padding {padding}, "
+                 f"dilation {dilation}", fontsize=10)
+    fig.matrix = matrix
+    return fig
+
+
+def conv_matrix_widget(kernel: np.ndarray, max_size: int = 8) -> FigureWidget:
+    """Sliders for the input size, stride, padding and dilation; the matrix is redrawn for each."""
+    import ipywidgets as widgets
+
+    kernel = np.asarray(kernel, np.float64)
+
+    def draw(size, stride, padding, dilation):
+        input_size = size if kernel.ndim == 1 else (size, size)
+        return draw_conv_matrix(kernel, input_size, stride, padding, dilation)
+
+    controls = {"size": widgets.IntSlider(min(4, max_size), 2, max_size, description="input size"),
+                "stride": widgets.IntSlider(1, 1, 3, description="stride"),
+                "padding": widgets.IntSlider(1, 0, 2, description="padding"),
+                "dilation": widgets.IntSlider(1, 1, 3, description="dilation")}
+    return FigureWidget(draw, controls)
