@@ -221,7 +221,8 @@ class SegmentationMetrics:
         if class_names is not None and len(class_names) != self.num_classes:
             raise ValueError(f"SegmentationMetrics: class_names must have num_classes={num_classes} "
                              f"entries, got {len(class_names)}")
-        self.class_names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+        default_names = [str(c) for c in range(self.num_classes)]
+        self.class_names = list(class_names) if class_names is not None else default_names
         self.ignore_index = ignore_index
         self.boundary_tolerance = boundary_tolerance
         self.reset()

@@ -84,7 +84,8 @@ def test_cross_entropy_none_gives_per_pixel_map_for_a_weight_map():
     pixel_weight = rng.uniform(0, 3, (2, 5, 6)).astype(np.float32)
     compare_with_torch(
         lambda a: (F.cross_entropy(a, t, reduction="none") * pixel_weight).mean(),
-        lambda a: (TF.cross_entropy(a, torch.from_numpy(t), reduction="none") * torch.from_numpy(pixel_weight)).mean(),
+        lambda a: (TF.cross_entropy(a, torch.from_numpy(t), reduction="none")
+                   * torch.from_numpy(pixel_weight)).mean(),
         [x])
     assert F.cross_entropy(x, t, reduction="none").shape == (2, 5, 6)
 
@@ -158,13 +159,15 @@ def test_bce_with_logits_equals_reference_and_gradcheck():
 
 def test_bce_with_logits_hand_value_and_large_logits_stay_finite():
     # x = 0: sigmoid = 1/2, loss = ln 2 whatever the target
-    assert F.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 0.5, 1.0])).item() == pytest.approx(math.log(2))
-    big = F.binary_cross_entropy_with_logits(np.array([200.0, -200.0]), np.array([0.0, 1.0]), reduction="none")
+    loss = F.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 0.5, 1.0]))
+    assert loss.item() == pytest.approx(math.log(2))
+    big = F.binary_cross_entropy_with_logits(np.array([200.0, -200.0]), np.array([0.0, 1.0]),
+                                             reduction="none")
     np.testing.assert_allclose(big.data, [200.0, 200.0])
 
 
 def test_bce_with_logits_bad_input():
-    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: target must have the input's shape"):
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: target must have the input"):
         F.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: pos_weight must broadcast"):
         F.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)), pos_weight=np.ones(2))

@@ -22,7 +22,8 @@ def torch_overlap(kind, logits, target, eps, ignore_index):
     p = torch.softmax(logits, dim=1)
     t = torch.from_numpy(target)
     valid = torch.ones_like(t, dtype=p.dtype) if ignore_index is None else (t != ignore_index).to(p.dtype)
-    y = torch.nn.functional.one_hot(torch.where(t == ignore_index, 0, t) if ignore_index is not None else t, k)
+    safe = torch.where(t == ignore_index, 0, t) if ignore_index is not None else t
+    y = torch.nn.functional.one_hot(safe, k)
     y = y.movedim(-1, 1).to(p.dtype) * valid.unsqueeze(1)
     p = p * valid.unsqueeze(1)
     dims = (0,) + tuple(range(2, p.ndim))
@@ -124,7 +125,8 @@ def test_unet_weight_map_class_balance_and_single_instance():
     labels[0, 0] = 3  # one instance: no border term; 1 foreground pixel of 16
     w = F.unet_weight_map(labels)
     assert w[0, 0] == pytest.approx(16 / 2) and w[1, 1] == pytest.approx(16 / 30)
-    assert float(w[labels == 0].sum()) == pytest.approx(8.0) and float(w[labels > 0].sum()) == pytest.approx(8.0)
+    assert float(w[labels == 0].sum()) == pytest.approx(8.0)
+    assert float(w[labels > 0].sum()) == pytest.approx(8.0)
 
 
 @examples(25)
@@ -139,7 +141,8 @@ def test_unet_weight_map_equals_brute_force(seed, count):
     np.testing.assert_allclose(F.unet_weight_map(labels, w0=5, sigma=2),
                                unet_weight_map_reference(labels, w0=5, sigma=2), rtol=1e-5)
     if labels.any():
-        np.testing.assert_allclose(F.unet_weight_map(stack, w0=5, sigma=2), F.unet_weight_map(labels, w0=5, sigma=2))
+        np.testing.assert_allclose(F.unet_weight_map(stack, w0=5, sigma=2),
+                                   F.unet_weight_map(labels, w0=5, sigma=2))
 
 
 def test_unet_weight_map_bad_input():

@@ -148,7 +148,7 @@ def test_segmentation_metrics_accumulates_like_one_big_batch():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: M.iou(np.zeros((2, 2), int), np.zeros((2, 3), int), 2), "iou: pred must have the target's shape"),
+    (lambda: M.iou(np.zeros((2, 2), int), np.zeros((2, 3), int), 2), "iou: pred must have the target"),
     (lambda: M.iou(np.zeros((2, 2), int), np.full((2, 2), 5), 3), "iou: target labels must lie in"),
     (lambda: M.dice(np.full((2, 2), 7), np.zeros((2, 2), int), 3), "dice: pred labels must lie in"),
     (lambda: M.mean_iou(np.zeros(3, int), np.zeros(3, int), 1), "mean_iou: num_classes must be"),

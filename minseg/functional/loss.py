@@ -7,8 +7,8 @@
 - ``dice_loss`` / ``jaccard_loss``: the soft overlap losses (see :mod:`._overlap_loss`).
 - ``unet_weight_map``: U-Net's border-emphasising pixel weights (see :mod:`._weight_map`).
 
-Each loss has a fused forward/backward ``Function`` (vectorised NumPy) and, for the tests and the lecture, a ``*_reference`` that loops
-over pixels exactly as the formula reads.
+Each loss has a fused forward/backward ``Function`` (vectorised NumPy) and, for the tests and the
+lecture, a ``*_reference`` that loops over pixels exactly as the formula reads.
 """
 from __future__ import annotations
 
@@ -176,7 +176,8 @@ def _broadcastable_to(op: str, name: str, value, shape, dtype):
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"{op}: {name} must broadcast to the input's shape {tuple(shape)}, got {value.shape}")
+        raise ValueError(f"{op}: {name} must broadcast to the input's shape {tuple(shape)}, "
+                         f"got {value.shape}")
     return value
 
 

@@ -40,12 +40,15 @@ def _labels(mask) -> np.ndarray:
     return mask.astype(np.int64)
 
 
-def colorize(mask, num_classes: int | None = None, colours=None, ignore_index: int | None = None) -> np.ndarray:
+def colorize(mask, num_classes: int | None = None, colours=None,
+             ignore_index: int | None = None) -> np.ndarray:
     """(H, W, 3) float32 picture of an (H, W) label map; ignore_index pixels are white."""
     mask = _labels(mask)
     ignored = np.zeros(mask.shape, bool) if ignore_index is None else mask == ignore_index
     largest = int(mask[~ignored].max()) if (~ignored).any() else 0
-    colours = palette(max(num_classes or 0, largest + 1)) if colours is None else np.asarray(colours, np.float32)
+    if colours is None:
+        colours = palette(max(num_classes or 0, largest + 1))
+    colours = np.asarray(colours, np.float32)
     if (mask[~ignored] < 0).any() or largest >= len(colours):
         raise ValueError(f"colorize: mask labels must lie in [0, {len(colours)}) or be ignore_index, "
                          f"found {largest if largest >= len(colours) else mask[~ignored].min()}")
@@ -143,7 +146,8 @@ def show_predictions(images, truths, predictions, class_names=None, max_rows: in
     predictions = np.asarray(getattr(predictions, "data", predictions))
     if predictions.ndim == truths.ndim + 1:
         predictions = predictions.argmax(axis=1)
-    num_classes = len(class_names) if class_names is not None else int(max(truths.max(), predictions.max())) + 1
+    largest = int(max(truths.max(), predictions.max()))
+    num_classes = len(class_names) if class_names is not None else largest + 1
     rows = min(len(truths), max_rows)
     fig, axes = plt.subplots(rows, 3, figsize=(9.5, 3 * rows), squeeze=False)
     for i in range(rows):
