@@ -1,0 +1,153 @@
+"""The lectures' widgets without a browser: call the update functions, read the figures' data, and
+drive the sliders from Python (which fires the observers). Expected values are worked by hand or
+computed independently (scipy's correlate2d, plain NumPy), never by the widget code itself."""
+import numpy as np
+import pytest
+from scipy.signal import correlate2d
+
+import minseg as ms
+import minseg.functional as F
+from minseg.viz import convolution as cviz
+from minseg.viz import scoring
+from minseg.viz._figure import LectureFigure
+
+
+@pytest.fixture
+def square():
+    truth = np.zeros((32, 32), bool)
+    truth[8:20, 8:20] = True  # 12 x 12
+    return truth
+
+
+def test_shift_mask_moves_and_drops_what_leaves_the_frame():
+    m = np.arange(1, 10).reshape(3, 3)
+    np.testing.assert_array_equal(scoring.shift_mask(m, 1, 0), [[0, 1, 2], [0, 4, 5], [0, 7, 8]])
+    np.testing.assert_array_equal(scoring.shift_mask(m, -1, -1), [[5, 6, 0], [8, 9, 0], [0, 0, 0]])
+    assert not scoring.shift_mask(m, 3, 0).any()
+
+
+def test_overlap_scores_by_hand(square):
+    moved = scoring.shift_mask(square, 4, 0)
+    s = scoring.overlap_scores(moved, square, confidence=3.0)
+    assert s["IoU"] == pytest.approx(96 / 192) and s["Dice"] == pytest.approx(2 * 96 / 288)
+    wrong = np.count_nonzero(moved != square)
+    ce = (wrong * np.log1p(np.exp(3.0)) + (square.size - wrong) * np.log1p(np.exp(-3.0))) / square.size
+    assert s["cross-entropy"] == pytest.approx(ce)
+    p = np.where(moved, 1 / (1 + np.exp(-3.0)), 1 / (1 + np.exp(3.0)))  # probability of the foreground
+    dice = [1 - (2 * (q * y).sum() + 1) / (q.sum() + y.sum() + 1) for q, y in ((1 - p, ~square), (p, square))]
+    assert s["soft Dice loss"] == pytest.approx(np.mean(dice))
+
+
+def test_mask_overlap_draw_shows_the_scores_it_computed(square):
+    explorer = scoring.MaskOverlap(square)
+    fig = explorer.draw(dx=4, dy=0, confidence=3.0)
+    ax_img, ax_bar = fig.axes
+    picture = ax_img.images[0].get_array()
+    assert picture.shape == (32, 32, 3)
+    np.testing.assert_allclose(picture[10, 9], scoring._TRUTH)  # truth only
+    np.testing.assert_allclose(picture[10, 21], scoring._PRED)  # prediction only
+    np.testing.assert_allclose(picture[10, 15], scoring._BOTH)
+    widths = [bar.get_width() for bar in ax_bar.patches]
+    assert widths[:2] == pytest.approx([0.5, 2 / 3])
+    assert explorer.last_scores["IoU"] == pytest.approx(0.5)
+    assert "(4, 0)" in ax_img.get_title()
+
+
+def test_mask_overlap_widget_redraws_when_a_slider_moves(square):
+    widget = scoring.MaskOverlap(square).widget()
+    assert widget.figure.axes[1].patches[0].get_width() == pytest.approx(1.0)
+    widget.controls["dx"].value = 6
+    assert widget.figure.axes[1].patches[0].get_width() == pytest.approx(72 / 216)
+
+
+def test_static_figures_draw(square):
+    fig = scoring.overlap_static_figure(square, shifts=(0, 6))
+    assert len(fig.axes) == 3
+    curves = {line.get_label(): line.get_ydata() for line in fig.axes[-1].lines}
+    assert curves["IoU"][0] == 1.0 and curves["IoU"][12] == 0.0 and curves["IoU"][6] == pytest.approx(72 / 216)
+    assert bytes(fig._repr_png_()[:8]) == b"\x89PNG\r\n\x1a\n"
+    image = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    mask = np.zeros((16, 16), np.int64)
+    mask[2:6, 2:6], mask[9:13, 9:13] = 3, 3
+    instances = {"labels": np.array([3, 3]), "masks": np.stack([mask == 3, mask == 3])}
+    instances["masks"][0, 9:] = False
+    instances["masks"][1, :9] = False
+    fig = scoring.tasks_figure(image, mask, instances, ["background", "0", "1", "2"])
+    assert "classification: 2" in fig.axes[0].get_title()
+    semantic, instance = fig.axes[1].images[0].get_array(), fig.axes[2].images[0].get_array()
+    assert (semantic[3, 3] == semantic[10, 10]).all() and not (instance[3, 3] == instance[10, 10]).all()
+
+
+def dilated(kernel, d):
+    out = np.zeros(((kernel.shape[0] - 1) * d + 1, (kernel.shape[1] - 1) * d + 1))
+    out[::d, ::d] = kernel
+    return out
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 2)])
+def test_conv_stepper_walks_the_windows(stride, padding, dilation):
+    rng = np.random.default_rng(stride + 10 * padding + 100 * dilation)
+    image, kernel = rng.integers(0, 9, size=(7, 6)).astype(float), rng.integers(-2, 3, size=(3, 3)).astype(float)
+    expected = correlate2d(np.pad(image, padding), dilated(kernel, dilation), mode="valid")[::stride, ::stride]
+    stepper = cviz.ConvStepper(image, kernel)
+    last_step = expected.size - 1
+    fig = stepper.draw(last_step, stride, padding, dilation)
+    np.testing.assert_allclose(stepper.last["output"], expected)
+    r, c = divmod(2 if expected.size > 2 else 0, expected.shape[1])
+    stepper.draw(r * expected.shape[1] + c, stride, padding, dilation)
+    top, left = r * stride, c * stride
+    assert stepper.last["window"][0] == (top, left)
+    assert stepper.last["window"][-1] == (top + 2 * dilation, left + 2 * dilation)
+    window = np.pad(image, padding)[top:top + 2 * dilation + 1:dilation, left:left + 2 * dilation + 1:dilation]
+    np.testing.assert_allclose(stepper.last["column"], window.ravel())
+    assert stepper.last["value"] == pytest.approx(expected[r, c])
+    shown = stepper.last["output"]
+    assert np.isnan(shown.ravel()[r * expected.shape[1] + c + 1:]).all()
+    assert len(fig.axes) == 3 and fig.axes[1].images[0].get_array().shape == (9, expected.size)
+
+
+def test_conv_stepper_explains_a_kernel_that_does_not_fit():
+    stepper = cviz.ConvStepper(np.ones((3, 3)), np.ones((3, 3)))
+    fig = stepper.draw(0, 1, 0, 2)
+    assert stepper.last["output"].size == 0 and "larger than the padded input" in fig.axes[0].texts[0].get_text()
+
+
+def test_conv_stepper_widget_fits_the_step_slider():
+    widget = cviz.ConvStepper(np.ones((5, 5)), np.ones((3, 3))).widget()
+    assert widget.controls["step"].max == 8
+    widget.controls["stride"].value = 2
+    assert widget.controls["step"].max == 3
+    widget.controls["padding"].value = 1
+    assert widget.controls["step"].max == 8
+    assert widget.figure.axes[2].images[0].get_array().shape == (3, 3)
+
+
+def test_conv_stepper_static_figure():
+    fig = cviz.ConvStepper(np.arange(16.0).reshape(4, 4), np.ones((2, 2))).static_figure(steps=(0, 3))
+    assert len(fig.axes) == 6
+
+
+def test_conv_matrix_drawing_is_the_slides_matrix():
+    fig = cviz.draw_conv_matrix(np.array([1.0, 2.0, 3.0]), 4, stride=1, padding=1)
+    expected = np.array([[2, 3, 0, 0], [1, 2, 3, 0], [0, 1, 2, 3], [0, 0, 1, 2]], float)
+    np.testing.assert_array_equal(fig.matrix, expected)
+    drawn = fig.axes[0].images[0].get_array()
+    np.testing.assert_array_equal(np.nan_to_num(drawn.filled(np.nan)), expected)
+    assert "4x4" in fig.axes[0].get_title()
+    assert cviz.draw_conv_matrix(np.ones(5), 2).matrix.size == 0
+
+
+def test_conv_matrix_widget_follows_the_sliders():
+    widget = cviz.conv_matrix_widget(np.ones((3, 3)), max_size=6)
+    assert widget.figure.matrix.shape == (16, 16)  # 4x4, padding 1
+    widget.controls["stride"].value = 2
+    assert widget.figure.matrix.shape == (4, 16)
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    y = F.conv2d(ms.tensor(x), ms.tensor(np.ones((1, 1, 3, 3))), stride=2, padding=1).numpy().ravel()
+    np.testing.assert_allclose(widget.figure.matrix @ x.ravel(), y)
+
+
+def test_lecture_figures_render_as_png():
+    fig = LectureFigure()
+    fig.subplots().plot([0, 1])
+    assert fig._repr_png_().startswith(b"\x89PNG")
