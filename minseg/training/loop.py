@@ -46,16 +46,17 @@ def _batches_forever(data, batch_size, seed):
 
 
 def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4,
-        power=0.9, seed=0, loss_fn=segmentation_loss, backend=None, progress=True, time_limit=None,
+        power=0.9, seed=0, loss_fn=None, backend=None, progress=True, time_limit=None,
         checkpoint_path=None, checkpoint_every=None):
     """Train ``model`` for ``steps`` optimizer steps; returns a history dict.
 
     data: anything with ``batches(batch_size, shuffle, seed, drop_last)`` and ``len`` (DigitScenes);
-    loss_fn(model, batch, backend) -> scalar loss; lr follows base_lr * (1 - step/steps) ** power.
+    loss_fn(model, batch, backend) -> scalar loss (default: segmentation_loss); lr follows base_lr * (1 - step/steps) ** power.
     time_limit (seconds) stops early (the schedule is not stretched, so set ``steps`` to fit).
     History: 'loss' per step, 'lr' per step, 'seconds', 'steps' done.
     """
     backend = backend or MINSEG
+    loss_fn = loss_fn or segmentation_loss
     model.train()
     opt = make_optimizer(model, backend, optimizer, lr, momentum, weight_decay)
     schedule = PolyLR(opt, steps, power)

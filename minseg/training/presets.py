@@ -1,0 +1,54 @@
+"""Named model + training settings at two scales.
+
+- ``'cpu'``: narrow networks that reach a useful mIoU on DigitScenes 64x64 within a few minutes
+  on 2 CPU cores (used by benchmarks/train_models.py and the lectures);
+- ``'full'``: the papers' widths (VGG-16 / ResNet-18-sized), for the PyTorch twins on a GPU
+  (minseg.reference.training switches to it when a GPU is present).
+
+``preset(name, scale)`` returns (class name, model config, fit settings).
+"""
+from __future__ import annotations
+
+_VGG_CPU = dict(widths=(16, 32, 64, 64, 64), convs=(1, 1, 2, 2, 2))
+_RESNET_CPU = dict(widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64, rates=(1, 2, 3),
+                   dropout=0.1)
+_ADAM = dict(optimizer="adam", lr=2e-3, weight_decay=1e-4)
+
+CPU = {
+    "fcn32s": ("FCN", dict(variant="32s", fc_width=128, fc_kernel=3, dropout=0.1, **_VGG_CPU), _ADAM),
+    "fcn16s": ("FCN", dict(variant="16s", fc_width=128, fc_kernel=3, dropout=0.1, **_VGG_CPU), _ADAM),
+    "fcn8s": ("FCN", dict(variant="8s", fc_width=128, fc_kernel=3, dropout=0.1, **_VGG_CPU), _ADAM),
+    "unet": ("UNet", dict(width=16, depth=3, batch_norm=True), _ADAM),
+    "segnet": ("SegNet", dict(widths=(16, 32, 64, 64), convs=(2, 2, 2, 2)), _ADAM),
+    "deeplabv3": ("DeepLabV3", dict(output_stride=8, **_RESNET_CPU), _ADAM),
+    "deeplabv3plus": ("DeepLabV3Plus", dict(output_stride=16, low_level_width=16, **_RESNET_CPU), _ADAM),
+    "deeplab_largefov": ("DeepLabLargeFOV", dict(fc_width=128, fov_rate=4, dropout=0.1, **_VGG_CPU), _ADAM),
+    "mask_roialign": ("MaskHeadModel", dict(width=32, feature_stride=4, resolution=14, pooler="align"), _ADAM),
+    "mask_roipool": ("MaskHeadModel", dict(width=32, feature_stride=4, resolution=14, pooler="pool"), _ADAM),
+}
+
+_SGD = dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4)
+FULL = {
+    "fcn32s": ("FCN", dict(variant="32s"), dict(_SGD, lr=1e-3)),
+    "fcn16s": ("FCN", dict(variant="16s"), dict(_SGD, lr=1e-3)),
+    "fcn8s": ("FCN", dict(variant="8s"), dict(_SGD, lr=1e-3)),
+    "unet": ("UNet", dict(width=64, depth=4, batch_norm=True), _SGD),
+    "segnet": ("SegNet", dict(), _SGD),
+    "deeplabv3": ("DeepLabV3", dict(output_stride=16), _SGD),
+    "deeplabv3plus": ("DeepLabV3Plus", dict(output_stride=16), _SGD),
+    "deeplab_largefov": ("DeepLabLargeFOV", dict(), dict(_SGD, lr=1e-3)),
+    "mask_roialign": ("MaskHeadModel", dict(width=256, feature_stride=8, pooler="align"), _SGD),
+    "mask_roipool": ("MaskHeadModel", dict(width=256, feature_stride=8, pooler="pool"), _SGD),
+}
+
+SCALES = {"cpu": CPU, "full": FULL}
+
+
+def preset(name: str, scale: str = "cpu"):
+    """(class name, model config, fit settings) of preset ``name`` at ``scale`` ('cpu' or 'full')."""
+    if scale not in SCALES:
+        raise ValueError(f"preset: scale must be one of {tuple(SCALES)}, got {scale!r}")
+    if name not in SCALES[scale]:
+        raise ValueError(f"preset: name must be one of {tuple(SCALES[scale])}, got {name!r}")
+    class_name, config, settings = SCALES[scale][name]
+    return class_name, dict(config), dict(settings)
