@@ -71,7 +71,7 @@ def test_checks_are_restored_and_broken_notebooks_do_not_stop_grading(built, tmp
     slow = with_cell(solution, tmp_path / "slow.ipynb", 5, "import time\ntime.sleep(60)")
     paths = [crash, hang, slow, tampered]
     before = [digest(p) for p in paths]
-    results = grade(paths, load_course(DEMO), cell_timeout=3, notebook_timeout=25)
+    results = grade(paths, load_course(DEMO), cell_timeout=3, notebook_timeout=40)
     assert [digest(p) for p in paths] == before
     crashed, hung, slowed, edited = results
     assert crashed.status == "the kernel died" and (crashed.earned, crashed.possible) == (2, 3)
