@@ -51,11 +51,13 @@ def _labels(op: str, pred, target, num_classes, ignore_index):
         if a.dtype.kind not in "iub":
             raise ValueError(f"{op}: {name} must hold integer class labels, got dtype {a.dtype}")
     valid = np.ones(target.shape, bool) if ignore_index is None else target != ignore_index
+    everything = ignore_index is None or valid.all()
     for name, a in (("target", target), ("pred", pred)):
-        bad = valid & ((a < 0) | (a >= num_classes))
-        if bad.any():
+        counted = a if everything else np.where(valid, a, 0)
+        if counted.size and (counted.min() < 0 or counted.max() >= num_classes):
+            found = counted[(counted < 0) | (counted >= num_classes)].flat[0]
             raise ValueError(f"{op}: {name} labels must lie in [0, {num_classes}) "
-                             f"(or be ignore_index={ignore_index}), found {a[bad].flat[0]}")
+                             f"(or be ignore_index={ignore_index}), found {found}")
     return pred.astype(np.int64, copy=False), target.astype(np.int64, copy=False), valid
 
 
@@ -67,8 +69,11 @@ def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = 
 
 def _confusion(op, pred, target, num_classes, ignore_index) -> np.ndarray:
     pred, target, valid = _labels(op, pred, target, num_classes, ignore_index)
-    codes = target[valid] * num_classes + pred[valid]
-    return np.bincount(codes, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    codes = target * num_classes + pred
+    if not valid.all():
+        codes = codes[valid]
+    counts = np.bincount(codes.ravel(), minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
 
 
 def confusion_matrix_reference(pred, target, num_classes: int, ignore_index: int | None = None):
