@@ -7,7 +7,7 @@
     labels, history = crf.predict(unary, image, n_iter=5, return_history=True)
     ms.crf.demo()                                                 # a photo, a blocky unary, sharpened
 """
-from .demo import coarse_unary, demo
+from .demo import coarse_unary, demo, load_photo
 from .model import DenseCRF, softmax_labels, unary_from_probabilities
 
-__all__ = ["DenseCRF", "unary_from_probabilities", "softmax_labels", "coarse_unary", "demo"]
+__all__ = ["DenseCRF", "unary_from_probabilities", "softmax_labels", "coarse_unary", "demo", "load_photo"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.crf_dense import dense_gaussian_filter
-from ..kernels.permutohedral import lattice_build, lattice_filter, lattice_scale, lattice_self_weights
+from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 
 
 def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> list[np.ndarray]:
@@ -40,6 +40,9 @@ def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> 
     return [np.ascontiguousarray(appearance), np.ascontiguousarray(position / theta_gamma)]
 
 
+CALIBRATION_ROWS, CALIBRATION_CUTOFF = 64, 30.0
+
+
 class DenseFilter:
     """Exact O(N^2) filtering (Numba, on the fly; no N x N matrix)."""
 
@@ -47,40 +50,50 @@ class DenseFilter:
         self.features = np.ascontiguousarray(features, dtype=np.float64)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
+        """sum_{j != i} k_ij values[j] for every i; ``values`` (N, V)."""
         rows = np.arange(self.features.shape[0])
         return dense_gaussian_filter(self.features, np.ascontiguousarray(values, dtype=np.float64), rows)
+
+    def accumulate(self, values, in_scale, out_scale, out) -> None:
+        """out += out_scale * filter(in_scale * values) (scales per point, (N,))."""
+        out += out_scale[:, None] * self(in_scale[:, None] * values)
 
 
 class LatticeFilter:
     """Permutohedral-lattice filtering, rescaled to the dense sum and with the self term removed."""
 
-    def __init__(self, features: np.ndarray):
+    def __init__(self, features: np.ndarray, calibrate: bool = True):
         features = np.ascontiguousarray(features, dtype=np.float64)
         self.offsets, self.weights, self.neighbours, ranks = lattice_build(features)
         self.self_weights = lattice_self_weights(self.offsets, self.weights, self.neighbours, ranks)
         self.scale = 1.0
-        self.scale = self._calibrate(features)
+        self.scale = self._calibrate(features) if calibrate else lattice_scale(features.shape[1])
 
     def _calibrate(self, features: np.ndarray) -> float:
         """Lattice sum / exact sum of the kernel (j != i) over evenly spaced rows; c_d if they are ~0."""
         n = features.shape[0]
         rows = np.unique(np.linspace(0, n - 1, min(n, CALIBRATION_ROWS)).astype(np.int64))
         ones = np.ones((n, 1))
-        exact = dense_gaussian_filter(features, ones, rows).sum()
+        exact = dense_gaussian_filter(features, ones, rows, CALIBRATION_CUTOFF).sum()
         approx = self(ones)[rows].sum()
         if exact < 1e-12 or approx < 1e-12:
             return lattice_scale(features.shape[1])
         return float(approx / exact)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
+        """sum_{j != i} k_ij values[j] for every i, estimated on the lattice; ``values`` (N, V)."""
         values = np.ascontiguousarray(values, dtype=np.float64)
-        out = lattice_filter(values, self.offsets, self.weights, self.neighbours)
-        out -= self.self_weights[:, None] * values
-        return out / self.scale
+        out = np.zeros(values.shape)
+        ones = np.ones(values.shape[0])
+        self.accumulate(values, ones, ones, out)
+        return out
+
+    def accumulate(self, values, in_scale, out_scale, out) -> None:
+        """out += out_scale * filter(in_scale * values), fused into the lattice's splat and slice."""
+        lattice_filter_into(values, self.offsets, self.weights, self.neighbours, self.self_weights,
+                            in_scale, out_scale / self.scale, out)
 
 
-CALIBRATION_ROWS = 64
-FILTERS = {"naive": DenseFilter, "permutohedral": LatticeFilter}
 
 
 class PairwiseFilter:
@@ -91,18 +104,20 @@ class PairwiseFilter:
         for weight, features in weighted_features:
             if weight == 0.0:
                 continue
-            filt = FILTERS[method](features)
-            scale = None
+            if method == "naive":
+                filt = DenseFilter(features)
+            else:  # a global scale cancels in the symmetric normalisation: no need to calibrate it
+                filt = LatticeFilter(features, calibrate=normalization == "none")
+            scale = np.ones(features.shape[0])
             if normalization == "symmetric":
                 degree = filt(np.ones((features.shape[0], 1)))[:, 0]
                 scale = 1.0 / np.sqrt(np.maximum(degree, 1e-20))
             self.terms.append((weight, filt, scale))
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
+        """sum_m w_m s_m * filter_m(s_m * values), s_m = 1 or d_m^(-1/2); ``values`` (N, V)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
         out = np.zeros(values.shape)
         for weight, filt, scale in self.terms:
-            if scale is None:
-                out += weight * filt(values)
-            else:
-                out += weight * scale[:, None] * filt(scale[:, None] * values)
+            filt.accumulate(values, scale, weight * scale, out)
         return out

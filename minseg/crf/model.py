@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 
 from . import _checks as C
+from ..kernels.crf_update import potts_update
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
 
@@ -123,13 +124,15 @@ class DenseCRF:
                               = exp(-θ_i(l) + sum_{j != i} W_ij Q_j(l)) × (a factor not depending on l).
         """
         k, h, w = unary.shape
-        q = softmax_labels(-unary)
-        yield q
-        flat_unary = unary.reshape(k, h * w).T
+        flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T)
+        q = np.empty_like(flat_unary)
+        potts_update(flat_unary, np.zeros_like(flat_unary), q)
+        yield q.T.reshape(k, h, w)
         for _ in range(n_iter):
-            message = pairwise(q.reshape(k, h * w).T)
-            q = softmax_labels((message - flat_unary).T).reshape(k, h, w)
-            yield q
+            message = pairwise(q)
+            q = np.empty_like(flat_unary)
+            potts_update(flat_unary, message, q)
+            yield q.T.reshape(k, h, w)
 
     def mean_field(self, unary, image, n_iter: int = 5, method: str = "permutohedral") -> np.ndarray:
         """Approximate marginals Q (K, H, W) after ``n_iter`` parallel mean-field updates.

@@ -13,10 +13,11 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def dense_gaussian_filter(features, values, rows):
+def dense_gaussian_filter(features, values, rows, cutoff=np.inf):
     """features (N, d), values (N, V) float64; rows (R,) int: out (R, V), the exact sum without j = i.
 
     out[r] = sum_{j != rows[r]} exp(-|f_rows[r] - f_j|^2 / 2) values[j]; pass rows = arange(N) for all.
+    Pairs with |f_i - f_j|^2 / 2 > ``cutoff`` are skipped (exp(-30) ~ 1e-13: a cheap near-exact sum).
     """
     n, d = features.shape
     v = values.shape[1]
@@ -30,6 +31,8 @@ def dense_gaussian_filter(features, values, rows):
             for k in range(d):
                 diff = features[i, k] - features[j, k]
                 dist2 += diff * diff
+            if 0.5 * dist2 > cutoff:
+                continue
             k_ij = math.exp(-0.5 * dist2)
             for c in range(v):
                 out[r, c] += k_ij * values[j, c]

@@ -27,16 +27,19 @@ from numba import njit, prange
 _EMPTY = -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hash_key(key, mask):
-    """Slot of an integer lattice key (d coordinates), Krähenbühl's multiplicative hash."""
+    """Slot of an integer lattice key (d coordinates): Krähenbühl's multiplicative hash, then mixed."""
     h = 0
     for k in range(key.shape[0]):
         h = ((h + key[k]) * 2531011) & 0xFFFFFFFF
+    h ^= h >> 15  # mix the high bits down: lattice keys differ in patterns the low bits alone miss
+    h = (h * 0x2C1B3C6D) & 0xFFFFFFFF
+    h ^= h >> 12
     return h & mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _find_or_insert(table, keys, n_vertices, key, insert):
     """Index of ``key`` among the vertices; a new vertex when absent and ``insert`` (else -1).
 
@@ -65,6 +68,19 @@ def _find_or_insert(table, keys, n_vertices, key, insert):
         if same:
             return index
         slot = (slot + 1) & mask
+
+
+@njit(cache=True)
+def _rehash(keys, count, capacity):
+    """A new hash table of ``capacity`` slots holding the first ``count`` keys."""
+    table = np.full(capacity, _EMPTY, np.int64)
+    mask = capacity - 1
+    for index in range(count):
+        slot = _hash_key(keys[index], mask)
+        while table[slot] != _EMPTY:
+            slot = (slot + 1) & mask
+        table[slot] = index
+    return table
 
 
 @njit(cache=True)
@@ -129,10 +145,7 @@ def lattice_build(features):
     scale = np.empty(d)
     for i in range(d):
         scale[i] = inv_std / math.sqrt((i + 1.0) * (i + 2.0))
-    capacity = 1
-    while capacity < 2 * n * (d + 1):
-        capacity *= 2
-    table = np.full(capacity, _EMPTY, np.int64)
+    table = np.full(1024, _EMPTY, np.int64)  # grows (doubling) to stay at most half full
     keys = np.empty((n * (d + 1), d), np.int64)
     count = np.zeros(1, np.int64)
     offsets = np.empty((n, d + 1), np.int32)
@@ -140,14 +153,24 @@ def lattice_build(features):
     ranks = np.empty((n, d + 1), np.int64)
     elevated, bary = np.empty(d + 1), np.empty(d + 2)
     rem0, rank, key = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64), np.empty(d, np.int64)
+    previous = np.full(2 * (d + 1), -1, np.int64)  # (rem0, rank) of the last point: same simplex?
     for p in range(n):
         _embed(features[p], scale, elevated, rem0, rank, bary)
         ranks[p] = rank
+        same = p > 0
+        for i in range(d + 1):
+            same = same and previous[i] == rem0[i] and previous[d + 1 + i] == rank[i]
+            previous[i], previous[d + 1 + i] = rem0[i], rank[i]
         for r in range(d + 1):  # vertex r of the simplex: rem0 + the canonical vertex r, permuted by rank
+            weights[p, r] = bary[r]
+            if same:  # neighbouring pixels often share a simplex: skip the hash look-ups
+                offsets[p, r] = offsets[p - 1, r]
+                continue
             for i in range(d):
                 key[i] = rem0[i] + r if rank[i] <= d - r else rem0[i] + r - (d + 1)
             offsets[p, r] = _find_or_insert(table, keys, count, key, True)
-            weights[p, r] = bary[r]
+            if 2 * count[0] > table.shape[0]:
+                table = _rehash(keys, count[0], 2 * table.shape[0])
     m = count[0]
     neighbours = np.empty((d + 1, m, 2), np.int32)
     for j in range(d + 1):  # direction j: +(d+1) on coordinate j, -1 on all the others
@@ -166,23 +189,26 @@ def lattice_build(features):
 
 
 @njit(cache=True)
-def _splat(values, offsets, weights, m):
-    """Lattice values (M, V): every point adds weight * value to each vertex of its simplex."""
+def _splat(values, in_scale, offsets, weights, m):
+    """Lattice values (M, V): every point adds weight * in_scale * value to each vertex of its simplex."""
     n, v = values.shape
     lattice = np.zeros((m, v))
     for p in range(n):
         for r in range(offsets.shape[1]):
-            o, w = offsets[p, r], weights[p, r]
+            o, w = offsets[p, r], weights[p, r] * in_scale[p]
             for c in range(v):
                 lattice[o, c] += w * values[p, c]
     return lattice
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _blur_direction(old, new, neighbours_j):
-    """new[u] = old[u] + 0.5 (old[u - dir] + old[u + dir]); an absent neighbour counts as 0."""
+    """new[u] = old[u] + 0.5 (old[u - dir] + old[u + dir]); an absent neighbour counts as 0.
+
+    Serial: M (occupied vertices) is usually far below N, and threads cost more than they give here.
+    """
     m, v = old.shape
-    for u in prange(m):
+    for u in range(m):
         a, b = neighbours_j[u, 0], neighbours_j[u, 1]
         for c in range(v):
             s = old[u, c]
@@ -194,28 +220,40 @@ def _blur_direction(old, new, neighbours_j):
 
 
 @njit(cache=True, parallel=True)
-def _slice(lattice, offsets, weights, out):
-    """out[p] = sum_r weights[p, r] * lattice[offsets[p, r]]."""
+def _slice_into(lattice, offsets, weights, values, in_scale, self_weights, out_scale, out):
+    """out[p] += out_scale[p] (sum_r weights[p, r] lattice[offsets[p, r]] - self[p] in_scale[p] values[p])."""
     n, v = out.shape
     for p in prange(n):
+        own = self_weights[p] * in_scale[p]
         for c in range(v):
-            out[p, c] = 0.0
-        for r in range(offsets.shape[1]):
-            o, w = offsets[p, r], weights[p, r]
-            for c in range(v):
-                out[p, c] += w * lattice[o, c]
+            total = -own * values[p, c]
+            for r in range(offsets.shape[1]):
+                total += weights[p, r] * lattice[offsets[p, r], c]
+            out[p, c] += out_scale[p] * total
+
+
+@njit(cache=True)
+def lattice_filter_into(values, offsets, weights, neighbours, self_weights, in_scale, out_scale, out):
+    """out += out_scale * (L (in_scale * values) - self_weights * in_scale * values), L = splat-blur-slice.
+
+    ``values``, ``out`` (N, V); the per-point scales (N,) carry a normalisation and the kernel's weight,
+    and ``self_weights`` (N,) the diagonal of L to drop the self term (zeros keep it).
+    """
+    lattice = _splat(values, in_scale, offsets, weights, neighbours.shape[1])
+    spare = np.empty_like(lattice)
+    for j in range(neighbours.shape[0]):  # blur along every direction, 0..d
+        _blur_direction(lattice, spare, neighbours[j])
+        lattice, spare = spare, lattice
+    _slice_into(lattice, offsets, weights, values, in_scale, self_weights, out_scale, out)
 
 
 @njit(cache=True)
 def lattice_filter(values, offsets, weights, neighbours):
-    """Splat, blur along every direction (0..d), slice: ``values`` (N, V) -> (N, V), float64."""
-    lattice = _splat(values, offsets, weights, neighbours.shape[1])
-    spare = np.empty_like(lattice)
-    for j in range(neighbours.shape[0]):
-        _blur_direction(lattice, spare, neighbours[j])
-        lattice, spare = spare, lattice
-    out = np.empty((values.shape[0], values.shape[1]))
-    _slice(lattice, offsets, weights, out)
+    """Plain splat-blur-slice (self term kept, no scaling): ``values`` (N, V) -> (N, V), float64."""
+    n, v = values.shape
+    ones, zeros = np.ones(n), np.zeros(n)
+    out = np.zeros((n, v))
+    lattice_filter_into(values, offsets, weights, neighbours, zeros, ones, ones, out)
     return out
 
 
@@ -246,28 +284,66 @@ def lattice_self_weights(offsets, weights, neighbours, ranks):
     unoccupied vertices on the way. Used to drop the self term (i = j) from the lattice filter.
     """
     n, d1 = offsets.shape
+    simplex, first_point = _distinct_simplices(offsets)
+    blur = np.empty((first_point.shape[0], d1, d1))  # blur[t, r, s] = B[v_s <- v_r] in simplex t
+    for t in prange(first_point.shape[0]):
+        p = first_point[t]
+        _simplex_blur(offsets[p], ranks[p], neighbours, np.empty(d1, np.int64), blur[t])
     out = np.empty(n)
     for p in prange(n):
-        steps = np.empty(d1, np.int64)
         total = 0.0
         for r in range(d1):
             for s in range(d1):
-                lo, hi = min(r, s), max(r, s)
-                sign = -1 if s >= r else 1
-                for i in range(d1):
-                    inside = d1 - 1 - hi < ranks[p, i] <= d1 - 1 - lo
-                    steps[i] = sign if inside else 0
-                w = _path_weight(offsets[p, r], steps, neighbours)
-                for i in range(d1):
-                    steps[i] -= sign
-                w += _path_weight(offsets[p, r], steps, neighbours)
-                if r == s:
-                    for i in range(d1):
-                        steps[i] = -1
-                    w += _path_weight(offsets[p, r], steps, neighbours)
-                total += weights[p, r] * weights[p, s] * w
+                total += weights[p, r] * weights[p, s] * blur[simplex[p], r, s]
         out[p] = total
     return out
+
+
+@njit(cache=True)
+def _distinct_simplices(offsets):
+    """Number the distinct simplices (rows of vertex indices): (id per point (N,), a point of each id).
+
+    Pixels share simplices (M vertices serve N points), and the blur between a simplex's vertices is
+    the same for all its points, so it is computed once per simplex.
+    """
+    n, d1 = offsets.shape
+    table = np.full(1024, _EMPTY, np.int64)
+    keys = np.empty((n, d1), np.int64)
+    count = np.zeros(1, np.int64)
+    simplex = np.empty(n, np.int64)
+    first_point = np.empty(n, np.int64)
+    key = np.empty(d1, np.int64)
+    for p in range(n):
+        for r in range(d1):
+            key[r] = offsets[p, r]
+        before = count[0]
+        simplex[p] = _find_or_insert(table, keys, count, key, True)
+        if count[0] > before:
+            first_point[simplex[p]] = p
+            if 2 * count[0] > table.shape[0]:
+                table = _rehash(keys, count[0], 2 * table.shape[0])
+    return simplex, first_point[:count[0]]
+
+
+@njit(cache=True)
+def _simplex_blur(vertices, rank, neighbours, steps, blur):
+    """blur[r, s] = the blur's weight from vertex r to vertex s of one simplex (see lattice_self_weights)."""
+    d1 = vertices.shape[0]
+    for r in range(d1):
+        for s in range(d1):
+            lo, hi = min(r, s), max(r, s)
+            sign = -1 if s >= r else 1
+            for i in range(d1):
+                steps[i] = sign if d1 - 1 - hi < rank[i] <= d1 - 1 - lo else 0
+            w = _path_weight(vertices[r], steps, neighbours)
+            for i in range(d1):
+                steps[i] -= sign
+            w += _path_weight(vertices[r], steps, neighbours)
+            if r == s:
+                for i in range(d1):
+                    steps[i] = -1
+                w += _path_weight(vertices[r], steps, neighbours)
+            blur[r, s] = w
 
 
 def lattice_scale(d: int) -> float:
