@@ -101,24 +101,25 @@ def test_roi_pool_fast_path_equals_reference(problem):
                                **_tolerance(x.dtype))
 
 
-BOXES = np.array([[0, 1.3, 0.7, 9.2, 6.1],    # inside
+BOXES = np.array([[0, 1.3, 0.7, 7.2, 6.1],    # inside
                   [1, -3.0, -2.0, 4.5, 3.0],  # over the top-left border
-                  [1, 6.0, 2.5, 14.0, 9.0],   # over the bottom-right border
+                  [1, 5.0, 2.5, 12.0, 9.0],   # over the bottom-right border
                   [0, 2.0, 2.0, 2.0, 2.0]])   # degenerate: a point
 
 
 @pytest.mark.parametrize("aligned", [False, True])
 @pytest.mark.parametrize("sampling_ratio", [-1, 2])
 def test_roi_align_gradcheck(aligned, sampling_ratio):
-    x = np.random.default_rng(3).standard_normal((2, 2, 5, 6))
+    x = np.random.default_rng(3).standard_normal((2, 1, 4, 5))
     gradcheck(lambda t: F.roi_align(t, BOXES, (2, 3), 0.5, sampling_ratio, aligned), [x])
 
 
 def test_roi_pool_gradcheck():
-    x = np.random.default_rng(4).standard_normal((2, 2, 5, 6))
+    x = np.random.default_rng(4).standard_normal((2, 1, 4, 5))
     gradcheck(lambda t: F.roi_pool(t, BOXES, (2, 3), 0.5), [x])
 
 
+@pytest.mark.slow
 def test_many_boxes_many_channels_match_torchvision():
     """A Mask R-CNN-like shape (more channels and boxes than the hypothesis cases) on a 1/16 map."""
     rng = np.random.default_rng(5)
@@ -130,3 +131,32 @@ def test_many_boxes_many_channels_match_torchvision():
         compare_with_torch(lambda t: F.roi_align(t, boxes, out, 1 / 16, -1, True),
                            lambda t: torchvision.ops.roi_align(t, torch.from_numpy(boxes), out, 1 / 16, -1, True),
                            [x], rtol=1e-4, atol=2e-5)
+
+
+# Found by searching random float32 boxes: computing the box geometry in float64 instead of the map's
+# float32 (as torchvision does) changes the answer here, by up to 0.44.
+FLOAT32_EDGES = [
+    ([15.6, 18.3, 17.7, 24.3], 1, 1 / 3, -1, False),
+    ([-0.9, -1.5, 29.1, 7.5], 3, 0.1, -1, True),
+    ([-1.6, 1.0, 6.4, 9.4], 1, 1 / 8, -1, True),
+    ([-3.9, 5.1, 0.9, 25.8], 4, 1 / 3, 2, False),
+    ([6.9, -3.9, 8.1, 8.7], 7, 1 / 3, -1, False),
+]
+
+
+@pytest.mark.parametrize("box, out, scale, sampling_ratio, aligned", FLOAT32_EDGES)
+def test_roi_align_float32_geometry_edge_cases(box, out, scale, sampling_ratio, aligned):
+    x = np.random.default_rng(0).standard_normal((1, 1, 8, 8)).astype(np.float32)
+    boxes = np.array([[0] + box], dtype=np.float32)
+    compare_with_torch(
+        lambda t: F.roi_align(t, boxes, out, scale, sampling_ratio, aligned),
+        lambda t: torchvision.ops.roi_align(t, torch.from_numpy(boxes), out, scale, sampling_ratio, aligned),
+        [x], rtol=1e-5, atol=1e-6)
+
+
+def test_roi_pool_rounds_in_float32():
+    """45 * float32(0.7) is exactly 31.5 in float32 (-> 32) but 31.4999... in float64 (-> 31)."""
+    x = np.arange(40, dtype=np.float32).reshape(1, 1, 1, 40)
+    boxes = np.array([[0, 45, 0, 45, 0]], dtype=np.float32)
+    out = F.roi_pool(ms.tensor(x), boxes, 1, 0.7)
+    assert out.item() == 32 == torchvision.ops.roi_pool(torch.from_numpy(x), torch.from_numpy(boxes), 1, 0.7).item()
