@@ -1,5 +1,6 @@
 """max_pool2d, avg_pool2d and adaptive_avg_pool2d: vs torch (hypothesis), vs the loop references,
 gradcheck, the lecture's max-pooling example, and bad arguments."""
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -14,6 +15,18 @@ from tests.support import examples
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: thread pools only add wake-up latency on a busy machine. (Numba's OpenMP layer
+    and torch share OpenMP's thread count, so both are set.)"""
+    previous = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous[1])
+    torch.set_num_threads(previous[0])
 
 SLIDE_INPUT = np.array([[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]], np.float32)[None, None]
 

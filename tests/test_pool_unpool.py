@@ -1,5 +1,6 @@
 """max_unpool2d (SegNet) and bed-of-nails unpooling: vs torch, vs the loop reference, gradcheck,
 the lecture's unpooling tables, and bad arguments."""
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -14,6 +15,18 @@ from tests.support import examples
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: thread pools only add wake-up latency on a busy machine. (Numba's OpenMP layer
+    and torch share OpenMP's thread count, so both are set.)"""
+    previous = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous[1])
+    torch.set_num_threads(previous[0])
 
 
 @st.composite

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..kernels import interpolate as kernels
+from ..kernels._threads import threads_for
 from ._resample import keys_cubic, nearest_source, source_coordinates
 from ._utils import check_tensor
 
@@ -63,20 +64,22 @@ class Resize(Function):
         out_h, out_w = ri.shape[0], ci.shape[0]
         ctx.plan = (x.shape, rows, cols)
         planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-        if h * out_w <= out_h * w:  # width first: the cheaper order does fewer multiply-adds
-            out = kernels.along_middle(kernels.along_last(planes, ci, cw), ri, rw)
-        else:
-            out = kernels.along_last(kernels.along_middle(planes, ri, rw), ci, cw)
+        with threads_for(n * c * out_h * out_w):
+            if h * out_w <= out_h * w:  # width first: the cheaper order does fewer multiply-adds
+                out = kernels.along_middle(kernels.along_last(planes, ci, cw), ri, rw)
+            else:
+                out = kernels.along_last(kernels.along_middle(planes, ri, rw), ci, cw)
         return out.reshape(n, c, out_h, out_w)
 
     @staticmethod
     def backward(ctx, g):
         (n, c, h, w), (ri, rw), (ci, cw) = ctx.plan
         planes = np.ascontiguousarray(g).reshape(n * c, ri.shape[0], ci.shape[0])
-        if h * ci.shape[0] <= ri.shape[0] * w:
-            out = kernels.along_last_t(kernels.along_middle_t(planes, ri, rw, h), ci, cw, w)
-        else:
-            out = kernels.along_middle_t(kernels.along_last_t(planes, ci, cw, w), ri, rw, h)
+        with threads_for(planes.size):
+            if h * ci.shape[0] <= ri.shape[0] * w:
+                out = kernels.along_last_t(kernels.along_middle_t(planes, ri, rw, h), ci, cw, w)
+            else:
+                out = kernels.along_middle_t(kernels.along_last_t(planes, ci, cw, w), ri, rw, h)
         return (out.reshape(n, c, h, w),)
 
 

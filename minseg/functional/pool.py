@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..kernels import pool as kernels
+from ..kernels._threads import threads_for
 from ._utils import check_tensor, pair
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_unpool2d", "bed_of_nails_unpool2d"]
@@ -70,8 +71,9 @@ class _Picked(Function):
     @staticmethod
     def backward(ctx, g):
         planes = ctx.indices.reshape(-1, int(np.prod(ctx.indices.shape[-2:])))
-        back = kernels.scatter_add(np.ascontiguousarray(g).reshape(planes.shape), planes,
-                                   ctx.shape[-2] * ctx.shape[-1])
+        with threads_for(int(np.prod(ctx.shape))):
+            back = kernels.scatter_add(np.ascontiguousarray(g).reshape(planes.shape), planes,
+                                       ctx.shape[-2] * ctx.shape[-1])
         return (back.reshape(ctx.shape),)
 
 
@@ -86,7 +88,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     x = _planes(op, input)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _geometry(op, x, kernel_size, stride, padding,
                                                                   dilation, ceil_mode)
-    values, where = kernels.max_pool2d(_stack(x.data), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    with threads_for(x.size):
+        values, where = kernels.max_pool2d(_stack(x.data), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     shape = x.shape[:-2] + (oh, ow)
     out = _Picked.apply(x, values=values.reshape(shape), indices=where.reshape(shape))
     return (out, Tensor(where.reshape(shape))) if return_indices else out
@@ -96,14 +99,16 @@ class _AvgPool(Function):
     @staticmethod
     def forward(ctx, x, geometry=None):
         ctx.shape, ctx.geometry = x.shape, geometry
-        out = kernels.avg_pool2d(_stack(x), *geometry)
+        with threads_for(x.size):
+            out = kernels.avg_pool2d(_stack(x), *geometry)
         return out.reshape(x.shape[:-2] + out.shape[-2:])
 
     @staticmethod
     def backward(ctx, g):
         (kh, kw, sh, sw, ph, pw, _, _, include, divisor) = ctx.geometry
-        back = kernels.avg_pool2d_backward(_stack(g), ctx.shape[-2], ctx.shape[-1], kh, kw, sh, sw, ph, pw,
-                                           include, divisor)
+        with threads_for(int(np.prod(ctx.shape))):
+            back = kernels.avg_pool2d_backward(_stack(g), ctx.shape[-2], ctx.shape[-1], kh, kw, sh, sw, ph, pw,
+                                               include, divisor)
         return (back.reshape(ctx.shape),)
 
 
@@ -126,12 +131,14 @@ class _AdaptiveAvgPool(Function):
     @staticmethod
     def forward(ctx, x, size=None):
         ctx.shape = x.shape
-        out = kernels.adaptive_avg_pool2d(_stack(x), *size)
+        with threads_for(x.size):
+            out = kernels.adaptive_avg_pool2d(_stack(x), *size)
         return out.reshape(x.shape[:-2] + tuple(size))
 
     @staticmethod
     def backward(ctx, g):
-        back = kernels.adaptive_avg_pool2d_backward(_stack(g), ctx.shape[-2], ctx.shape[-1])
+        with threads_for(int(np.prod(ctx.shape))):
+            back = kernels.adaptive_avg_pool2d_backward(_stack(g), ctx.shape[-2], ctx.shape[-1])
         return (back.reshape(ctx.shape),)
 
 
@@ -173,14 +180,16 @@ class _Unpool(Function):
     def forward(ctx, x, indices=None, size=None):
         ctx.shape, ctx.indices = x.shape, indices
         flat = indices.reshape(-1, int(np.prod(x.shape[-2:])))
-        out = kernels.scatter(np.ascontiguousarray(x).reshape(flat.shape), flat, size[0] * size[1])
+        with threads_for(flat.shape[0] * size[0] * size[1]):
+            out = kernels.scatter(np.ascontiguousarray(x).reshape(flat.shape), flat, size[0] * size[1])
         return out.reshape(x.shape[:-2] + tuple(size))
 
     @staticmethod
     def backward(ctx, g):
         flat = ctx.indices.reshape(-1, int(np.prod(ctx.shape[-2:])))
         planes = np.ascontiguousarray(g).reshape(flat.shape[0], -1)
-        return (kernels.gather(planes, flat).reshape(ctx.shape),)
+        with threads_for(planes.size):
+            return (kernels.gather(planes, flat).reshape(ctx.shape),)
 
 
 def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:

@@ -1,0 +1,182 @@
+"""F.interpolate: vs torch (hypothesis, forward and gradient, every mode, size or scale_factor),
+vs the loop reference, gradcheck, the lecture's 2x2 -> 4x4 tables, and bad arguments."""
+import numba
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import minseg as ms
+import minseg.functional as F
+import minseg.nn as nn
+from minseg.functional.interpolate_reference import interpolate_loops
+from minseg.testing import compare_with_torch, gradcheck
+from tests.support import examples
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: thread pools only add wake-up latency on a busy machine. (Numba's OpenMP layer
+    and torch share OpenMP's thread count, so both are set.)"""
+    previous = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous[1])
+    torch.set_num_threads(previous[0])
+
+SLIDE = np.array([[[[1, 2], [3, 4]]]], np.float32)
+SLIDE_TABLES = {  # the lecture's 2x2 -> 4x4 upsampling tables, printed to two decimals
+    "nearest": [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]],
+    "bilinear": [[1.00, 1.25, 1.75, 2.00], [1.50, 1.75, 2.25, 2.50],
+                 [2.50, 2.75, 3.25, 3.50], [3.00, 3.25, 3.75, 4.00]],
+    "bicubic": [[0.68, 1.02, 1.56, 1.89], [1.35, 1.68, 2.23, 2.56],
+                [2.44, 2.77, 3.32, 3.65], [3.11, 3.44, 3.98, 4.32]],
+}
+# awkward factors whose float32 products land on or near integers (where floor() rules matter)
+FACTORS = [0.5, 1 / 3, 2 / 3, 0.7, 1.1, 1.5, 2.5, 3.0, 10 / 3, 4.0, 0.3]
+
+
+def _scale_factor():
+    one = st.one_of(st.sampled_from(FACTORS), st.floats(0.25, 4.0, allow_nan=False, allow_infinity=False))
+    return st.one_of(one, st.tuples(one, one))
+
+
+@st.composite
+def resize_configs(draw, mode):
+    """An input, and keyword arguments torch accepts for it (size or scale_factor, corners, ...)."""
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    x = np.random.default_rng(draw(st.integers(0, 2**31))).standard_normal((2, 2, h, w)).astype(dtype)
+    kwargs = {"mode": mode}
+    if mode in ("bilinear", "bicubic"):
+        kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
+    if draw(st.booleans()):
+        kwargs["size"] = draw(st.one_of(st.integers(1, 11), st.tuples(st.integers(1, 11), st.integers(1, 11))))
+    else:
+        factor = draw(_scale_factor())
+        factors = factor if isinstance(factor, tuple) else (factor, factor)
+        assume(all(np.floor(n * f) >= 1 for n, f in zip((h, w), factors)))
+        kwargs["scale_factor"] = factor
+        kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    return x, kwargs
+
+
+def _check_against_torch(config):
+    x, kwargs = config
+    out_shape = TF.interpolate(torch.tensor(x[:1, :1]), **kwargs).shape[-2:]
+    # torch's bicubic backward copies the gradient when the size is unchanged, even where its
+    # forward resamples (scale_factor 1.1 on 5 pixels); see test_bicubic_same_size_gradient
+    grad = not (kwargs["mode"] == "bicubic" and tuple(out_shape) == x.shape[-2:])
+    compare_with_torch(lambda t: F.interpolate(t, **kwargs), lambda t: TF.interpolate(t, **kwargs), [x],
+                       rtol=1e-4, atol=2e-5, grad=grad)
+
+
+def test_bicubic_same_size_gradient_is_the_true_adjoint():
+    """5 -> 5 pixels with scale_factor 1.1 resamples (forward equals torch), so the gradient is not
+    the identity that torch's backward returns there; ours passes gradcheck."""
+    x = np.random.default_rng(3).standard_normal((1, 1, 5, 5))
+    forward = F.interpolate(ms.tensor(x), scale_factor=1.1, mode="bicubic").data
+    np.testing.assert_allclose(forward, TF.interpolate(torch.tensor(x), scale_factor=1.1, mode="bicubic").numpy(),
+                               atol=1e-12)
+    assert not np.allclose(forward, x)
+    assert gradcheck(lambda t: F.interpolate(t, scale_factor=1.1, mode="bicubic"), [x])
+
+
+@examples(300)
+@given(resize_configs("nearest"))
+def test_nearest_matches_torch(config):
+    _check_against_torch(config)
+
+
+@examples(300)
+@given(resize_configs("bilinear"))
+def test_bilinear_matches_torch(config):
+    _check_against_torch(config)
+
+
+@examples(300)
+@given(resize_configs("bicubic"))
+def test_bicubic_matches_torch(config):
+    _check_against_torch(config)
+
+
+@examples(100)
+@given(st.one_of(resize_configs("nearest-exact"), resize_configs("area")))
+def test_nearest_exact_and_area_match_torch(config):
+    _check_against_torch(config)
+
+
+@examples(60)
+@given(st.one_of(resize_configs("nearest"), resize_configs("bilinear"), resize_configs("bicubic")))
+def test_fast_path_equals_loops(config):
+    """The separable Numba path equals the direct sum over (i, j) of f(i, j) k(x - i) k(y - j)."""
+    x, kwargs = config
+    out = F.interpolate(ms.tensor(x), **kwargs)
+    scale = kwargs.get("scale_factor")
+    scales = (None, None) if scale is None or kwargs.get("recompute_scale_factor") else \
+        (scale if isinstance(scale, tuple) else (scale, scale))
+    want = interpolate_loops(x, out.shape[-2:], kwargs["mode"], bool(kwargs.get("align_corners")), scales)
+    np.testing.assert_allclose(out.data, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+def test_slide_tables(mode):
+    out = F.interpolate(ms.tensor(SLIDE), scale_factor=2, mode=mode).data[0, 0]
+    assert np.all(np.abs(out - np.array(SLIDE_TABLES[mode])) <= 0.005 + 1e-6), out
+    loops = interpolate_loops(SLIDE, (4, 4), mode)[0, 0]
+    assert np.all(np.abs(loops - np.array(SLIDE_TABLES[mode])) <= 0.005 + 1e-6), loops
+
+
+def test_bilinear_worked_point_from_the_roi_slide():
+    """f(6.5, 5.8) = 0.5 * 0.2 (f65 + f75) + 0.5 * 0.8 (f66 + f76), read with align_corners=True
+    (input pixel i at coordinate i): a 2x2 resize of the 4 neighbours at the right fractions."""
+    f = np.zeros((1, 1, 8, 8))
+    f[0, 0, 5, 6], f[0, 0, 5, 7], f[0, 0, 6, 6], f[0, 0, 6, 7] = 1.0, 2.0, 3.0, 4.0  # f[y, x]
+    want = 0.5 * 0.2 * (1.0 + 2.0) + 0.5 * 0.8 * (3.0 + 4.0)
+    # y = 5.8 and x = 6.5 are output (29, 13) of 8 -> 36 rows and 8 -> 15 columns with align_corners
+    out = F.interpolate(ms.tensor(f), size=(36, 15), mode="bilinear", align_corners=True).data
+    assert abs(out[0, 0, 29, 13] - want) < 1e-12
+
+
+@pytest.mark.parametrize("mode, corners", [("nearest", None), ("bilinear", False), ("bilinear", True),
+                                           ("bicubic", False), ("bicubic", True)])
+def test_gradcheck(mode, corners):
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 4))
+    assert gradcheck(lambda t: F.interpolate(t, size=(5, 3), mode=mode, align_corners=corners), [x])
+    assert gradcheck(lambda t: F.interpolate(t, scale_factor=1.7, mode=mode, align_corners=corners), [x])
+
+
+def test_upsample_module():
+    x = np.random.default_rng(2).standard_normal((1, 3, 4, 5)).astype(np.float32)
+    layer = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+    np.testing.assert_allclose(layer(ms.tensor(x)).data,
+                               TF.interpolate(torch.tensor(x), scale_factor=2, mode="bilinear").numpy(), atol=1e-6)
+    assert "bilinear" in repr(layer)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"size": 4, "scale_factor": 2}, "exactly one of size or scale_factor"),
+    ({}, "exactly one of size or scale_factor"),
+    ({"size": 4, "align_corners": True}, "align_corners"),
+    ({"size": 4, "mode": "linear"}, "mode"),
+    ({"size": (4, 4, 4)}, "size"),
+    ({"size": 0}, "size"),
+    ({"scale_factor": -1.0}, "scale_factor"),
+    ({"scale_factor": 0.1}, "scale_factor"),
+    ({"scale_factor": (2, 2, 2)}, "scale_factor"),
+    ({"size": 4, "recompute_scale_factor": True}, "recompute_scale_factor"),
+])
+def test_bad_arguments_name_the_argument(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        F.interpolate(ms.tensor(np.zeros((1, 1, 3, 3), np.float32)), **kwargs)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="input must be 4-D"):
+        F.interpolate(ms.tensor(np.zeros((3, 3), np.float32)), size=4)
+    with pytest.raises(TypeError, match="floating-point"):
+        F.interpolate(ms.tensor(np.zeros((1, 1, 3, 3), np.int64)), size=4)
