@@ -43,8 +43,9 @@ def pytest_runtest_makereport(item, call):
         return
     outcome, message = _outcome(call)
     grade = cell.get("metadata", {}).get("nbgrader", {})
-    record = {"cell": item.cell_num, "id": cell.get("id"), "grade_id": grade.get("grade_id") if grade.get("grade")
-              else None, "outcome": outcome, "message": message}
+    grade_id = grade.get("grade_id") if grade.get("grade") else None
+    record = {"cell": item.cell_num, "id": cell.get("id"), "grade_id": grade_id, "outcome": outcome,
+              "message": message}
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
         fh.flush()

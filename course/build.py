@@ -125,7 +125,8 @@ def render(lecture: Lecture, student: bool = True) -> nbformat.NotebookNode:
             continue
         if any(marker in cell.source for marker in (BEGIN_SOLUTION, BEGIN_HIDDEN)):
             raise CourseError(f"{lecture.source.name} cell {index}: markers only work in code cells")
-        new = v4.new_markdown_cell(cell.source) if cell.cell_type == "markdown" else v4.new_raw_cell(cell.source)
+        make = v4.new_markdown_cell if cell.cell_type == "markdown" else v4.new_raw_cell
+        new = make(cell.source)
         new.id = f"c{index:03d}"
         nb.cells.append(new)
     missing = sorted(set(lecture.points) - seen)

@@ -86,7 +86,7 @@ def restore_checks(nb, reference):
 def _child_env(record: Path) -> dict:
     """The grading subprocess's environment: the repo importable, no leaked MPLBACKEND or pytest options."""
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "PYTEST_ADDOPTS")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_DIR), env.get("PYTHONPATH")) if p)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env[RECORD_ENV] = str(record)
     return env

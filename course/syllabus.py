@@ -77,7 +77,8 @@ def load_course(root: Path | str = COURSE_DIR) -> Course:
     entries = data.get("lecture", [])
     if not entries:
         raise CourseError(f"{path}: no [[lecture]] entries")
-    lectures = tuple(_lecture(root, entry, f"{path.name} lecture #{i + 1}") for i, entry in enumerate(entries))
+    lectures = tuple(_lecture(root, entry, f"{path.name} lecture #{i + 1}")
+                     for i, entry in enumerate(entries))
     ids = [lec.id for lec in lectures]
     if len(set(ids)) != len(ids):
         raise CourseError(f"{path}: lecture ids must be unique, got {ids}")

@@ -34,7 +34,8 @@ def test_student_version_stubs_solutions_and_drops_hidden_tests(demo):
     area = next(cell for cell in nb.cells if cell.source.startswith("def area"))
     assert area.source.splitlines()[-1] == "    raise NotImplementedError('pi times r squared')"
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code(nb))
-    assert nb.metadata["course"] == {"lecture": "01_demo", "title": demo.lectures[0].title, "edition": "student"}
+    title = demo.lectures[0].title
+    assert nb.metadata["course"] == {"lecture": "01_demo", "title": title, "edition": "student"}
 
 
 def test_solution_version_keeps_everything_and_stores_expected_output(demo):
@@ -91,7 +92,8 @@ def test_the_real_course_is_built_and_current():
 
 def _course_with(tmp_path, source, points="{ a = 1 }", lecture_id="01_x"):
     (tmp_path / "lectures").mkdir(exist_ok=True)
-    (tmp_path / "syllabus.toml").write_text(f'[[lecture]]\nid = "{lecture_id}"\ntitle = "X"\npoints = {points}\n')
+    syllabus = f'[[lecture]]\nid = "{lecture_id}"\ntitle = "X"\npoints = {points}\n'
+    (tmp_path / "syllabus.toml").write_text(syllabus)
     (tmp_path / "lectures" / f"{lecture_id}.py").write_text(source)
     return load_course(tmp_path)
 
@@ -102,7 +104,8 @@ GOOD_CHECK = '# %% grade_id="a"\nassert True\n'
 @pytest.mark.parametrize("source, points, message", [
     ("# %%\n### BEGIN SOLUTION\nx = 1\n" + GOOD_CHECK, "{ a = 1 }", "never closed"),
     ("# %%\nx = 1\n### END SOLUTION\n" + GOOD_CHECK, "{ a = 1 }", "without a matching"),
-    ('# %% grade_id="a"\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n', "{ a = 1 }", "must not hold a solution"),
+    ('# %% grade_id="a"\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n', "{ a = 1 }",
+     "must not hold a solution"),
     ("# %%\n### BEGIN HIDDEN TESTS\nx = 1\n### END HIDDEN TESTS\n" + GOOD_CHECK, "{ a = 1 }", "hidden tests"),
     (GOOD_CHECK, "{ a = 1, b = 2 }", "no cell has that grade_id"),
     ('# %% grade_id="c"\nassert True\n' + GOOD_CHECK, "{ a = 1 }", "has no points"),
@@ -152,7 +155,8 @@ def test_restore_checks_undoes_edits_deletions_and_copies(demo):
 
 def test_table_and_json_reports():
     grades = [NotebookGrade("a.ipynb", "01_demo", "complete",
-                            [Exercise("area", 2, 2), Exercise("double", 1, 0, "AssertionError: " + "x" * 200)]),
+                            [Exercise("area", 2, 2),
+                             Exercise("double", 1, 0, "AssertionError: " + "x" * 200)]),
               NotebookGrade("b.ipynb", None, "not a lecture of this course")]
     table = format_table(grades)
     assert "area" in table and "2/2" in table and "0/1" in table and "TOTAL 2/3" in table

@@ -62,7 +62,7 @@ def test_checks_are_restored_and_broken_notebooks_do_not_stop_grading(built, tmp
         if cell.id == "check-double":
             cell.source = "pass"
     nb.cells = [cell for cell in nb.cells if cell.id != "check-area"]  # and the visible check deleted
-    nb.cells.append(nbformat.v4.new_code_cell("def double(x):\n    return 0"))  # breaks double after its check
+    nb.cells.append(nbformat.v4.new_code_cell("def double(x):\n    return 0"))  # after its check: harmless
     tampered = tmp_path / "tampered.ipynb"
     nbformat.write(nb, tampered)
     crash = with_cell(solution, tmp_path / "crash.ipynb", 5, "import os\nos._exit(1)")
@@ -83,7 +83,8 @@ def test_checks_are_restored_and_broken_notebooks_do_not_stop_grading(built, tmp
 
 
 def test_a_notebook_that_runs_too_long_is_killed(built, tmp_path):
-    slow = with_cell(built / "solution" / "01_demo.ipynb", tmp_path / "slow.ipynb", 5, "import time\ntime.sleep(60)")
+    solution = built / "solution" / "01_demo.ipynb"
+    slow = with_cell(solution, tmp_path / "slow.ipynb", 5, "import time\ntime.sleep(60)")
     (result,) = grade([slow], load_course(DEMO), cell_timeout=100, notebook_timeout=8)
     assert result.status == "notebook timed out after 8 s"
     assert result.exercises[1].earned == 0 and result.exercises[1].message.startswith("not reached")

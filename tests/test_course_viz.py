@@ -64,7 +64,8 @@ def test_static_figures_draw(square):
     fig = scoring.overlap_static_figure(square, shifts=(0, 6))
     assert len(fig.axes) == 3
     curves = {line.get_label(): line.get_ydata() for line in fig.axes[-1].lines}
-    assert curves["IoU"][0] == 1.0 and curves["IoU"][12] == 0.0 and curves["IoU"][6] == pytest.approx(72 / 216)
+    assert curves["IoU"][0] == 1.0 and curves["IoU"][12] == 0.0
+    assert curves["IoU"][6] == pytest.approx(72 / 216)
     assert bytes(fig._repr_png_()[:8]) == b"\x89PNG\r\n\x1a\n"
     image = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
     mask = np.zeros((16, 16), np.int64)
@@ -87,8 +88,10 @@ def dilated(kernel, d):
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 2)])
 def test_conv_stepper_walks_the_windows(stride, padding, dilation):
     rng = np.random.default_rng(stride + 10 * padding + 100 * dilation)
-    image, kernel = rng.integers(0, 9, size=(7, 6)).astype(float), rng.integers(-2, 3, size=(3, 3)).astype(float)
-    expected = correlate2d(np.pad(image, padding), dilated(kernel, dilation), mode="valid")[::stride, ::stride]
+    image = rng.integers(0, 9, size=(7, 6)).astype(float)
+    kernel = rng.integers(-2, 3, size=(3, 3)).astype(float)
+    full = correlate2d(np.pad(image, padding), dilated(kernel, dilation), mode="valid")
+    expected = full[::stride, ::stride]
     stepper = cviz.ConvStepper(image, kernel)
     last_step = expected.size - 1
     fig = stepper.draw(last_step, stride, padding, dilation)
@@ -98,7 +101,8 @@ def test_conv_stepper_walks_the_windows(stride, padding, dilation):
     top, left = r * stride, c * stride
     assert stepper.last["window"][0] == (top, left)
     assert stepper.last["window"][-1] == (top + 2 * dilation, left + 2 * dilation)
-    window = np.pad(image, padding)[top:top + 2 * dilation + 1:dilation, left:left + 2 * dilation + 1:dilation]
+    span = 2 * dilation + 1
+    window = np.pad(image, padding)[top:top + span:dilation, left:left + span:dilation]
     np.testing.assert_allclose(stepper.last["column"], window.ravel())
     assert stepper.last["value"] == pytest.approx(expected[r, c])
     shown = stepper.last["output"]
@@ -109,7 +113,8 @@ def test_conv_stepper_walks_the_windows(stride, padding, dilation):
 def test_conv_stepper_explains_a_kernel_that_does_not_fit():
     stepper = cviz.ConvStepper(np.ones((3, 3)), np.ones((3, 3)))
     fig = stepper.draw(0, 1, 0, 2)
-    assert stepper.last["output"].size == 0 and "larger than the padded input" in fig.axes[0].texts[0].get_text()
+    assert stepper.last["output"].size == 0
+    assert "larger than the padded input" in fig.axes[0].texts[0].get_text()
 
 
 def test_conv_stepper_widget_fits_the_step_slider():

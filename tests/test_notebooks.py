@@ -31,7 +31,8 @@ def runs(tmp_path_factory):
         if (edition, lecture_id) not in cache:
             path = root / edition / f"{lecture_id}.ipynb"
             before = hashlib.sha256(path.read_bytes()).hexdigest()
-            result = grade_notebook(path, COURSE, cell_timeout=CELL_TIMEOUT, notebook_timeout=NOTEBOOK_TIMEOUT)
+            result = grade_notebook(path, COURSE, cell_timeout=CELL_TIMEOUT,
+                                    notebook_timeout=NOTEBOOK_TIMEOUT)
             cache[edition, lecture_id] = (result, before == hashlib.sha256(path.read_bytes()).hexdigest())
         return cache[edition, lecture_id]
     return run
@@ -61,7 +62,8 @@ def test_solution_passes_nbval_end_to_end_with_full_points(runs, lecture_id):
 @pytest.mark.parametrize("lecture_id", LECTURES)
 def test_solution_checks_the_marked_outputs(lecture_id):
     """At least one cell per lecture has its printed output compared by nbval (and stored for it)."""
-    checked = [cell for cell in code_cells(lecture_id) if "nbval-check-output" in cell.metadata.get("tags", [])]
+    checked = [cell for cell in code_cells(lecture_id)
+               if "nbval-check-output" in cell.metadata.get("tags", [])]
     assert checked and all(cell.outputs and cell.execution_count for cell in checked)
 
 
@@ -72,6 +74,7 @@ def test_student_fails_every_check_and_passes_everything_else(runs, lecture_id):
     assert failures(result, graded=False) == [], "ungraded cells must not depend on the exercises"
     graded = [c for c in result.cells if c["grade_id"]]
     assert sorted(c["grade_id"] for c in graded) == sorted(COURSE.find(lecture_id).points)
-    assert all(c["outcome"] == "failed" and c["message"].startswith("NotImplementedError") for c in graded), graded
+    assert all(c["outcome"] == "failed" and c["message"].startswith("NotImplementedError")
+               for c in graded), graded
     assert result.earned == 0
     assert unchanged

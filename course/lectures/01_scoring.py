@@ -34,8 +34,10 @@ from minseg.viz import scoring
 # Training data for segmentation is exactly this: *pairs of image and mask*.
 
 # %%
-scenes = DigitScenes(8, size=64, seed=2)
-image, mask, instances = scenes.images[3], scenes.masks[3], scenes.instances[3]
+scenes = DigitScenes(16, size=64, seed=2)
+# a scene in which two digits share a class (so semantic and instance segmentation differ)
+pick = next(i for i, inst in enumerate(scenes.instances) if len(set(inst["labels"])) < len(inst["labels"]))
+image, mask, instances = scenes.images[pick], scenes.masks[pick], scenes.instances[pick]
 print("image", image.shape, image.dtype, "mask", mask.shape, mask.dtype)
 print("classes:", CLASSES)
 
@@ -58,8 +60,8 @@ print("classes:", CLASSES)
 scoring.tasks_figure(image, mask, instances, CLASSES)
 
 # %% [markdown]
-# Look at the two digits '2': the semantic mask paints them in one colour, the instance masks keep
-# them apart. In numbers:
+# Look at the two digits of the same class: the semantic mask paints them in one colour, the
+# instance masks keep them apart. In numbers:
 
 # %%
 present = [CLASSES[c] for c in np.unique(mask) if c != 0]
@@ -111,7 +113,7 @@ print("toy prediction:\n", toy_pred, "\ntoy truth:\n", toy_target)
 def iou_per_class(pred, target, num_classes):
     """IoU of every class c between two integer label maps of the same shape (nan: class absent)."""
     pred, target = np.asarray(pred), np.asarray(target)
-    ### BEGIN SOLUTION hint: for each class c, count np.logical_and / np.logical_or of (pred == c) and (target == c)
+    ### BEGIN SOLUTION hint: for each class c, count np.logical_and / np.logical_or of pred == c, target == c
     scores = np.full(num_classes, np.nan)
     for c in range(num_classes):
         a, b = pred == c, target == c
@@ -167,7 +169,8 @@ print("dice_per_class agrees with the hand-worked cases and with minseg.metrics.
 # of pixels of class $i$ that were predicted as $j$. Then, for class $c$,
 #
 # - $|A\cap B| = C_{cc}$ (the diagonal), $|B|$ = row sum, $|A|$ = column sum;
-# - $\mathrm{IoU}_c = C_{cc} / (\text{row}_c + \text{col}_c - C_{cc})$, $\;\mathrm{Dice}_c = 2C_{cc} / (\text{row}_c + \text{col}_c)$;
+# - $\mathrm{IoU}_c = C_{cc} / (\text{row}_c + \text{col}_c - C_{cc})$,
+#   $\;\mathrm{Dice}_c = 2C_{cc} / (\text{row}_c + \text{col}_c)$;
 # - pixel accuracy $= \operatorname{trace}(C) / \sum C$.
 #
 # Confusion matrices of many images simply add up, which is how a whole validation set is scored.
@@ -195,21 +198,23 @@ _rng = np.random.default_rng(3)
 for _ in range(20):
     _p, _t = _rng.integers(0, 5, size=(2, 8, 9))
     np.testing.assert_array_equal(confusion(_p, _t, 5), metrics.confusion_matrix(_p, _t, 5))
-    np.testing.assert_array_equal(confusion(_p, _t, 5), sklearn_confusion(_t.ravel(), _p.ravel(), labels=range(5)))
+    _theirs = sklearn_confusion(_t.ravel(), _p.ravel(), labels=range(5))
+    np.testing.assert_array_equal(confusion(_p, _t, 5), _theirs)
 print("confusion agrees with the hand-worked case, minseg.metrics and scikit-learn")
 
 # %% [markdown]
 # ### Scoring a prediction of a scene
 #
-# Let us fake a prediction of our scene: shift the true mask two pixels to the right, and call one of
-# the two '2's a '7' (a typical confusion). `minseg.metrics` computes everything from the confusion
-# matrix, exactly as above.
+# Let us fake a prediction of our scene: shift the true mask two pixels to the right, and give the
+# first digit a class that is not in the scene at all (a typical confusion). `minseg.metrics`
+# computes everything from the confusion matrix, exactly as above.
 
 # %%
-prediction = scoring.shift_mask(mask, 2, 0)
-first_two = scoring.shift_mask(instances["masks"][0], 2, 0)
-prediction[first_two] = CLASSES.index("7")
 K = len(CLASSES)
+wrong_class = next(c for c in range(1, K) if c not in np.unique(mask))
+prediction = scoring.shift_mask(mask, 2, 0)
+prediction[scoring.shift_mask(instances["masks"][0], 2, 0)] = wrong_class
+print("the first digit, a", CLASSES[instances["labels"][0]], "is predicted as a", CLASSES[wrong_class])
 per_class = metrics.iou(prediction, mask, K)
 print("class      IoU    Dice")
 for c in range(K):
@@ -222,9 +227,10 @@ print(f"pixel accuracy: {metrics.pixel_accuracy(prediction, mask, K):.3f}")
 # %% [markdown]
 # Two lessons hide in this table. The pixel accuracy is high because the background, the largest
 # class by far, is nearly perfect; the mean IoU gives every class one vote and drops sharply. And the
-# '7' that does not exist in the truth still gets an IoU of 0 (it was predicted), which pulls the
+# class that does not exist in the truth still gets an IoU of 0 (it was predicted), which pulls the
 # mean down: predicting a class that is not there is an error too. This is why segmentation papers
-# report **mean IoU** (PASCAL VOC, Cityscapes and ADE20K all rank methods by it).
+# report **mean IoU** (on benchmarks such as PASCAL VOC, Cityscapes and ADE20K, models are compared
+# by it).
 
 # %% [markdown]
 # ## 4. Losses: soft Dice and Jaccard versus cross-entropy
@@ -233,7 +239,8 @@ print(f"pixel accuracy: {metrics.pixel_accuracy(prediction, mask, K):.3f}")
 # slides replace the sets by vectors in $[0,1]^n$: the truth $y$ (one-hot) and the predicted
 # probabilities $\hat y$. The intersection becomes $y\cdot\hat y$ and the sizes become sums:
 #
-# $$L_{\text{Jaccard}} = 1 - \frac{y\cdot\hat y + \varepsilon}{\sum y + \sum \hat y - y\cdot\hat y + \varepsilon}
+# $$L_{\text{Jaccard}} = 1 - \frac{y\cdot\hat y + \varepsilon}
+#   {\sum y + \sum \hat y - y\cdot\hat y + \varepsilon}
 # \qquad L_{\text{Dice}} = 1 - \frac{2\,y\cdot\hat y + \varepsilon}{\sum y + \sum \hat y + \varepsilon}$$
 #
 # The small $\varepsilon$ (1 in minseg, as often) keeps a class that is absent from both $y$ and
@@ -320,8 +327,8 @@ print(f"{'prediction':<22}{'cross-entropy':>15}{'Dice loss':>11}{'Jaccard loss':
 for name, labels in [("all background", np.zeros_like(small)), ("the object, right", small),
                      ("object 2 px too far", np.roll(small, 2, axis=2))]:
     logits = confident(labels)
-    print(f"{name:<22}{F.cross_entropy(logits, small).item():>15.4f}{F.dice_loss(logits, small).item():>11.4f}"
-          f"{F.jaccard_loss(logits, small).item():>14.4f}")
+    ce, dice, jaccard = (f(logits, small).item() for f in (F.cross_entropy, F.dice_loss, F.jaccard_loss))
+    print(f"{name:<22}{ce:>15.4f}{dice:>11.4f}{jaccard:>14.4f}")
 
 # %% [markdown]
 # Cross-entropy counts wrong pixels. Missing the object entirely and placing it two pixels off both
@@ -339,7 +346,9 @@ for name, labels in [("all background", np.zeros_like(small)), ("the object, rig
 # see that the soft losses, unlike IoU and Dice, also reward being sure when right.
 
 # %% tags=["nbval-ignore-output"]
-digit_mask = instances["masks"][2]
+digit_mask = instances["masks"][int(np.argmax(instances["masks"].sum(axis=(1, 2))))]  # the largest digit
+rows, cols = np.nonzero(digit_mask)
+digit_mask = np.roll(digit_mask, (32 - int(rows.mean()), 32 - int(cols.mean())), axis=(0, 1))  # centred
 explorer = scoring.MaskOverlap(digit_mask)
 explorer.widget()
 

@@ -173,7 +173,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     x = np.asarray(x)
     c, h, w = x.shape
     k = kernel_size
-    ### BEGIN SOLUTION hint: pad with np.pad, then for each kernel tap (i, j) take a strided slice of all windows
+    ### BEGIN SOLUTION hint: np.pad, then for each kernel tap (i, j) one strided slice covers all windows
     oh = conv_output_size(h, k, stride, padding, dilation)
     ow = conv_output_size(w, k, stride, padding, dilation)
     xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
@@ -181,7 +181,8 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     for i in range(k):
         for j in range(k):
             top, left = i * dilation, j * dilation
-            cols[:, i, j] = xp[:, top:top + stride * (oh - 1) + 1:stride, left:left + stride * (ow - 1) + 1:stride]
+            bottom, right = top + stride * (oh - 1) + 1, left + stride * (ow - 1) + 1
+            cols[:, i, j] = xp[:, top:bottom:stride, left:right:stride]
     return cols.reshape(c * k * k, oh * ow)
     ### END SOLUTION
 
@@ -195,7 +196,7 @@ for _ in range(30):
     _k, _s, _p, _d = (int(v) for v in _rng.integers([1, 1, 0, 1], [4, 4, 3, 3]))
     _x = _rng.normal(size=(int(_rng.integers(1, 4)), 9, 8))
     _expected = torch.nn.functional.unfold(torch.tensor(_x[None]), _k, dilation=_d, padding=_p, stride=_s)
-    np.testing.assert_allclose(im2col(_x, _k, _s, _p, _d), _expected[0].numpy(), err_msg=str((_k, _s, _p, _d)))
+    np.testing.assert_allclose(im2col(_x, _k, _s, _p, _d), _expected[0].numpy(), err_msg=f"{_k, _s, _p, _d}")
     np.testing.assert_allclose(im2col(_x, _k, _s, _p, _d),
                                F.unfold(ms.tensor(_x[None]), _k, dilation=_d, padding=_p, stride=_s).data[0])
 print("im2col agrees with F.unfold and torch.nn.functional.unfold")
@@ -272,7 +273,7 @@ def conv_matrix_2d(kernel, input_size, stride=1, padding=0):
     kernel = np.asarray(kernel, dtype=float)
     (kh, kw), (h, w) = kernel.shape, input_size
     (sh, sw), (ph, pw) = pair(stride), pair(padding)
-    ### BEGIN SOLUTION hint: for output (r, c) and tap (i, j) the input pixel is (r*sh + i - ph, c*sw + j - pw)
+    ### BEGIN SOLUTION hint: output (r, c), tap (i, j) reads input pixel (r*sh + i - ph, c*sw + j - pw)
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     m = np.zeros((oh * ow, h * w))
     for r in range(oh):
@@ -384,7 +385,7 @@ print("dilations 1, 2, 4:", measured_field([1, 2, 4]), "= 1 + 2(1 + 2 + 4)")
 
 # %%
 train_digits, train_labels = digit_samples("train")
-means = np.stack([train_digits[train_labels == c].mean(0) for c in range(10)]).astype(np.float64)  # (10, 8, 8)
+means = np.stack([train_digits[train_labels == c].mean(0) for c in range(10)]).astype(np.float64)  # 10x8x8
 fc_weight = means.reshape(10, 64)
 fc_bias = -0.5 * (fc_weight ** 2).sum(1)
 val_scores = digits.reshape(len(digits), 64) @ fc_weight.T + fc_bias

@@ -79,7 +79,7 @@ class ConvStepper:
         ax_cols.set_ylabel("kernel tap")
         r, c = divmod(step, lay["ow"])
         low, high = lay["output"].min(), lay["output"].max()
-        ax_out.imshow(shown, cmap="viridis", interpolation="nearest", vmin=low, vmax=high if high > low else low + 1)
+        ax_out.imshow(shown, cmap="viridis", interpolation="nearest", vmin=low, vmax=max(high, low + 1e-9))
         integral = np.allclose(lay["output"], np.round(lay["output"]))
         annotate_cells(ax_out, shown, "{:.0f}" if integral else "{:.1f}", fontsize=7)
         ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="C3", lw=2))

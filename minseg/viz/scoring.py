@@ -40,7 +40,7 @@ def overlap_scores(pred: np.ndarray, truth: np.ndarray, confidence: float = 3.0)
     logits = tensor(np.stack([-logit, logit])[None].astype(np.float64))
     target = t[None]
     with no_grad():
-        losses = [F.cross_entropy(logits, target), F.dice_loss(logits, target), F.jaccard_loss(logits, target)]
+        losses = [loss(logits, target) for loss in (F.cross_entropy, F.dice_loss, F.jaccard_loss)]
     hard = [metrics.iou(p, t, 2)[1], metrics.dice(p, t, 2)[1]]
     return dict(zip(SCORE_NAMES, [float(v) for v in hard] + [loss.item() for loss in losses]))
 
@@ -87,7 +87,8 @@ class MaskOverlap:
         limit = max_shift or self.truth.shape[1] // 2
         controls = {"dx": widgets.IntSlider(0, -limit, limit, description="dx"),
                     "dy": widgets.IntSlider(0, -limit, limit, description="dy"),
-                    "confidence": widgets.FloatSlider(3.0, min=0.5, max=10.0, step=0.5, description="confidence")}
+                    "confidence": widgets.FloatSlider(3.0, min=0.5, max=10.0, step=0.5,
+                                                      description="confidence")}
         return FigureWidget(self.draw, controls)
 
 
