@@ -1,4 +1,4 @@
-"""RoIAlign / RoIPool: 256 boxes on a 1/16-scale, 256-channel feature map, forward + backward, vs torchvision."""
+"""RoIAlign / RoIPool: 256 boxes on a 1/16-scale 256-channel map, forward + backward, vs torchvision."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ SCALE = 1 / 16
 
 
 def _inputs(n_boxes=256, channels=256, batch=2, seed=0):
-    """A (batch, channels, 50, 50) map and boxes of 32-400 px (Mask R-CNN-like proposals), some over the edge."""
+    """A (batch, channels, 50, 50) map; boxes of 32-400 px (like Mask R-CNN proposals), some off the edge."""
     rng = np.random.default_rng(seed)
     side = IMAGE // 16
     x = rng.standard_normal((batch, channels, side, side), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""RoIAlign / RoIPool by hand: the slide's worked numbers, the widget's sampling helper, box forms, bad input."""
+"""RoIAlign / RoIPool by hand: the slide's worked numbers, the widget's helper, box forms, bad input."""
 import numpy as np
 import pytest
 
@@ -13,7 +13,10 @@ def _feature_map():
 
 
 def _slide_value(f):
-    """The slide: f(6.5, 5.8) = f(6,5)*.5*.2 + f(7,5)*.5*.2 + f(6,6)*.5*.8 + f(7,6)*.5*.8, f(i, j) = map[j, i]."""
+    """The slide: f(6.5, 5.8) = f(6,5)*.5*.2 + f(7,5)*.5*.2 + f(6,6)*.5*.8 + f(7,6)*.5*.8.
+
+    f(i, j) is column i, row j: map[j, i].
+    """
     return f[..., 5, 6] * .5 * .2 + f[..., 5, 7] * .5 * .2 + f[..., 6, 6] * .5 * .8 + f[..., 6, 7] * .5 * .8
 
 
@@ -48,7 +51,7 @@ def test_sampling_points_helper_on_the_slide_example():
 
 
 def test_sampling_points_helper_grid_and_borders():
-    """Box 8 px wide on a 1/2 map -> 4 feature px over 2 bins: adaptive 2x2 samples at 0.5, 1.5 | 2.5, 3.5 (+ x1)."""
+    """x: -2..6 at 1/2 -> -1..3 on the map, 2 bins of 2 px -> 2 samples per bin at -0.5, 0.5 | 1.5, 2.5."""
     samples = roi_align_sampling_points([-2.0, 0.0, 6.0, 4.0], 2, spatial_scale=0.5, feature_size=(3, 3))
     assert samples.points.shape == (2, 2, 1, 2, 2) and samples.count == 2
     np.testing.assert_allclose(samples.points[0, :, 0, :, 0], [[-0.5, 0.5], [1.5, 2.5]])
@@ -130,7 +133,8 @@ GOOD = np.array([[0, 0, 0, 2, 2]], dtype=np.float64)
     (dict(boxes=np.zeros((3, 4))), r"boxes must be a \(K, 5\) array .* got shape \(3, 4\)"),
     (dict(boxes=np.zeros(5)), r"boxes must be a \(K, 5\) array"),
     (dict(boxes=[np.zeros((2, 5))]), r"boxes\[0\] must be a \(K_i, 4\) array"),
-    (dict(boxes=np.array([[2, 0, 0, 1, 1]])), r"boxes\[:, 0\] \(batch index\) must be an integer in \[0, 2\)"),
+    (dict(boxes=np.array([[2, 0, 0, 1, 1]])),
+     r"boxes\[:, 0\] \(batch index\) must be an integer in \[0, 2\)"),
     (dict(boxes=np.array([[-1, 0, 0, 1, 1]])), r"batch index"),
     (dict(boxes=np.array([[0.5, 0, 0, 1, 1]])), r"batch index"),
     (dict(boxes=[np.zeros((1, 4))] * 3), r"batch index\) must be an integer in \[0, 2\)"),

@@ -61,8 +61,8 @@ def _check_rois(op: str, rois: np.ndarray, batch_size: int) -> np.ndarray:
     wrong = (index != np.floor(index)) | (index < 0) | (index >= batch_size)
     if wrong.any():
         bad = int(np.argmax(wrong))
-        raise ValueError(f"{op}: boxes[:, 0] (batch index) must be an integer in [0, {batch_size}) for an input "
-                         f"of batch size {batch_size}, row {bad} has {index[bad]:g}")
+        raise ValueError(f"{op}: boxes[:, 0] (batch index) must be an integer in [0, {batch_size}) for an "
+                         f"input of batch size {batch_size}, row {bad} has {index[bad]:g}")
     flipped = (rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])
     if flipped.any():
         bad = int(np.argmax(flipped))
@@ -95,14 +95,23 @@ def _planes(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
+def _scatter_back(input_shape, grad: np.ndarray, kernel, *args) -> np.ndarray:
+    """The input's gradient: zeros that ``kernel(grad, *args, planes)`` adds each output gradient into."""
+    grad_x = np.zeros(input_shape, dtype=grad.dtype)
+    if grad.size:
+        kernel(np.ascontiguousarray(grad), *args, _planes(grad_x))
+    return grad_x
+
+
 # ----- RoIAlign ----------------------------------------------------------------------------------
 
 def align_taps(rois, dtype, feature_size, output_size, spatial_scale, sampling_ratio, aligned):
     """The fast path's tables: for y then x, (pixel_lo, pixel_hi, weight_lo, weight_hi, grid) per sample."""
     geo = align_geometry(rois, dtype, output_size, spatial_scale, sampling_ratio, aligned)
     tables = []
-    for start, bin_size, grid, bins, size in ((geo.start_y, geo.bin_h, geo.grid_h, output_size[0], feature_size[0]),
-                                              (geo.start_x, geo.bin_w, geo.grid_w, output_size[1], feature_size[1])):
+    axes = ((geo.start_y, geo.bin_h, geo.grid_h, output_size[0], feature_size[0]),
+            (geo.start_x, geo.bin_w, geo.grid_w, output_size[1], feature_size[1]))
+    for start, bin_size, grid, bins, size in axes:
         coords = align_sample_coords(start, bin_size, grid, bins)
         tables += [*align_axis_taps(coords, grid, size), grid]
     return tables
@@ -124,11 +133,8 @@ class RoIAlignFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_x = np.zeros(ctx.input_shape, dtype=grad.dtype)
-        if grad.size:
-            kernels.roi_align_backward(np.ascontiguousarray(grad), grad_x.shape[3], ctx.batch, *ctx.tables,
-                                       _planes(grad_x))
-        return grad_x, None
+        return _scatter_back(ctx.input_shape, grad, kernels.roi_align_backward,
+                             ctx.input_shape[3], ctx.batch, *ctx.tables), None
 
 
 def roi_align(input, boxes, output_size, spatial_scale: float = 1.0, sampling_ratio: int = -1,
@@ -167,10 +173,7 @@ class RoIPoolFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_x = np.zeros(ctx.input_shape, dtype=grad.dtype)
-        if grad.size:
-            kernels.roi_pool_backward(np.ascontiguousarray(grad), ctx.batch, ctx.argmax, _planes(grad_x))
-        return grad_x, None
+        return _scatter_back(ctx.input_shape, grad, kernels.roi_pool_backward, ctx.batch, ctx.argmax), None
 
 
 def roi_pool(input, boxes, output_size, spatial_scale: float = 1.0) -> Tensor:

@@ -63,7 +63,7 @@ def _samples_per_bin(size: np.ndarray, bins, sampling_ratio: int) -> np.ndarray:
 
 
 def align_sample_coords(start: np.ndarray, bin_size: np.ndarray, grid: np.ndarray, bins: int) -> np.ndarray:
-    """Sample coordinates (K, bins, G) along one axis, G = the largest grid; entries past a box's grid are junk.
+    """Sample coordinates (K, bins, G) along one axis, G = the largest grid (entries past a box's grid: junk).
 
     Sample ``s`` of bin ``p`` sits at start + p * bin + (s + 1/2) * bin / grid: a regular grid,
     evenly spaced inside the bin, never on its edges.
@@ -156,7 +156,8 @@ class SamplingPoints(NamedTuple):
 
 
 def roi_align_sampling_points(box, output_size, spatial_scale: float = 1.0, sampling_ratio: int = -1,
-                              aligned: bool = False, feature_size=(64, 64), dtype=np.float64) -> SamplingPoints:
+                              aligned: bool = False, feature_size=(64, 64),
+                              dtype=np.float64) -> SamplingPoints:
     """Where RoIAlign samples one box (x1, y1, x2, y2), and how each sample mixes its 4 neighbours.
 
     Neighbour order per sample: (x_low, y_low), (x_high, y_low), (x_low, y_high), (x_high, y_high);

@@ -1,4 +1,4 @@
-"""RoIAlign and RoIPool written as plain loops that read like the lecture slide (slow; for teaching and tests).
+"""RoIAlign and RoIPool as plain loops that read like the lecture slide (slow; for teaching and tests).
 
 Arrays in, arrays out: ``input`` (N, C, H, W), ``rois`` (K, 5) rows [batch_index, x1, y1, x2, y2].
 Each op is a list of "taps" (output bin <- feature pixel, with a weight), so the forward pass
@@ -34,7 +34,8 @@ def bilinear_taps(x: float, y: float, height: int, width: int) -> list[tuple[int
     return taps
 
 
-def roi_align_taps(rois, dtype, feature_size, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+def roi_align_taps(rois, dtype, feature_size, output_size, spatial_scale=1.0, sampling_ratio=-1,
+                   aligned=False):
     """Yield (k, p, q, n, j, i, weight): output bin (p, q) of box k reads pixel (j, i) of image n."""
     height, width = feature_size
     out_h, out_w = output_size
@@ -53,8 +54,8 @@ def roi_align_taps(rois, dtype, feature_size, output_size, spatial_scale=1.0, sa
                             yield k, p, q, n, j, i, weight / count
 
 
-def roi_align_reference(input: np.ndarray, rois: np.ndarray, output_size, spatial_scale=1.0, sampling_ratio=-1,
-                        aligned=False) -> np.ndarray:
+def roi_align_reference(input: np.ndarray, rois: np.ndarray, output_size, spatial_scale=1.0,
+                        sampling_ratio=-1, aligned=False) -> np.ndarray:
     """RoIAlign forward by plain loops: out[k, :, p, q] = mean of f(sample) over the bin's sample grid."""
     out = np.zeros((len(rois), input.shape[1]) + tuple(output_size), dtype=input.dtype)
     for k, p, q, n, j, i, weight in roi_align_taps(rois, input.dtype, input.shape[2:], output_size,
@@ -106,7 +107,8 @@ def roi_pool_reference(input: np.ndarray, rois: np.ndarray, output_size, spatial
 def roi_pool_reference_backward(grad: np.ndarray, input: np.ndarray, rois: np.ndarray, spatial_scale=1.0):
     """d loss / d input for RoIPool: each bin's gradient goes to its maximum (nothing from empty bins)."""
     argmax = roi_pool_argmax(input, rois, grad.shape[2:], spatial_scale)
-    grad_planes = np.zeros((input.shape[0], input.shape[1], input.shape[2] * input.shape[3]), dtype=grad.dtype)
+    n, c, h, w = input.shape
+    grad_planes = np.zeros((n, c, h * w), dtype=grad.dtype)
     for k, c, p, q in np.ndindex(*argmax.shape):
         if argmax[k, c, p, q] >= 0:
             grad_planes[int(rois[k, 0]), c, argmax[k, c, p, q]] += grad[k, c, p, q]

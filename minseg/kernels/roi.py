@@ -34,14 +34,15 @@ def _box_taps(k, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi, gri
                 for t in range(gw):
                     c0, c1, b0, b1 = x_lo[k, q, t], x_hi[k, q, t], wx_lo[k, q, t], wx_hi[k, q, t]
                     pos[m], pos[m + 1], pos[m + 2], pos[m + 3] = r0 + c0, r0 + c1, r1 + c0, r1 + c1
-                    weight[m], weight[m + 1], weight[m + 2], weight[m + 3] = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+                    weight[m], weight[m + 1] = a0 * b0, a0 * b1
+                    weight[m + 2], weight[m + 3] = a1 * b0, a1 * b1
                     m += 4
     return pos, weight
 
 
 @njit(cache=True, parallel=True)
-def roi_align_forward(x_flat, width, batch, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi, grid_w,
-                      out):
+def roi_align_forward(x_flat, width, batch, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi,
+                      grid_w, out):
     """out[k, c, p, q] = mean over the bin's samples of the bilinear value of x[batch[k], c].
 
     ``x_flat`` is the feature map as (N, C, H * W); parallel over boxes, each box's taps computed once.
@@ -50,7 +51,8 @@ def roi_align_forward(x_flat, width, batch, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_
     zero = out[0, 0, 0, 0] - out[0, 0, 0, 0]  # 0 in the map's dtype: accumulate in it, as torchvision does
     one = np.uint32(1)
     for k in prange(n_boxes):
-        pos, weight = _box_taps(k, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi, grid_w, width, out)
+        pos, weight = _box_taps(k, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi, grid_w, width,
+                                out)
         count = max(grid_h[k] * grid_w[k], 1)
         span = np.uint32(4 * grid_h[k] * grid_w[k])  # taps per bin
         for c in range(channels):
@@ -82,8 +84,8 @@ def roi_align_backward(grad_out, width, batch, y_lo, y_hi, wy_lo, wy_hi, grid_h,
             per_bin = grid_h[k] * grid_w[k]
             if per_bin == 0:
                 continue
-            pos, weight = _box_taps(k, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi, grid_w, width,
-                                    grad_flat)
+            pos, weight = _box_taps(k, y_lo, y_hi, wy_lo, wy_hi, grid_h, x_lo, x_hi, wx_lo, wx_hi, grid_w,
+                                    width, grad_flat)
             span = np.uint32(4 * per_bin)
             for c in range(first, last):
                 plane = grad_flat[batch[k], c]
