@@ -18,6 +18,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..kernels import roi as kernels
+from ..kernels._threads import threads_for
 from ._utils import check_tensor, pair
 from .roi_geometry import (align_axis_taps, align_geometry, align_sample_coords, pool_bins,  # noqa: F401
                            roi_align_sampling_points)
@@ -95,11 +96,12 @@ def _planes(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _scatter_back(input_shape, grad: np.ndarray, kernel, *args) -> np.ndarray:
+def _scatter_back(input_shape, work: int, grad: np.ndarray, kernel, *args) -> np.ndarray:
     """The input's gradient: zeros that ``kernel(grad, *args, planes)`` adds each output gradient into."""
     grad_x = np.zeros(input_shape, dtype=grad.dtype)
     if grad.size:
-        kernel(np.ascontiguousarray(grad), *args, _planes(grad_x))
+        with threads_for(work):
+            kernel(np.ascontiguousarray(grad), *args, _planes(grad_x))
     return grad_x
 
 
@@ -126,14 +128,17 @@ class RoIAlignFunction(Function):
         x = np.ascontiguousarray(x)
         tables = align_taps(rois, x.dtype, x.shape[2:], output_size, spatial_scale, sampling_ratio, aligned)
         out = np.zeros((len(rois), x.shape[1]) + tuple(output_size), dtype=x.dtype)
+        # work: 4 taps per sample, grid_h * grid_w samples per bin
+        ctx.work = 4 * x.shape[1] * int(np.prod(output_size)) * int((tables[4] * tables[9]).sum())
         if out.size:
-            kernels.roi_align_forward(_planes(x), x.shape[3], batch, *tables, out)
+            with threads_for(ctx.work):
+                kernels.roi_align_forward(_planes(x), x.shape[3], batch, *tables, out)
         ctx.tables, ctx.batch, ctx.input_shape = tables, batch, x.shape
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return _scatter_back(ctx.input_shape, grad, kernels.roi_align_backward,
+        return _scatter_back(ctx.input_shape, ctx.work, grad, kernels.roi_align_backward,
                              ctx.input_shape[3], ctx.batch, *ctx.tables), None
 
 
@@ -167,13 +172,15 @@ class RoIPoolFunction(Function):
         out = np.zeros(shape, dtype=x.dtype)
         argmax = np.full(shape, -1, dtype=np.int64)
         if out.size:
-            kernels.roi_pool_forward(x, batch, *bins, out, argmax)
+            with threads_for(4 * out.size):  # work: about 4 pixels per bin
+                kernels.roi_pool_forward(x, batch, *bins, out, argmax)
         ctx.argmax, ctx.batch, ctx.input_shape = argmax, batch, x.shape
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return _scatter_back(ctx.input_shape, grad, kernels.roi_pool_backward, ctx.batch, ctx.argmax), None
+        return _scatter_back(ctx.input_shape, grad.size, grad, kernels.roi_pool_backward, ctx.batch,
+                             ctx.argmax), None
 
 
 def roi_pool(input, boxes, output_size, spatial_scale: float = 1.0) -> Tensor:
