@@ -13,7 +13,9 @@
 # - write the soft Dice loss, and explain why it reacts differently from per-pixel cross-entropy.
 #
 # Cells headed **Exercise** are graded: replace the `raise NotImplementedError(...)` line with your
-# code. The locked cell after each exercise is the check; `python -m course grade` runs them all.
+# code (its message is a hint). The locked cell after each exercise checks your answer. To score a
+# saved notebook, run `python -m course grade notebooks/01_scoring.ipynb` from the repository root:
+# it runs a copy with the original checks and prints your points per exercise.
 
 # %%
 import matplotlib.pyplot as plt

@@ -14,6 +14,10 @@
 # - compute a convolution as `unfold` + one matrix product, with gradients;
 # - state the receptive field of a stack of 3×3 layers ($1 + 2L$) and of a dilated stack;
 # - turn a fully connected classifier into a convolution that outputs a heat map.
+#
+# The four **Exercise** cells are graded as in lecture 01 (`python -m course grade
+# notebooks/02_convolution.ipynb`); each builds on minseg's `F.unfold`, `F.conv2d` and `F.conv_matrix`,
+# which the checks also compare against PyTorch.
 
 # %%
 import matplotlib.pyplot as plt
@@ -365,6 +369,23 @@ print("dilations 1, 2, 4:", measured_field([1, 2, 4]), "= 1 + 2(1 + 2 + 4)")
 # L = 4: receptive field 9 (1 + 2L = 9)
 # L = 5: receptive field 11 (1 + 2L = 11)
 # dilations 1, 2, 4: 15 = 1 + 2(1 + 2 + 4)
+
+# %% [markdown]
+# `minseg.receptive_field` does the same bookkeeping without running anything: every layer adds
+# (effective kernel − 1) × *jump* pixels, where the jump — the product of the strides so far — is the
+# input distance between neighbouring units. Strides make the field grow quickly. Here is AlexNet's
+# chain up to `pool5`, the 6×6 grid of features that its `fc6` reads:
+
+# %% tags=["nbval-ignore-output"]
+from minseg.receptive_field import format_table, receptive_field
+
+print("3x3 stacks:", [receptive_field([(3, 1, 1)] * L)[-1].size for L in range(1, 6)],
+      " dilations 1, 2, 4:", receptive_field([(3, 1, 1, 1), (3, 1, 2, 2), (3, 1, 4, 4)])[-1].size)
+alexnet = [dict(name="conv1", kernel=11, stride=4), dict(name="pool1", kernel=3, stride=2),
+           dict(name="conv2", kernel=5, padding=2), dict(name="pool2", kernel=3, stride=2),
+           dict(name="conv3", kernel=3, padding=1), dict(name="conv4", kernel=3, padding=1),
+           dict(name="conv5", kernel=3, padding=1), dict(name="pool5", kernel=3, stride=2)]
+print(format_table(receptive_field(alexnet, input_size=227)))
 
 # %% [markdown]
 # To see a whole 64-pixel object with plain 3×3 layers you would need over 30 of them at full
