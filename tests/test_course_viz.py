@@ -108,6 +108,8 @@ def test_conv_stepper_walks_the_windows(stride, padding, dilation):
     shown = stepper.last["output"]
     assert np.isnan(shown.ravel()[r * expected.shape[1] + c + 1:]).all()
     assert len(fig.axes) == 3 and fig.axes[1].images[0].get_array().shape == (9, expected.size)
+    last_fig = stepper.draw(last_step, stride, padding, dilation)
+    assert last_fig.axes[1].get_xlabel().endswith(f"kernel = {expected.ravel()[-1]:g}")
 
 
 def test_conv_stepper_explains_a_kernel_that_does_not_fit():

@@ -75,11 +75,13 @@ class ConvStepper:
         ax_cols.imshow(lay["cols"], cmap="Greys", aspect="auto", interpolation="nearest")
         ax_cols.add_patch(Rectangle((step - 0.5, -0.5), 1, lay["cols"].shape[0], fill=False, ec="C3", lw=2))
         ax_cols.set_title(f"im2col: {lay['cols'].shape[0]} taps x {n_cells} windows", fontsize=10)
-        ax_cols.set_xlabel("window = output cell")
+        column = ", ".join(f"{v:g}" for v in self.last["column"])
+        ax_cols.set_xlabel(f"column {step} = window {step}: [{column}] · kernel = {self.last['value']:g}",
+                           fontsize=8)
         ax_cols.set_ylabel("kernel tap")
         r, c = divmod(step, lay["ow"])
-        low, high = lay["output"].min(), lay["output"].max()
-        ax_out.imshow(shown, cmap="viridis", interpolation="nearest", vmin=low, vmax=max(high, low + 1e-9))
+        limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
+        ax_out.imshow(shown, cmap="coolwarm", interpolation="nearest", vmin=-limit, vmax=limit)
         integral = np.allclose(lay["output"], np.round(lay["output"]))
         annotate_cells(ax_out, shown, "{:.0f}" if integral else "{:.1f}", fontsize=7)
         ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="C3", lw=2))
