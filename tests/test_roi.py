@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 from minseg.functional import roi_reference as ref
+from minseg.functional.roi import roi_align_sampling_points
 from minseg.testing import compare_with_torch, gradcheck
 from tests.support import examples
 
@@ -100,6 +101,20 @@ def test_roi_pool_fast_path_equals_reference(problem):
     np.testing.assert_array_equal(y.data, ref.roi_pool_reference(x, boxes, out, scale))
     np.testing.assert_allclose(tensor.grad, ref.roi_pool_reference_backward(grad, x, boxes, scale),
                                **_tolerance(x.dtype))
+
+
+@examples(40)
+@given(problems(max_side=8, max_out=5), st.sampled_from([-1, 1, 3]), st.booleans())
+def test_sampling_points_helper_reproduces_roi_align(problem, sampling_ratio, aligned):
+    """The widget's points and weights, summed by hand over each box, give roi_align's output."""
+    x, boxes, out, scale = problem
+    expected = F.roi_align(ms.tensor(x), boxes, out, scale, sampling_ratio, aligned).data
+    for k, row in enumerate(boxes):
+        samples = roi_align_sampling_points(row[1:], out, scale, sampling_ratio, aligned, x.shape[2:],
+                                            dtype=x.dtype)
+        i, j = samples.neighbours[..., 0], samples.neighbours[..., 1]
+        by_hand = (x[int(row[0])][:, j, i] * samples.weights).sum(axis=(-1, -2, -3)) / samples.count
+        np.testing.assert_allclose(by_hand, expected[k], **_tolerance(x.dtype))
 
 
 BOXES = np.array([[0, 1.3, 0.7, 7.2, 6.1],    # inside
