@@ -117,7 +117,7 @@ print("stride 2 keeps every other row:", (M2 @ signal).astype(int))
 # %%
 def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
     """Length of a convolution's output along one axis of length n."""
-    ### BEGIN SOLUTION hint: (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    ### BEGIN SOLUTION hint: the formula above; the dilated kernel spans dilation * (kernel_size - 1) + 1
     return (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
     ### END SOLUTION
 
