@@ -184,7 +184,7 @@ print("dice_per_class agrees with the hand-worked cases and with minseg.metrics.
 def confusion(pred, target, num_classes):
     """Confusion matrix of two integer label maps: C[i, j] = #pixels with target i predicted as j."""
     pred, target = np.asarray(pred).ravel(), np.asarray(target).ravel()
-    ### BEGIN SOLUTION hint: give each (target, pred) pair one number, target * num_classes + pred; np.bincount
+    ### BEGIN SOLUTION hint: number each (target, pred) pair as target * num_classes + pred; np.bincount
     counts = np.bincount(target * num_classes + pred, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes)
     ### END SOLUTION
