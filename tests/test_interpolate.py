@@ -1,6 +1,5 @@
 """F.interpolate: vs torch (hypothesis, forward and gradient, every mode, size or scale_factor),
 vs the loop reference, gradcheck, the lecture's 2x2 -> 4x4 tables, and bad arguments."""
-import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -12,21 +11,9 @@ import minseg.nn as nn
 from minseg.functional.interpolate_reference import interpolate_loops
 from minseg.testing import compare_with_torch, gradcheck
 from tests.support import examples
+from tests.test_pool_threads import one_thread, torch  # noqa: F401 - one_thread: autouse fixture
 
-torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: thread pools only add wake-up latency on a busy machine. (Numba's OpenMP layer
-    and torch share OpenMP's thread count, so both are set.)"""
-    previous = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous[1])
-    torch.set_num_threads(previous[0])
 
 SLIDE = np.array([[[[1, 2], [3, 4]]]], np.float32)
 SLIDE_TABLES = {  # the lecture's 2x2 -> 4x4 upsampling tables, printed to two decimals

@@ -1,6 +1,5 @@
 """max_pool2d, avg_pool2d and adaptive_avg_pool2d: vs torch (hypothesis), vs the loop references,
 gradcheck, the lecture's max-pooling example, and bad arguments."""
-import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -12,21 +11,9 @@ import minseg.nn as nn
 from minseg.functional import pool_reference as ref
 from minseg.testing import compare_with_torch, gradcheck
 from tests.support import examples
+from tests.test_pool_threads import one_thread, torch  # noqa: F401 - one_thread: autouse fixture
 
-torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: thread pools only add wake-up latency on a busy machine. (Numba's OpenMP layer
-    and torch share OpenMP's thread count, so both are set.)"""
-    previous = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous[1])
-    torch.set_num_threads(previous[0])
 
 SLIDE_INPUT = np.array([[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]], np.float32)[None, None]
 

@@ -25,7 +25,7 @@ from ..kernels._threads import threads_for
 from ._resample import keys_cubic, nearest_source, source_coordinates
 from ._utils import check_tensor
 
-__all__ = ["interpolate", "upsample", "resize_taps"]
+__all__ = ["interpolate", "upsample"]
 
 MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
 _SMOOTH = ("bilinear", "bicubic")
@@ -54,33 +54,36 @@ def resize_taps(mode: str, in_size: int, out_size: int, scale: float | None, ali
     return index, np.ascontiguousarray(weight)
 
 
+def _separable(planes, rows, cols, size, width_first: bool, transpose: bool) -> np.ndarray:
+    """Apply the column taps along W and the row taps along H (or their transposes) to (P, H, W)
+    planes, giving (P, *size); ``width_first`` picks the order."""
+    (ri, rw), (ci, cw) = rows, cols
+    with threads_for(planes.shape[0] * size[0] * size[1]):
+        if width_first:
+            return kernels.along_middle(kernels.along_last(planes, ci, cw, size[1], transpose),
+                                        ri, rw, size[0], transpose)
+        return kernels.along_last(kernels.along_middle(planes, ri, rw, size[0], transpose),
+                                  ci, cw, size[1], transpose)
+
+
 class Resize(Function):
-    """Separable resize of an (N, C, H, W) array through per-axis tap tables."""
+    """Separable resize of an (N, C, H, W) array through per-axis tap tables (rows, cols)."""
 
     @staticmethod
     def forward(ctx, x, rows=None, cols=None):
         n, c, h, w = x.shape
-        (ri, rw), (ci, cw) = rows, cols
-        out_h, out_w = ri.shape[0], ci.shape[0]
-        ctx.plan = (x.shape, rows, cols)
+        out_h, out_w = rows[0].shape[0], cols[0].shape[0]
+        # width first when that order does fewer multiply-adds (H * out_W + out_H * out_W terms)
+        ctx.plan = (x.shape, rows, cols, h * out_w <= out_h * w)
         planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-        with threads_for(n * c * out_h * out_w):
-            if h * out_w <= out_h * w:  # width first: the cheaper order does fewer multiply-adds
-                out = kernels.along_middle(kernels.along_last(planes, ci, cw), ri, rw)
-            else:
-                out = kernels.along_last(kernels.along_middle(planes, ri, rw), ci, cw)
-        return out.reshape(n, c, out_h, out_w)
+        return _separable(planes, rows, cols, (out_h, out_w), ctx.plan[3], False).reshape(n, c, out_h, out_w)
 
     @staticmethod
     def backward(ctx, g):
-        (n, c, h, w), (ri, rw), (ci, cw) = ctx.plan
-        planes = np.ascontiguousarray(g).reshape(n * c, ri.shape[0], ci.shape[0])
-        with threads_for(planes.size):
-            if h * ci.shape[0] <= ri.shape[0] * w:
-                out = kernels.along_last_t(kernels.along_middle_t(planes, ri, rw, h), ci, cw, w)
-            else:
-                out = kernels.along_middle_t(kernels.along_last_t(planes, ci, cw, w), ri, rw, h)
-        return (out.reshape(n, c, h, w),)
+        (n, c, h, w), rows, cols, width_first = ctx.plan
+        planes = np.ascontiguousarray(g).reshape(n * c, *g.shape[-2:])
+        # the transposed passes run in the opposite order
+        return (_separable(planes, rows, cols, (h, w), not width_first, True).reshape(n, c, h, w),)
 
 
 def _two(op: str, name: str, value, kind) -> tuple:

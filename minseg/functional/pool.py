@@ -95,21 +95,34 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     return (out, Tensor(where.reshape(shape))) if return_indices else out
 
 
-class _AvgPool(Function):
+class _WindowMean(Function):
+    """Mean over rectangular windows given per axis (first, stop) and a divisor per output cell."""
+
     @staticmethod
-    def forward(ctx, x, geometry=None):
-        ctx.shape, ctx.geometry = x.shape, geometry
+    def forward(ctx, x, windows=None):
+        ctx.shape, ctx.windows = x.shape, windows
+        (y0, y1), (x0, x1), divisor = windows
         with threads_for(x.size):
-            out = kernels.avg_pool2d(_stack(x), *geometry)
-        return out.reshape(x.shape[:-2] + out.shape[-2:])
+            out = kernels.window_mean(_stack(x), y0, y1, x0, x1, divisor.astype(x.dtype), 0, 0, False)
+        return out.reshape(x.shape[:-2] + divisor.shape)
 
     @staticmethod
     def backward(ctx, g):
-        (kh, kw, sh, sw, ph, pw, _, _, include, divisor) = ctx.geometry
+        (y0, y1), (x0, x1), divisor = ctx.windows
+        h, w = ctx.shape[-2:]
         with threads_for(int(np.prod(ctx.shape))):
-            back = kernels.avg_pool2d_backward(_stack(g), ctx.shape[-2], ctx.shape[-1], kh, kw, sh, sw, ph, pw,
-                                               include, divisor)
+            back = kernels.window_mean(_stack(g), y0, y1, x0, x1, divisor.astype(g.dtype), h, w, True)
         return (back.reshape(ctx.shape),)
+
+
+def _avg_windows(size, kernel, stride, pad, out):
+    """Average pooling's windows along one axis: (first, stop) inside the input, and the length of
+    the window inside the padded input (torch's count_include_pad divisor)."""
+    start = np.arange(out) * stride - pad
+    stop = np.minimum(start + kernel, size + pad)
+    padded = stop - start
+    first, last = np.maximum(start, 0), np.minimum(stop, size)
+    return first, np.maximum(last, first), padded
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -118,28 +131,18 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     zero padding (count_include_pad=True) or only the input cells it covers, or divisor_override."""
     op = "avg_pool2d"
     x = _planes(op, input)
-    (kh, kw), (sh, sw), (ph, pw), _, (oh, ow) = _geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    kernel, stride, pad, _, out = _geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or isinstance(divisor_override, bool) or divisor_override <= 0):
         raise ValueError(f"{op}: divisor_override must be a positive int or None, got {divisor_override!r}")
-    divisor = 0 if divisor_override is None else int(divisor_override)
-    geometry = (kh, kw, sh, sw, ph, pw, oh, ow, bool(count_include_pad), divisor)
-    return _AvgPool.apply(x, geometry=geometry)
-
-
-class _AdaptiveAvgPool(Function):
-    @staticmethod
-    def forward(ctx, x, size=None):
-        ctx.shape = x.shape
-        with threads_for(x.size):
-            out = kernels.adaptive_avg_pool2d(_stack(x), *size)
-        return out.reshape(x.shape[:-2] + tuple(size))
-
-    @staticmethod
-    def backward(ctx, g):
-        with threads_for(int(np.prod(ctx.shape))):
-            back = kernels.adaptive_avg_pool2d_backward(_stack(g), ctx.shape[-2], ctx.shape[-1])
-        return (back.reshape(ctx.shape),)
+    (y0, y1, py), (x0, x1, px) = (_avg_windows(*axis) for axis in zip(x.shape[-2:], kernel, stride, pad, out))
+    if divisor_override is not None:
+        divisor = np.full(out, float(divisor_override))
+    elif count_include_pad:
+        divisor = np.outer(py, px).astype(np.float64)
+    else:
+        divisor = np.maximum(np.outer(y1 - y0, x1 - x0), 1).astype(np.float64)
+    return _WindowMean.apply(x, windows=((y0, y1), (x0, x1), divisor))
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
@@ -153,7 +156,14 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     size = pair(op, "output_size", tuple(n if s is None else s for s, n in zip(items, x.shape[-2:])), 1)
     if min(x.shape[-2:]) < 1:
         raise ValueError(f"{op}: input must have non-empty H and W, got shape {x.shape}")
-    return _AdaptiveAvgPool.apply(x, size=size)
+    (y0, y1), (x0, x1) = (adaptive_windows(n, o) for n, o in zip(x.shape[-2:], size))
+    return _WindowMean.apply(x, windows=((y0, y1), (x0, x1), np.outer(y1 - y0, x1 - x0).astype(np.float64)))
+
+
+def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive pooling's windows along one axis: [floor(o size / out), ceil((o + 1) size / out))."""
+    o = np.arange(out)
+    return (o * size) // out, -((-(o + 1) * size) // out)
 
 
 def _unpool_size(op, x, kernel, stride, pad, output_size) -> tuple[int, int]:

@@ -6,6 +6,8 @@ The fast Numba versions are in :mod:`minseg.kernels.pool`; the tests tie the two
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .pool import pool_output_size
@@ -82,9 +84,9 @@ def adaptive_avg_pool2d_loops(x, output_size):
     oh, ow = output_size
     out = np.zeros((n, c, oh, ow))
     for Y in range(oh):
-        r0, r1 = (Y * h) // oh, -((-(Y + 1) * h) // oh)
+        r0, r1 = math.floor(Y * h / oh), math.ceil((Y + 1) * h / oh)
         for X in range(ow):
-            c0, c1 = (X * w) // ow, -((-(X + 1) * w) // ow)
+            c0, c1 = math.floor(X * w / ow), math.ceil((X + 1) * w / ow)
             out[:, :, Y, X] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
     return out.astype(x.dtype)
 

@@ -3,10 +3,10 @@
 Every interpolation mode (nearest, bilinear, bicubic) is, along one axis, a sparse linear map:
 output position o reads ``T`` input positions ``index[o, t]`` with weights ``weight[o, t]``
 (T = 1, 2 or 4). A 2-D resize is that map along the width, then along the height (or the other
-way round), so four kernels cover every mode in forward and backward:
+way round), so two kernels cover every mode in forward and backward:
 
-- ``along_last`` / ``along_last_t``: the map (and its transpose) on axis 2 of a (P, R, I) array;
-- ``along_middle`` / ``along_middle_t``: the same on axis 1 of a (P, I, C) array.
+- ``along_last``: the map (or its transpose) on axis 2 of a (P, R, I) array;
+- ``along_middle``: the same on axis 1 of a (P, I, C) array.
 
 The transposes scatter-add, which is race-free because each plane p is owned by one thread.
 """
@@ -17,63 +17,41 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def along_last(x, index, weight):
-    """out[p, r, o] = sum_t weight[o, t] * x[p, r, index[o, t]]."""
+def along_last(x, index, weight, size, transpose):
+    """The map along axis 2 of x (P, R, ·), or its transpose; ``size`` is the output axis length.
+
+    forward:   out[p, r, o] = sum_t weight[o, t] * x[p, r, index[o, t]]
+    transpose: out[p, r, index[o, t]] += weight[o, t] * x[p, r, o]
+    """
     planes, rows, _ = x.shape
-    size, taps = index.shape
-    out = np.empty((planes, rows, size), dtype=x.dtype)
+    count, taps = index.shape
+    out = np.zeros((planes, rows, size), dtype=x.dtype)
     for p in prange(planes):
         for r in range(rows):
-            for o in range(size):
-                acc = weight[o, 0] * x[p, r, index[o, 0]]
-                for t in range(1, taps):
-                    acc += weight[o, t] * x[p, r, index[o, t]]
-                out[p, r, o] = acc
-    return out
-
-
-@njit(cache=True, parallel=True)
-def along_last_t(g, index, weight, in_size):
-    """The transpose of ``along_last``: gx[p, r, index[o, t]] += weight[o, t] * g[p, r, o]."""
-    planes, rows, size = g.shape
-    taps = index.shape[1]
-    out = np.zeros((planes, rows, in_size), dtype=g.dtype)
-    for p in prange(planes):
-        for r in range(rows):
-            for o in range(size):
-                value = g[p, r, o]
+            for o in range(count):
                 for t in range(taps):
-                    out[p, r, index[o, t]] += weight[o, t] * value
+                    if transpose:
+                        out[p, r, index[o, t]] += weight[o, t] * x[p, r, o]
+                    else:
+                        out[p, r, o] += weight[o, t] * x[p, r, index[o, t]]
     return out
 
 
 @njit(cache=True, parallel=True)
-def along_middle(x, index, weight):
-    """out[p, o, c] = sum_t weight[o, t] * x[p, index[o, t], c] (whole rows at a time)."""
+def along_middle(x, index, weight, size, transpose):
+    """The map along axis 1 of x (P, ·, C), whole rows at a time, or its transpose.
+
+    forward:   out[p, o, :] = sum_t weight[o, t] * x[p, index[o, t], :]
+    transpose: out[p, index[o, t], :] += weight[o, t] * x[p, o, :]
+    """
     planes, _, cols = x.shape
-    size, taps = index.shape
+    count, taps = index.shape
     out = np.zeros((planes, size, cols), dtype=x.dtype)
     for p in prange(planes):
-        for o in range(size):
+        for o in range(count):
             for t in range(taps):
                 w = weight[o, t]
-                i = index[o, t]
+                src, dst = (o, index[o, t]) if transpose else (index[o, t], o)
                 for c in range(cols):
-                    out[p, o, c] += w * x[p, i, c]
-    return out
-
-
-@njit(cache=True, parallel=True)
-def along_middle_t(g, index, weight, in_size):
-    """The transpose of ``along_middle``: gx[p, index[o, t], c] += weight[o, t] * g[p, o, c]."""
-    planes, size, cols = g.shape
-    taps = index.shape[1]
-    out = np.zeros((planes, in_size, cols), dtype=g.dtype)
-    for p in prange(planes):
-        for o in range(size):
-            for t in range(taps):
-                w = weight[o, t]
-                i = index[o, t]
-                for c in range(cols):
-                    out[p, i, c] += w * g[p, o, c]
+                    out[p, dst, c] += w * x[p, src, c]
     return out

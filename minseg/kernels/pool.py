@@ -80,100 +80,26 @@ def gather(source, index):
     return out
 
 
-@njit(cache=True)
-def avg_window(o, stride, pad, kernel, size):
-    """(first, stop, padded length) of average-pooling window o along one axis (torch's rule:
-    the padded length counts padding cells but not cells past the padding)."""
-    start = o * stride - pad
-    stop = min(start + kernel, size + pad)
-    padded = stop - start
-    return max(start, 0), min(stop, size), padded
-
-
-@njit(cache=True)
-def _avg_divisor(y0, y1, py, x0, x1, px, count_include_pad, divisor_override):
-    if divisor_override > 0:
-        return divisor_override
-    if count_include_pad:
-        return py * px
-    return (y1 - y0) * (x1 - x0)
-
-
 @njit(cache=True, parallel=True)
-def avg_pool2d(x, kh, kw, sh, sw, ph, pw, out_h, out_w, count_include_pad, divisor_override):
-    """Mean over each window (divisor: padded window area, valid area, or divisor_override > 0)."""
-    planes, h, w = x.shape
-    out = np.zeros((planes, out_h, out_w), dtype=x.dtype)
+def window_mean(x, y0, y1, x0, x1, divisor, h, w, transpose):
+    """Average and adaptive pooling: sums over the windows rows y0[i]:y1[i] x cols x0[j]:x1[j],
+    divided by divisor[i, j]; or the transpose (backward), which spreads x[p, i, j] / divisor[i, j]
+    evenly over window (i, j) of an (h, w) plane. Empty windows give 0."""
+    planes = x.shape[0]
+    out_h, out_w = y0.size, x0.size
+    out = np.zeros((planes, h, w) if transpose else (planes, out_h, out_w), dtype=x.dtype)
     for p in prange(planes):
-        for oy in range(out_h):
-            y0, y1, py = avg_window(oy, sh, ph, kh, h)
-            for ox in range(out_w):
-                x0, x1, px = avg_window(ox, sw, pw, kw, w)
-                if y0 >= y1 or x0 >= x1:
-                    continue
-                total = x[p, y0, x0] * 0
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        total += x[p, yy, xx]
-                out[p, oy, ox] = total / _avg_divisor(y0, y1, py, x0, x1, px, count_include_pad, divisor_override)
-    return out
-
-
-@njit(cache=True, parallel=True)
-def avg_pool2d_backward(g, h, w, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """Spread each output gradient evenly (divided by the same divisor) over its window."""
-    planes, out_h, out_w = g.shape
-    out = np.zeros((planes, h, w), dtype=g.dtype)
-    for p in prange(planes):
-        for oy in range(out_h):
-            y0, y1, py = avg_window(oy, sh, ph, kh, h)
-            for ox in range(out_w):
-                x0, x1, px = avg_window(ox, sw, pw, kw, w)
-                if y0 >= y1 or x0 >= x1:
-                    continue
-                share = g[p, oy, ox] / _avg_divisor(y0, y1, py, x0, x1, px, count_include_pad, divisor_override)
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        out[p, yy, xx] += share
-    return out
-
-
-@njit(cache=True)
-def adaptive_bounds(o, in_size, out_size):
-    """Window o of adaptive pooling: [floor(o * in / out), ceil((o + 1) * in / out))."""
-    return (o * in_size) // out_size, ((o + 1) * in_size + out_size - 1) // out_size
-
-
-@njit(cache=True, parallel=True)
-def adaptive_avg_pool2d(x, out_h, out_w):
-    """Mean over adaptive windows (they may overlap by one cell when in / out is not an integer)."""
-    planes, h, w = x.shape
-    out = np.empty((planes, out_h, out_w), dtype=x.dtype)
-    for p in prange(planes):
-        for oy in range(out_h):
-            y0, y1 = adaptive_bounds(oy, h, out_h)
-            for ox in range(out_w):
-                x0, x1 = adaptive_bounds(ox, w, out_w)
-                total = x[p, y0, x0] * 0
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        total += x[p, yy, xx]
-                out[p, oy, ox] = total / ((y1 - y0) * (x1 - x0))
-    return out
-
-
-@njit(cache=True, parallel=True)
-def adaptive_avg_pool2d_backward(g, h, w):
-    """Spread each output gradient evenly over its adaptive window."""
-    planes, out_h, out_w = g.shape
-    out = np.zeros((planes, h, w), dtype=g.dtype)
-    for p in prange(planes):
-        for oy in range(out_h):
-            y0, y1 = adaptive_bounds(oy, h, out_h)
-            for ox in range(out_w):
-                x0, x1 = adaptive_bounds(ox, w, out_w)
-                share = g[p, oy, ox] / ((y1 - y0) * (x1 - x0))
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        out[p, yy, xx] += share
+        for i in range(out_h):
+            for j in range(out_w):
+                if transpose:
+                    share = x[p, i, j] / divisor[i, j]
+                    for yy in range(y0[i], y1[i]):
+                        for xx in range(x0[j], x1[j]):
+                            out[p, yy, xx] += share
+                else:
+                    total = 0.0
+                    for yy in range(y0[i], y1[i]):
+                        for xx in range(x0[j], x1[j]):
+                            total += x[p, yy, xx]
+                    out[p, i, j] = total / divisor[i, j]
     return out
