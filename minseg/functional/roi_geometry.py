@@ -57,9 +57,7 @@ def _samples_per_bin(size: np.ndarray, bins, sampling_ratio: int) -> np.ndarray:
     """``sampling_ratio`` when positive, else ceil(size / bins) (0 for an empty box)."""
     if sampling_ratio > 0:
         return np.full(size.shape, sampling_ratio, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        adaptive = np.ceil(size / bins)
-    return np.clip(np.nan_to_num(adaptive), 0, None).astype(np.int64)
+    return np.clip(np.ceil(size / bins), 0, None).astype(np.int64)
 
 
 def align_sample_coords(start: np.ndarray, bin_size: np.ndarray, grid: np.ndarray, bins: int) -> np.ndarray:
