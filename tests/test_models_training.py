@@ -7,7 +7,8 @@ from minseg import models
 from minseg.data import DigitScenes
 from minseg.models.backend import MINSEG
 from minseg.training import (InstanceBatches, evaluate, evaluate_masks, fit, instance_loss, load_checkpoint,
-                             make_optimizer, presets, save_checkpoint, segmentation_loss)
+                             make_optimizer, median_frequency_weights, presets, save_checkpoint,
+                             segmentation_loss)
 from minseg.optim import PolyLR
 
 
@@ -114,7 +115,8 @@ def test_overlap_tile_equals_direct_inference_on_the_mirrored_image():
     tiled = net.predict_tiles(image, tile)
     assert tiled.shape == (1, 3, 21, 18)
     # direct inference on the whole image, mirror-padded the same way (3 x 3 tiles of 8)
-    whole = np.pad(image, ((0, 0), (0, 0), (margin, margin + 24 - 21), (margin, margin + 24 - 18)), mode="reflect")
+    pads = ((0, 0), (0, 0), (margin, margin + 24 - 21), (margin, margin + 24 - 18))
+    whole = np.pad(image, pads, mode="reflect")
     with ms.no_grad():
         direct = net(ms.tensor(whole)).data
     assert direct.shape[-2:] == (24, 24)
@@ -150,7 +152,8 @@ def test_fcn_skip_scores_start_at_zero_and_upsampling_is_bilinear():
     fcn = models.FCN(3, variant="8s", widths=(2, 2, 2), convs=(1, 1, 1), fc_width=2, fc_kernel=1)
     assert not fcn.score_pool4.weight.data.any() and not fcn.score_pool3.weight.data.any()
     # a stride-2 bilinear kernel of size 4 has taps 1/4, 3/4, 3/4, 1/4 (outer product)
-    np.testing.assert_allclose(fcn.upscore2.weight.data[1, 1], np.outer([.25, .75, .75, .25], [.25, .75, .75, .25]))
+    taps = [0.25, 0.75, 0.75, 0.25]
+    np.testing.assert_allclose(fcn.upscore2.weight.data[1, 1], np.outer(taps, taps))
     assert not fcn.upscore2.weight.data[1, 0].any()
 
 
@@ -186,7 +189,8 @@ def test_mask_head_learns_a_few_steps():
                   loss_fn=instance_loss, progress=False)
     assert np.mean(history["loss"][-3:]) < np.mean(history["loss"][:3])
     scores = evaluate_masks(model, data)
-    assert 0.0 <= scores["mask_iou"] <= 1.0 and len(scores["ious"]) == sum(len(i["labels"]) for i in data.instances)
+    assert 0.0 <= scores["mask_iou"] <= 1.0
+    assert len(scores["ious"]) == sum(len(i["labels"]) for i in data.instances)
 
 
 def test_reference_training_runs_the_twin_on_the_cpu_without_a_gpu():
@@ -198,3 +202,9 @@ def test_reference_training_runs_the_twin_on_the_cpu_without_a_gpu():
                                                       size=16, steps=4, batch_size=4, progress=False)
     assert isinstance(model, torch.nn.Module) and history["steps"] == 4
     assert 0.0 <= scores["mean_iou"] <= 1.0
+
+
+def test_median_frequency_weights_by_hand():
+    masks = np.array([[[0, 0], [0, 1]], [[0, 0], [2, 2]]])
+    # frequencies among images containing the class: 5/8, 1/4, 2/4; median 1/2; class 3 absent
+    np.testing.assert_allclose(median_frequency_weights(masks, 4), [0.8, 2.0, 1.0, 1.0])

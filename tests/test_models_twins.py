@@ -10,7 +10,8 @@ from minseg import tensor  # noqa: E402
 from minseg.reference import interop  # noqa: E402
 
 TINY_VGG = dict(widths=(4, 4, 6, 6, 8), convs=(1, 1, 2, 1, 1))
-TINY_RESNET = dict(widths=(4, 6, 6, 8), blocks_per_stage=(1, 2, 1, 1), aspp_width=6, rates=(1, 2, 3), dropout=0.0)
+TINY_RESNET = dict(widths=(4, 6, 6, 8), blocks_per_stage=(1, 2, 1, 1), aspp_width=6, rates=(1, 2, 3),
+                   dropout=0.0)
 
 # (class name, config, input size); every variant the issue names
 CASES = [
@@ -28,8 +29,8 @@ CASES = [
     ("DeepLabLargeFOV", dict(fc_width=8, fov_rate=3, dropout=0.0, **TINY_VGG), 24),
     ("DeepLabLargeFOV", dict(fc_width=8, aspp_rates=(1, 2, 3), dropout=0.0, **TINY_VGG), 24),
 ]
-IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in cfg.items() if k in ('variant', 'padding', 'output_stride', 'aspp_rates', 'batch_norm'))}"
-       for name, cfg, _ in CASES]
+_SHOWN = ("variant", "padding", "output_stride", "aspp_rates", "batch_norm")
+IDS = [name + "".join(f"-{k}={v}" for k, v in cfg.items() if k in _SHOWN) for name, cfg, _ in CASES]
 
 
 def _close(actual, expected, what, rtol=1e-4):

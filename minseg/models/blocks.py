@@ -35,20 +35,23 @@ def build(B):
         """Stages of 3x3 convolutions + ReLU, each followed by max-pooling (VGG-16 by default).
 
         pools: one (kernel, stride, padding) per stage (VGG: (2, 2, 0); DeepLab-LargeFOV keeps
-        resolution in the last stages with (3, 1, 1)); dilations: one per stage. ``forward``
+        resolution in the last stages with (3, 1, 1)); dilations: one per stage; batch_norm adds
+        BatchNorm2d after every convolution (VGG-16-BN; much faster to train from scratch). ``forward``
         returns every stage's pooled output (pool1 ... pool5), from which FCN takes its skips.
         """
 
         def __init__(self, in_channels=3, widths=(64, 128, 256, 512, 512), convs=(2, 2, 3, 3, 3),
-                     pools=None, dilations=None):
+                     pools=None, dilations=None, batch_norm=False):
             super().__init__()
             if len(widths) != len(convs):
-                raise ValueError(f"VGGBackbone: widths and convs need one entry per stage, got {widths} and {convs}")
+                raise ValueError(f"VGGBackbone: widths and convs need one entry per stage, "
+                                 f"got {widths} and {convs}")
             self.pools = list(pools or [(2, 2, 0)] * len(widths))
             dilations = dilations or [1] * len(widths)
-            self.stages = nn.ModuleList([conv_layers(c_in, c_out, n, padding=d, dilation=d)
-                                         for c_in, c_out, n, d in zip((in_channels,) + tuple(widths[:-1]),
-                                                                      widths, convs, dilations)])
+            inputs = (in_channels,) + tuple(widths[:-1])
+            self.stages = nn.ModuleList([conv_layers(c_in, c_out, n, padding=d, dilation=d,
+                                                     batch_norm=batch_norm)
+                                         for c_in, c_out, n, d in zip(inputs, widths, convs, dilations)])
 
         def forward(self, x):
             features = []

@@ -41,12 +41,13 @@ def build(B):
         def __init__(self, in_channels, out_channels, stride=1, dilation=1):
             super().__init__()
             self.conv1 = conv_bn_relu(in_channels, out_channels, 3, dilation, stride)
-            self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False)
+            self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=dilation, dilation=dilation,
+                                   bias=False)
             self.bn2 = nn.BatchNorm2d(out_channels)
             self.shortcut = nn.Identity()
             if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                              nn.BatchNorm2d(out_channels))
+                projection = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+                self.shortcut = nn.Sequential(projection, nn.BatchNorm2d(out_channels))
 
         def forward(self, x):
             return F.relu(self.shortcut(x) + self.bn2(self.conv2(self.conv1(x))))
@@ -54,16 +55,20 @@ def build(B):
     class ResNetBackbone(nn.Module):
         """Stem (conv stride 2 + max-pool 2) and four stages; returns (stride-4 features, last features)."""
 
-        def __init__(self, in_channels=3, widths=(64, 128, 256, 512), blocks_per_stage=(2, 2, 2, 2), output_stride=16):
+        def __init__(self, in_channels=3, widths=(64, 128, 256, 512), blocks_per_stage=(2, 2, 2, 2),
+                     output_stride=16):
             super().__init__()
             if output_stride not in (8, 16):
                 raise ValueError(f"ResNetBackbone: output_stride must be 8 or 16, got {output_stride}")
-            strides, dilations = ((1, 2, 2, 1), (1, 1, 1, 2)) if output_stride == 16 else ((1, 2, 1, 1), (1, 1, 2, 4))
+            if output_stride == 16:
+                strides, dilations = (1, 2, 2, 1), (1, 1, 1, 2)
+            else:
+                strides, dilations = (1, 2, 1, 1), (1, 1, 2, 4)
             self.stem = conv_bn_relu(in_channels, widths[0], 3, stride=2)
             stages, channels = [], widths[0]
             for width, n, stride, dilation in zip(widths, blocks_per_stage, strides, dilations):
-                stages.append(nn.Sequential(*[BasicBlock(channels if i == 0 else width, width,
-                                                         stride if i == 0 else 1, dilation) for i in range(n)]))
+                rest = [BasicBlock(width, width, 1, dilation) for _ in range(n - 1)]
+                stages.append(nn.Sequential(BasicBlock(channels, width, stride, dilation), *rest))
                 channels = width
             self.stages = nn.ModuleList(stages)
 
@@ -83,8 +88,9 @@ def build(B):
                       else conv_bn_relu(in_channels, out_channels, 3, r) for r in rates]
             self.branches = nn.ModuleList([conv_bn_relu(in_channels, out_channels, 1)] + atrous)
             self.image_pool = conv_bn_relu(in_channels, out_channels, 1)
-            self.project = nn.Sequential(nn.Conv2d(out_channels * (len(rates) + 2), out_channels, 1, bias=False),
-                                         nn.BatchNorm2d(out_channels), nn.ReLU(), nn.Dropout(dropout))
+            self.project = nn.Sequential(
+                nn.Conv2d(out_channels * (len(rates) + 2), out_channels, 1, bias=False),
+                nn.BatchNorm2d(out_channels), nn.ReLU(), nn.Dropout(dropout))
 
         def forward(self, x):
             pooled = self.image_pool(F.adaptive_avg_pool2d(x, 1))
@@ -98,8 +104,9 @@ def build(B):
         """``DeepLabV3(num_classes, output_stride=16, rates=(6, 12, 18))``; rates are given for output
         stride 16 and doubled at 8, as in the paper."""
 
-        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512), blocks_per_stage=(2, 2, 2, 2),
-                     output_stride=16, rates=(6, 12, 18), aspp_width=256, dropout=0.1):
+        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512),
+                     blocks_per_stage=(2, 2, 2, 2), output_stride=16, rates=(6, 12, 18), aspp_width=256,
+                     dropout=0.1):
             super().__init__()
             self.config = dict(num_classes=num_classes, in_channels=in_channels, widths=tuple(widths),
                                blocks_per_stage=tuple(blocks_per_stage), output_stride=output_stride,
@@ -117,8 +124,9 @@ def build(B):
         """``DeepLabV3Plus(num_classes)``: DeepLabv3's encoder (separable ASPP) + a decoder with a
         stride-4 low-level skip (reduced to ``low_level_width`` channels) and separable 3x3 convs."""
 
-        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512), blocks_per_stage=(2, 2, 2, 2),
-                     output_stride=16, rates=(6, 12, 18), aspp_width=256, low_level_width=48, dropout=0.1):
+        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512),
+                     blocks_per_stage=(2, 2, 2, 2), output_stride=16, rates=(6, 12, 18), aspp_width=256,
+                     low_level_width=48, dropout=0.1):
             super().__init__()
             self.config = dict(num_classes=num_classes, in_channels=in_channels, widths=tuple(widths),
                                blocks_per_stage=tuple(blocks_per_stage), output_stride=output_stride,
@@ -142,15 +150,18 @@ def build(B):
         """DeepLab v1 (``fov_rate``: fc6's dilation, 12 = LargeFOV) or, with ``aspp_rates`` such as
         (6, 12, 18, 24), v2's ASPP-L: parallel fc6-fc7-fc8 branches whose scores are summed."""
 
-        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512, 512), convs=(2, 2, 3, 3, 3),
-                     fc_width=1024, fov_rate=12, aspp_rates=None, dropout=0.5):
+        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512, 512),
+                     convs=(2, 2, 3, 3, 3), fc_width=1024, fov_rate=12, aspp_rates=None, dropout=0.5,
+                     batch_norm=False):
             super().__init__()
             self.config = dict(num_classes=num_classes, in_channels=in_channels, widths=tuple(widths),
                                convs=tuple(convs), fc_width=fc_width, fov_rate=fov_rate,
-                               aspp_rates=None if aspp_rates is None else tuple(aspp_rates), dropout=dropout)
+                               aspp_rates=None if aspp_rates is None else tuple(aspp_rates), dropout=dropout,
+                               batch_norm=batch_norm)
             stages = len(widths)
             pools = [(3, 2, 1)] * (stages - 2) + [(3, 1, 1)] * 2
-            self.backbone = parts.VGGBackbone(in_channels, widths, convs, pools, [1] * (stages - 1) + [2])
+            self.backbone = parts.VGGBackbone(in_channels, widths, convs, pools, [1] * (stages - 1) + [2],
+                                              batch_norm=batch_norm)
             self.output_stride = 2 ** (stages - 2)
             self.branches = nn.ModuleList([
                 nn.Sequential(nn.Conv2d(widths[-1], fc_width, 3, padding=rate, dilation=rate), nn.ReLU(),

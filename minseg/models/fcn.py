@@ -28,7 +28,8 @@ def build(B):
     parts = blocks.build(B)
 
     def upsampler(channels, factor):
-        layer = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2, bias=False)
+        layer = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2,
+                                   bias=False)
         return B.bilinear_init_(layer)
 
     def score_layer(in_channels, num_classes):
@@ -39,20 +40,22 @@ def build(B):
 
     class FCN(nn.Module):
         """FCN-32s / 16s / 8s: ``FCN(num_classes, variant='8s')``; narrow ``widths`` and ``fc_width``
-        make it trainable on a CPU (VGG-16 is widths (64, 128, 256, 512, 512), fc_width 4096, fc_kernel 7)."""
+        make it trainable on a CPU (VGG-16 is widths (64, 128, 256, 512, 512), fc_width 4096, fc_kernel 7);
+        batch_norm=True uses a VGG-16-BN backbone."""
 
         def __init__(self, num_classes=11, in_channels=3, variant="8s", widths=(64, 128, 256, 512, 512),
-                     convs=(2, 2, 3, 3, 3), fc_width=4096, fc_kernel=7, dropout=0.5):
+                     convs=(2, 2, 3, 3, 3), fc_width=4096, fc_kernel=7, dropout=0.5, batch_norm=False):
             super().__init__()
             if variant not in VARIANTS:
                 raise ValueError(f"FCN: variant must be one of {VARIANTS}, got {variant!r}")
             if len(widths) < 3:
-                raise ValueError(f"FCN: needs at least 3 backbone stages (pool3 is a skip), got widths {widths}")
+                raise ValueError(f"FCN: needs at least 3 backbone stages (pool3 is a skip), "
+                                 f"got widths {widths}")
             self.config = dict(num_classes=num_classes, in_channels=in_channels, variant=variant,
                                widths=tuple(widths), convs=tuple(convs), fc_width=fc_width,
-                               fc_kernel=fc_kernel, dropout=dropout)
+                               fc_kernel=fc_kernel, dropout=dropout, batch_norm=batch_norm)
             self.variant, self.stride = variant, 2 ** len(widths)
-            self.backbone = parts.VGGBackbone(in_channels, widths, convs)
+            self.backbone = parts.VGGBackbone(in_channels, widths, convs, batch_norm=batch_norm)
             self.fc6 = nn.Sequential(nn.Conv2d(widths[-1], fc_width, fc_kernel, padding=fc_kernel // 2),
                                      nn.ReLU(), nn.Dropout(dropout))
             self.fc7 = nn.Sequential(nn.Conv2d(fc_width, fc_width, 1), nn.ReLU(), nn.Dropout(dropout))
@@ -72,7 +75,8 @@ def build(B):
         def forward(self, x):
             h, w = x.shape[-2:]
             if h % self.stride or w % self.stride:
-                raise ValueError(f"FCN: input height and width must be divisible by {self.stride}, got {(h, w)}")
+                raise ValueError(f"FCN: input height and width must be divisible by {self.stride}, "
+                                 f"got {(h, w)}")
             *_, pool3, pool4, pool5 = self.backbone(x)
             scores = self.score_fr(self.fc7(self.fc6(pool5)))
             if self.variant == "32s":

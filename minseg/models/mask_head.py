@@ -32,13 +32,14 @@ def build(B):
         """``MaskHeadModel(num_classes=10, pooler='align')``; ``forward(images, rois)`` with rois
         (R, 5) rows [batch_index, x1, y1, x2, y2] in image pixels -> (R, K, 2m, 2m) mask logits."""
 
-        def __init__(self, num_classes=10, in_channels=3, width=64, feature_stride=4, resolution=14, head_convs=4,
-                     pooler="align", sampling_ratio=2):
+        def __init__(self, num_classes=10, in_channels=3, width=64, feature_stride=4, resolution=14,
+                     head_convs=4, pooler="align", sampling_ratio=2):
             super().__init__()
             if pooler not in POOLERS:
                 raise ValueError(f"MaskHeadModel: pooler must be one of {POOLERS}, got {pooler!r}")
             if feature_stride not in (1, 2, 4, 8, 16):
-                raise ValueError(f"MaskHeadModel: feature_stride must be a power of 2 up to 16, got {feature_stride}")
+                raise ValueError(f"MaskHeadModel: feature_stride must be a power of 2 up to 16, "
+                                 f"got {feature_stride}")
             self.config = dict(num_classes=num_classes, in_channels=in_channels, width=width,
                                feature_stride=feature_stride, resolution=resolution, head_convs=head_convs,
                                pooler=pooler, sampling_ratio=sampling_ratio)
@@ -99,7 +100,8 @@ def mask_targets(masks, rois, size):
     boxes = np.asarray(rois, np.float32).copy()
     boxes[:, 0] = np.arange(len(boxes))  # roi r samples its own mask, stacked as batch entry r
     with no_grad():
-        sampled = MF.roi_align(Tensor(np.asarray(masks, np.float32)[:, None]), boxes, size, 1.0, 2, aligned=True)
+        planes = Tensor(np.asarray(masks, np.float32)[:, None])
+        sampled = MF.roi_align(planes, boxes, size, 1.0, 2, aligned=True)
     return (sampled.data[:, 0] >= 0.5).astype(np.float32)
 
 

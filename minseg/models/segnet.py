@@ -18,12 +18,14 @@ def build(B):
     parts = blocks.build(B)
 
     class SegNet(nn.Module):
-        """``SegNet(num_classes, widths=(64, 128, 256, 512, 512), convs=(2, 2, 3, 3, 3))`` (VGG-16's encoder)."""
+        """``SegNet(num_classes)``; the default widths and convs are VGG-16's encoder."""
 
-        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512, 512), convs=(2, 2, 3, 3, 3)):
+        def __init__(self, num_classes=11, in_channels=3, widths=(64, 128, 256, 512, 512),
+                     convs=(2, 2, 3, 3, 3)):
             super().__init__()
             if len(widths) != len(convs):
-                raise ValueError(f"SegNet: widths and convs need one entry per stage, got {widths} and {convs}")
+                raise ValueError(f"SegNet: widths and convs need one entry per stage, "
+                                 f"got {widths} and {convs}")
             self.config = dict(num_classes=num_classes, in_channels=in_channels, widths=tuple(widths),
                                convs=tuple(convs))
             inputs = (in_channels,) + tuple(widths[:-1])

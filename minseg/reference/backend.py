@@ -11,8 +11,9 @@ from . import require_torch, require_torchvision
 
 
 def _functional(torch, torchvision):
-    """torch.nn.functional plus torchvision's roi_align / roi_pool, in one namespace like minseg.functional."""
-    names = {name: getattr(torch.nn.functional, name) for name in dir(torch.nn.functional) if not name.startswith("_")}
+    """torch.nn.functional plus torchvision's roi_align / roi_pool: one namespace, like minseg.functional."""
+    functional = torch.nn.functional
+    names = {name: getattr(functional, name) for name in dir(functional) if not name.startswith("_")}
     return SimpleNamespace(**names, roi_align=torchvision.ops.roi_align, roi_pool=torchvision.ops.roi_pool,
                            cat=torch.cat)
 

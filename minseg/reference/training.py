@@ -47,7 +47,8 @@ def train_reference(name: str, full_scale: bool | None = None, device: str | Non
     settings.update(overrides)
     torch.manual_seed(seed)
     is_mask = class_name == "MaskHeadModel"
-    model = create(class_name, device=device, num_classes=NUM_CLASSES - 1 if is_mask else NUM_CLASSES, **config)
+    num_classes = NUM_CLASSES - 1 if is_mask else NUM_CLASSES  # the mask head predicts digits only
+    model = create(class_name, device=device, num_classes=num_classes, **config)
     backend = torch_backend(device)
     train = DigitScenes(data["train"], size=data["size"], split="train", seed=seed)
     val = DigitScenes(data["val"], size=data["size"], split="val", seed=seed)

@@ -48,10 +48,12 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
     with np.load(path, allow_pickle=False) as data:
         header = json.loads(str(data["meta"]))
         if header["class"] != type(model).__name__:
-            raise ValueError(f"load_checkpoint: {path} holds a {header['class']}, not a {type(model).__name__}")
+            raise ValueError(f"load_checkpoint: {path} holds a {header['class']}, "
+                             f"not a {type(model).__name__}")
         model.load_state_dict({k[len("model/"):]: data[k] for k in data.files if k.startswith("model/")})
         if optimizer is not None:
-            _restore_optimizer(optimizer, model, header, {k: data[k] for k in data.files if k.startswith("optim/")})
+            saved = {k: data[k] for k in data.files if k.startswith("optim/")}
+            _restore_optimizer(optimizer, model, header, saved)
     if scheduler is not None and "scheduler" in header:
         scheduler.step_count = header["scheduler"]["step_count"]
         scheduler.base_lrs = header["scheduler"]["base_lrs"]

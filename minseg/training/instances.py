@@ -34,7 +34,8 @@ class InstanceBatches:
         return len(self.scenes)
 
     def batches(self, batch_size, shuffle=True, seed=0, drop_last=False):
-        for images, rois, classes, masks in _instance_batches(self.scenes, batch_size, shuffle, seed, drop_last):
+        for images, rois, classes, masks in _instance_batches(self.scenes, batch_size, shuffle, seed,
+                                                               drop_last):
             yield images, rois, classes, mask_head.mask_targets(masks, rois, self.mask_size)
 
 

@@ -8,6 +8,7 @@ trains the PyTorch twins on a GPU.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 
@@ -22,12 +23,25 @@ from .checkpoint import save_checkpoint
 OPTIMIZERS = ("sgd", "adam")
 
 
-def segmentation_loss(model, batch, backend):
-    """Pixel-wise cross-entropy of ``model(images)`` against ``masks`` (cropped to the output)."""
+def segmentation_loss(model, batch, backend, weight=None):
+    """Pixel-wise cross-entropy of ``model(images)`` against ``masks`` (cropped to the output);
+    ``weight``: optional per-class weights (see median_frequency_weights)."""
     images, masks = batch
     logits = model(backend.as_tensor(images))
     masks = center_crop(masks, tuple(logits.shape[-2:]))
-    return backend.F.cross_entropy(logits, backend.as_tensor(masks.astype(np.int64)))
+    weight = None if weight is None else backend.as_tensor(np.asarray(weight, np.float32))
+    return backend.F.cross_entropy(logits, backend.as_tensor(masks.astype(np.int64)), weight=weight)
+
+
+def median_frequency_weights(masks, num_classes: int) -> np.ndarray:
+    """SegNet's median frequency balancing: w_c = median_c(f_c) / f_c, with f_c the frequency of
+    class c among the pixels of the images where c is present (absent classes get weight 1)."""
+    masks = np.asarray(masks).reshape(len(masks), -1)
+    pixels = np.stack([(masks == c).sum(1) for c in range(num_classes)], 1)  # (N, K)
+    present = pixels > 0
+    freq = pixels.sum(0) / np.maximum((present * masks.shape[1]).sum(0), 1)
+    median = np.median(freq[freq > 0])
+    return np.where(freq > 0, median / np.maximum(freq, 1e-12), 1.0).astype(np.float32)
 
 
 def make_optimizer(model, backend, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4):
@@ -42,21 +56,24 @@ def make_optimizer(model, backend, optimizer="sgd", lr=0.01, momentum=0.9, weigh
 def _batches_forever(data, batch_size, seed):
     """Epoch after epoch of shuffled batches (epoch e shuffled with seed + e); drops short batches."""
     for epoch in itertools.count():
-        yield from data.batches(batch_size, shuffle=True, seed=seed + epoch, drop_last=len(data) >= batch_size)
+        yield from data.batches(batch_size, shuffle=True, seed=seed + epoch,
+                                drop_last=len(data) >= batch_size)
 
 
 def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4,
-        power=0.9, seed=0, loss_fn=None, backend=None, progress=True, time_limit=None,
+        power=0.9, seed=0, loss_fn=None, class_weight=None, backend=None, progress=True, time_limit=None,
         checkpoint_path=None, checkpoint_every=None):
     """Train ``model`` for ``steps`` optimizer steps; returns a history dict.
 
     data: anything with ``batches(batch_size, shuffle, seed, drop_last)`` and ``len`` (DigitScenes);
-    loss_fn(model, batch, backend) -> scalar loss (default: segmentation_loss); lr follows base_lr * (1 - step/steps) ** power.
+    loss_fn(model, batch, backend) -> scalar loss (default: segmentation_loss, with the per-class
+    ``class_weight`` if given);
+    lr follows base_lr * (1 - step / steps) ** power.
     time_limit (seconds) stops early (the schedule is not stretched, so set ``steps`` to fit).
     History: 'loss' per step, 'lr' per step, 'seconds', 'steps' done.
     """
     backend = backend or MINSEG
-    loss_fn = loss_fn or segmentation_loss
+    loss_fn = loss_fn or functools.partial(segmentation_loss, weight=class_weight)
     model.train()
     opt = make_optimizer(model, backend, optimizer, lr, momentum, weight_decay)
     schedule = PolyLR(opt, steps, power)

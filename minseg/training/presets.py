@@ -12,6 +12,7 @@ from __future__ import annotations
 _VGG_CPU = dict(widths=(16, 32, 64, 64, 64), convs=(1, 1, 2, 2, 2))
 _RESNET_CPU = dict(widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64, rates=(1, 2, 3),
                    dropout=0.1)
+_MASK_CPU = dict(width=32, feature_stride=4, resolution=14)
 _ADAM = dict(optimizer="adam", lr=2e-3, weight_decay=1e-4)
 
 CPU = {
@@ -23,8 +24,8 @@ CPU = {
     "deeplabv3": ("DeepLabV3", dict(output_stride=8, **_RESNET_CPU), _ADAM),
     "deeplabv3plus": ("DeepLabV3Plus", dict(output_stride=16, low_level_width=16, **_RESNET_CPU), _ADAM),
     "deeplab_largefov": ("DeepLabLargeFOV", dict(fc_width=128, fov_rate=4, dropout=0.1, **_VGG_CPU), _ADAM),
-    "mask_roialign": ("MaskHeadModel", dict(width=32, feature_stride=4, resolution=14, pooler="align"), _ADAM),
-    "mask_roipool": ("MaskHeadModel", dict(width=32, feature_stride=4, resolution=14, pooler="pool"), _ADAM),
+    "mask_roialign": ("MaskHeadModel", dict(_MASK_CPU, pooler="align"), _ADAM),
+    "mask_roipool": ("MaskHeadModel", dict(_MASK_CPU, pooler="pool"), _ADAM),
 }
 
 _SGD = dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4)

@@ -1,0 +1,141 @@
+"""Train every minseg model on DigitScenes 64x64 on the CPU and print a results table.
+
+    .venv/bin/python -m benchmarks.train_models                  # all presets, ~4.5 min each
+    .venv/bin/python -m benchmarks.train_models --only fcn8s unet --minutes 2
+
+Each preset (minseg.training.presets.CPU) gets the same data (train split scenes, seed 0), the same
+time budget, and a poly schedule whose length is calibrated to fit the budget: a few timed steps
+on a throwaway copy give seconds per step, then ``steps = budget / seconds per step``. Semantic
+models report the validation mIoU and pixel accuracy; the mask heads report the mean mask IoU of
+their masks given ground-truth boxes (RoIAlign vs RoIPool). The table goes to stdout and to
+``--out`` (Markdown) plus a .json next to it.
+
+Not a bench_*.py on purpose: ``python -m benchmarks`` must not start hour-long training.
+One thread per process by default (``--threads``): on a shared 2-core machine, Numba's and BLAS's
+thread pools oversubscribe the cores and made training many times slower in our measurements.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ALL = ("fcn32s", "fcn16s", "fcn8s", "unet", "segnet", "deeplabv3", "deeplabv3plus", "deeplab_largefov",
+       "mask_roialign", "mask_roipool")
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_models",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", default=list(ALL), choices=ALL, metavar="PRESET",
+                        help=f"presets to train (default: all of {', '.join(ALL)})")
+    parser.add_argument("--minutes", type=float, default=4.5, help="training budget per model (default 4.5)")
+    parser.add_argument("--train", type=int, default=1000, help="training scenes (default 1000)")
+    parser.add_argument("--val", type=int, default=200, help="validation scenes (default 200)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="Numba/BLAS threads (default 1)")
+    parser.add_argument("--out", default="benchmarks/results/train_models.md", help="Markdown table to write")
+    return parser.parse_args(argv)
+
+
+def _limit_threads(n: int) -> None:
+    """Must run before NumPy / Numba are imported."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(n)
+
+
+def _setup(name, args, train):
+    """(model, data source, loss_fn, settings) for preset ``name``."""
+    import minseg as ms
+    from minseg import models
+    from minseg.data import NUM_CLASSES
+    from minseg.training import InstanceBatches, instance_loss, presets
+
+    class_name, config, settings = presets.preset(name)
+    ms.manual_seed(args.seed)
+    if class_name == "MaskHeadModel":
+        model = models.create(class_name, num_classes=NUM_CLASSES - 1, **config)
+        return model, InstanceBatches(train, 2 * model.resolution), instance_loss, settings
+    return models.create(class_name, num_classes=NUM_CLASSES, **config), train, None, settings
+
+
+def _seconds_per_step(name, args, train, steps=4) -> float:
+    """Time a few steps on a throwaway copy of the model (after one warm-up step for the JIT)."""
+    from minseg.training import fit
+
+    model, source, loss_fn, settings = _setup(name, args, train)
+    fit(model, source, 1, batch_size=args.batch_size, loss_fn=loss_fn, progress=False, **settings)
+    history = fit(model, source, steps, batch_size=args.batch_size, loss_fn=loss_fn, progress=False,
+                  **settings)
+    return history["seconds"] / steps
+
+
+def train_one(name, args, train, val) -> dict:
+    """Calibrate, train within the budget, evaluate; one row of the results table."""
+    from minseg.training import evaluate, evaluate_masks, fit
+
+    started = time.perf_counter()
+    per_step = _seconds_per_step(name, args, train)
+    budget = args.minutes * 60 - (time.perf_counter() - started)
+    steps = max(10, int(0.9 * budget / per_step))  # 10 % left for evaluation and slack
+    model, source, loss_fn, settings = _setup(name, args, train)
+    history = fit(model, source, steps, batch_size=args.batch_size, loss_fn=loss_fn, seed=args.seed,
+                  time_limit=budget, **settings)
+    row = {"model": name, "class": type(model).__name__, "steps": history["steps"],
+           "train_seconds": round(history["seconds"], 1), "final_loss": round(float(
+               sum(history["loss"][-20:]) / len(history["loss"][-20:])), 4),
+           "parameters": int(sum(p.data.size for p in model.parameters())),
+           "optimizer": settings["optimizer"]}
+    if loss_fn is None:
+        scores = evaluate(model, val, batch_size=32)
+        row.update(mean_iou=round(scores["mean_iou"], 4), pixel_accuracy=round(scores["pixel_accuracy"], 4))
+    else:
+        scores = evaluate_masks(model, val, batch_size=32)
+        row.update(mask_iou=round(scores["mask_iou"], 4), iou_50=round(scores["iou_50"], 4))
+    row["total_seconds"] = round(time.perf_counter() - started, 1)
+    return row
+
+
+def format_rows(rows) -> str:
+    """A Markdown table: one row per model."""
+    header = "| model | steps | train s | total s | params | final loss | val mIoU | pixel acc | mask IoU |"
+    lines = [header, "|---" + "|---:" * 8 + "|"]
+
+    def cell(row, key):
+        return f"{row[key]:.3f}" if key in row else ""
+
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['steps']} | {r['train_seconds']} | {r['total_seconds']} | "
+                     f"{r['parameters']} | {r['final_loss']:.3f} | {cell(r, 'mean_iou')} | "
+                     f"{cell(r, 'pixel_accuracy')} | {cell(r, 'mask_iou')} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = _parse(argv if argv is not None else sys.argv[1:])
+    _limit_threads(args.threads)
+    from minseg.data import DigitScenes
+
+    train = DigitScenes(args.train, size=64, split="train", seed=args.seed)
+    val = DigitScenes(args.val, size=64, split="val", seed=args.seed)
+    rows = []
+    for name in args.only:
+        rows.append(train_one(name, args, train, val))
+        print(json.dumps(rows[-1]), flush=True)
+    table = format_rows(rows)
+    print(table)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out, "w") as handle:
+            handle.write(f"DigitScenes 64x64, {args.train} train / {args.val} val scenes, "
+                         f"{args.minutes} min per model, {args.threads} thread(s)\n\n{table}\n")
+        with open(os.path.splitext(args.out)[0] + ".json", "w") as handle:
+            json.dump(rows, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
