@@ -32,8 +32,12 @@ def max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
                 x1 = min(x0 + (kw - 1) * dw + 1, w)
                 while x0 < 0:
                     x0 += dw
-                best = -np.inf
-                arg = y0 * w + x0 if y0 < y1 and x0 < x1 else -1  # -1: the taps all miss the input
+                if y0 >= y1 or x0 >= x1:  # the taps all miss the input
+                    out[p, oy, ox] = -np.inf
+                    where[p, oy, ox] = -1
+                    continue
+                best = x[p, y0, x0]  # as torch's start at -inf: the first cell wins unless beaten
+                arg = y0 * w + x0
                 for yy in range(y0, y1, dh):
                     for xx in range(x0, x1, dw):
                         v = x[p, yy, xx]
