@@ -4,10 +4,14 @@ Rows: the permutohedral path (lattice build + 5 iterations, as pydensecrf's ``in
 the naive O(N^2) path measured on 64x48 and extrapolated to 320x240 by (N_big / N_small)^2 = 625
 (its pair loop is all of its cost); pydensecrf (Krähenbühl's C++) where it is installed (it is not a
 dependency: ``pip install pydensecrf2``). There is no torch counterpart, so the torch column is empty.
+Besides wall time, the CPU time of both (summed over threads) is reported: on a machine shared with
+other jobs it is the steadier number.
 """
 from __future__ import annotations
 
 import functools
+import statistics
+import time
 
 import numpy as np
 
@@ -67,12 +71,25 @@ def _naive_extrapolated_s() -> float:
     return median_time(_ours(SMALL, "naive"), 3) * scale
 
 
+def _cpu_seconds(fn, repeats: int = 5) -> float:
+    """Median process CPU time of ``fn`` (all threads): steadier than wall time on a shared machine."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
 def _extra(ours, _):
-    row = {"naive_320x240_s_extrap": _naive_extrapolated_s(), "speedup_vs_naive": _naive_extrapolated_s() / ours}
+    row = {"naive_320x240_s_extrap": _naive_extrapolated_s(), "speedup_vs_naive": _naive_extrapolated_s() / ours,
+           "minseg_cpu_ms": _cpu_seconds(_ours(SIZE, "permutohedral")) * 1e3}
     theirs = _pydensecrf()
     if theirs is not None:
         seconds = median_time(theirs, 5)
-        row.update({"pydensecrf_ms": seconds * 1e3, "ratio_vs_pydensecrf": ours / seconds})
+        row.update({"pydensecrf_ms": seconds * 1e3, "ratio_vs_pydensecrf": ours / seconds,
+                    "pydensecrf_cpu_ms": _cpu_seconds(theirs) * 1e3})
     return row
 
 

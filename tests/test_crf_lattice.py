@@ -26,8 +26,9 @@ def test_self_weights_are_the_operators_diagonal(d, spread):
     features = np.random.default_rng(d).normal(0, spread, (n, d))
     offsets, weights, neighbours, ranks = lattice_build(features)
     operator = lattice_filter(np.eye(n), offsets, weights, neighbours)
-    np.testing.assert_allclose(lattice_self_weights(offsets, weights, neighbours, ranks), np.diag(operator),
-                               rtol=1e-12)
+    for table_limit in (1 << 24, 0):  # tabulated path weights, and walked per point
+        np.testing.assert_allclose(lattice_self_weights(offsets, weights, neighbours, ranks, table_limit),
+                                   np.diag(operator), rtol=1e-12)
 
 
 @pytest.mark.slow

@@ -132,6 +132,42 @@ def _embed(f, scale, elevated, rem0, rank, bary):
 
 
 @njit(cache=True)
+def _same_row(array, p, q):
+    for r in range(array.shape[1]):
+        if array[p, r] != array[q, r]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _same_vertex(ranks, p, r):
+    """Is vertex r of point p's simplex that of point p - 1 (same rem0 assumed)? Same {i: rank_i <= d - r}."""
+    d = ranks.shape[1] - 1
+    for i in range(d + 1):
+        if (ranks[p, i] <= d - r) != (ranks[p - 1, i] <= d - r):
+            return False
+    return True
+
+
+@njit(cache=True, parallel=True)
+def _embed_all(features):
+    """Embed every point (in parallel chunks): (rem0 (N, d+1), rank (N, d+1), barycentric (N, d+1))."""
+    n, d = features.shape
+    inv_std = math.sqrt(2.0 / 3.0) * (d + 1)
+    scale = np.empty(d)
+    for i in range(d):
+        scale[i] = inv_std / math.sqrt((i + 1.0) * (i + 2.0))
+    rem0, ranks, weights = np.empty((n, d + 1), np.int64), np.empty((n, d + 1), np.int64), np.empty((n, d + 1))
+    chunk = 1024
+    for first in prange((n + chunk - 1) // chunk):
+        elevated, bary = np.empty(d + 1), np.empty(d + 2)
+        for p in range(first * chunk, min(n, (first + 1) * chunk)):
+            _embed(features[p], scale, elevated, rem0[p], ranks[p], bary)
+            weights[p] = bary[:d + 1]
+    return rem0, ranks, weights
+
+
+@njit(cache=True)
 def lattice_build(features):
     """Build the lattice for ``features`` (N, d) (already divided by the kernel's thetas).
 
@@ -141,33 +177,20 @@ def lattice_build(features):
     and each point's rank vector (which names its simplex; needed by ``lattice_self_weights``).
     """
     n, d = features.shape
-    inv_std = math.sqrt(2.0 / 3.0) * (d + 1)
-    scale = np.empty(d)
-    for i in range(d):
-        scale[i] = inv_std / math.sqrt((i + 1.0) * (i + 2.0))
+    rem0, ranks, weights = _embed_all(features)
     table = np.full(1024, _EMPTY, np.int64)  # grows (doubling) to stay at most half full
     keys = np.empty((n * (d + 1), d), np.int64)
     count = np.zeros(1, np.int64)
     offsets = np.empty((n, d + 1), np.int32)
-    weights = np.empty((n, d + 1))
-    ranks = np.empty((n, d + 1), np.int64)
-    elevated, bary = np.empty(d + 1), np.empty(d + 2)
-    rem0, rank, key = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64), np.empty(d, np.int64)
-    previous = np.full(2 * (d + 1), -1, np.int64)  # (rem0, rank) of the last point: same simplex?
+    key = np.empty(d, np.int64)
     for p in range(n):
-        _embed(features[p], scale, elevated, rem0, rank, bary)
-        ranks[p] = rank
-        same = p > 0
-        for i in range(d + 1):
-            same = same and previous[i] == rem0[i] and previous[d + 1 + i] == rank[i]
-            previous[i], previous[d + 1 + i] = rem0[i], rank[i]
+        same_base = p > 0 and _same_row(rem0, p, p - 1)
         for r in range(d + 1):  # vertex r of the simplex: rem0 + the canonical vertex r, permuted by rank
-            weights[p, r] = bary[r]
-            if same:  # neighbouring pixels often share a simplex: skip the hash look-ups
+            if same_base and _same_vertex(ranks, p, r):  # neighbouring pixels share vertices: no look-up
                 offsets[p, r] = offsets[p - 1, r]
                 continue
             for i in range(d):
-                key[i] = rem0[i] + r if rank[i] <= d - r else rem0[i] + r - (d + 1)
+                key[i] = rem0[p, i] + r if ranks[p, i] <= d - r else rem0[p, i] + r - (d + 1)
             offsets[p, r] = _find_or_insert(table, keys, count, key, True)
             if 2 * count[0] > table.shape[0]:
                 table = _rehash(keys, count[0], 2 * table.shape[0])
@@ -211,12 +234,13 @@ def _blur_direction(old, new, neighbours_j):
     for u in range(m):
         a, b = neighbours_j[u, 0], neighbours_j[u, 1]
         for c in range(v):
-            s = old[u, c]
-            if a >= 0:
-                s += 0.5 * old[a, c]
-            if b >= 0:
-                s += 0.5 * old[b, c]
-            new[u, c] = s
+            new[u, c] = old[u, c]
+        if a >= 0:
+            for c in range(v):
+                new[u, c] += 0.5 * old[a, c]
+        if b >= 0:
+            for c in range(v):
+                new[u, c] += 0.5 * old[b, c]
 
 
 @njit(cache=True, parallel=True)
@@ -224,12 +248,14 @@ def _slice_into(lattice, offsets, weights, values, in_scale, self_weights, out_s
     """out[p] += out_scale[p] (sum_r weights[p, r] lattice[offsets[p, r]] - self[p] in_scale[p] values[p])."""
     n, v = out.shape
     for p in prange(n):
-        own = self_weights[p] * in_scale[p]
+        scale = out_scale[p]
+        own = scale * self_weights[p] * in_scale[p]
         for c in range(v):
-            total = -own * values[p, c]
-            for r in range(offsets.shape[1]):
-                total += weights[p, r] * lattice[offsets[p, r], c]
-            out[p, c] += out_scale[p] * total
+            out[p, c] -= own * values[p, c]
+        for r in range(offsets.shape[1]):  # label loop innermost: contiguous, vectorisable
+            o, w = offsets[p, r], scale * weights[p, r]
+            for c in range(v):
+                out[p, c] += w * lattice[o, c]
 
 
 @njit(cache=True)
@@ -258,15 +284,16 @@ def lattice_filter(values, offsets, weights, neighbours):
 
 
 @njit(cache=True)
-def _path_weight(start, steps, neighbours):
-    """Blur weight carried from vertex ``start`` by taking step steps[j] (in -1, 0, +1) in pass j.
+def _masked_path(neighbours, start, backwards, mask):
+    """Blur weight carried from vertex ``start`` by one step in each pass j whose bit is set in ``mask``.
 
-    Each non-zero step halves the weight; a step onto an unoccupied vertex loses it (returns 0).
+    Steps go along +dir_j (``backwards`` = 0) or -dir_j (1). Each step halves the weight (the 0.5 of
+    the [1 2 1]/2 blur); a step onto an unoccupied vertex loses it all (0).
     """
-    vertex, weight = start, 1.0
-    for j in range(steps.shape[0]):
-        if steps[j] != 0:
-            vertex = neighbours[j, vertex, 0 if steps[j] > 0 else 1]
+    vertex, weight = np.int64(start), 1.0
+    for j in range(neighbours.shape[0]):
+        if (mask >> j) & 1:
+            vertex = np.int64(neighbours[j, vertex, backwards])
             if vertex < 0:
                 return 0.0
             weight *= 0.5
@@ -274,76 +301,66 @@ def _path_weight(start, steps, neighbours):
 
 
 @njit(cache=True, parallel=True)
-def lattice_self_weights(offsets, weights, neighbours, ranks):
+def _path_table(neighbours):
+    """_masked_path for every vertex, both signs and every mask: (M, 2, 2^(d+1))."""
+    d1, m = neighbours.shape[0], neighbours.shape[1]
+    table = np.empty((m, 2, 1 << d1))
+    for u in prange(m):
+        for backwards in range(2):
+            for mask in range(1 << d1):
+                table[u, backwards, mask] = _masked_path(neighbours, u, backwards, mask)
+    return table
+
+
+@njit(cache=True)
+def _path(table, neighbours, start, backwards, mask):
+    if table.shape[0] > 0:
+        return table[start, backwards, mask]
+    return _masked_path(neighbours, start, backwards, mask)
+
+
+@njit(cache=True, parallel=True)
+def lattice_self_weights(offsets, weights, neighbours, ranks, table_limit=1 << 24):
     """Diagonal of the splat-blur-slice operator: how much of point i's own value comes back to it.
 
-    ``sum_{r,s} b_r b_s B[v_s <- v_r]`` over the point's simplex vertices, where B is the blur. Vertex
-    v_s - v_r is a sum of lattice directions over a subset T of the coordinates (T read off the
-    point's rank), and since the d+1 directions sum to 0 there are two ways for the d+1 blur passes
-    to make that move (steps 1_T or 1_T - 1; three when r = s: 0, +1, -1), each checked for
-    unoccupied vertices on the way. Used to drop the self term (i = j) from the lattice filter.
+    ``sum_{r,s} b_r b_s B[v_s <- v_r]`` over the point's simplex vertices, B the blur. Vertex v_s - v_r
+    is the sum of the lattice directions over a subset T of the d+1 coordinates (those whose rank lies
+    in (d - max(r,s), d - min(r,s)]), and since the d+1 directions sum to 0 there are two ways for the
+    blur passes to make that move: -dir on T or +dir off T when s >= r, +dir on T or -dir off T when
+    s < r; when r = s: no step, +dir everywhere or -dir everywhere. Each way is checked for unoccupied
+    vertices. The weights of all (vertex, sign, subset) are tabulated first unless that table would
+    exceed ``table_limit`` entries. Used to drop the self term (i = j) from the lattice filter.
     """
     n, d1 = offsets.shape
-    simplex, first_point = _distinct_simplices(offsets)
-    blur = np.empty((first_point.shape[0], d1, d1))  # blur[t, r, s] = B[v_s <- v_r] in simplex t
-    for t in prange(first_point.shape[0]):
-        p = first_point[t]
-        _simplex_blur(offsets[p], ranks[p], neighbours, np.empty(d1, np.int64), blur[t])
+    m = neighbours.shape[1]
+    if m * 2 * (1 << d1) <= table_limit:
+        table = _path_table(neighbours)
+    else:
+        table = np.empty((0, 2, 0))
+    full = (1 << d1) - 1
     out = np.empty(n)
     for p in prange(n):
+        upto = np.zeros(d1, np.int64)  # upto[k]: bit set of the coordinates with rank <= k
+        for i in range(d1):
+            for k in range(ranks[p, i], d1):
+                upto[k] |= 1 << i
         total = 0.0
         for r in range(d1):
             for s in range(d1):
-                total += weights[p, r] * weights[p, s] * blur[simplex[p], r, s]
+                lo, hi = min(r, s), max(r, s)
+                subset = upto[d1 - 1 - lo] & ~upto[d1 - 1 - hi]
+                start = offsets[p, r]
+                if s >= r:
+                    blur = _path(table, neighbours, start, 1, subset) + _path(table, neighbours, start, 0,
+                                                                               full ^ subset)
+                else:
+                    blur = _path(table, neighbours, start, 0, subset) + _path(table, neighbours, start, 1,
+                                                                               full ^ subset)
+                if r == s:
+                    blur += _path(table, neighbours, start, 1, full)
+                total += weights[p, r] * weights[p, s] * blur
         out[p] = total
     return out
-
-
-@njit(cache=True)
-def _distinct_simplices(offsets):
-    """Number the distinct simplices (rows of vertex indices): (id per point (N,), a point of each id).
-
-    Pixels share simplices (M vertices serve N points), and the blur between a simplex's vertices is
-    the same for all its points, so it is computed once per simplex.
-    """
-    n, d1 = offsets.shape
-    table = np.full(1024, _EMPTY, np.int64)
-    keys = np.empty((n, d1), np.int64)
-    count = np.zeros(1, np.int64)
-    simplex = np.empty(n, np.int64)
-    first_point = np.empty(n, np.int64)
-    key = np.empty(d1, np.int64)
-    for p in range(n):
-        for r in range(d1):
-            key[r] = offsets[p, r]
-        before = count[0]
-        simplex[p] = _find_or_insert(table, keys, count, key, True)
-        if count[0] > before:
-            first_point[simplex[p]] = p
-            if 2 * count[0] > table.shape[0]:
-                table = _rehash(keys, count[0], 2 * table.shape[0])
-    return simplex, first_point[:count[0]]
-
-
-@njit(cache=True)
-def _simplex_blur(vertices, rank, neighbours, steps, blur):
-    """blur[r, s] = the blur's weight from vertex r to vertex s of one simplex (see lattice_self_weights)."""
-    d1 = vertices.shape[0]
-    for r in range(d1):
-        for s in range(d1):
-            lo, hi = min(r, s), max(r, s)
-            sign = -1 if s >= r else 1
-            for i in range(d1):
-                steps[i] = sign if d1 - 1 - hi < rank[i] <= d1 - 1 - lo else 0
-            w = _path_weight(vertices[r], steps, neighbours)
-            for i in range(d1):
-                steps[i] -= sign
-            w += _path_weight(vertices[r], steps, neighbours)
-            if r == s:
-                for i in range(d1):
-                    steps[i] = -1
-                w += _path_weight(vertices[r], steps, neighbours)
-            blur[r, s] = w
 
 
 def lattice_scale(d: int) -> float:
