@@ -42,7 +42,8 @@ def resize_configs(draw, mode):
     if mode in ("bilinear", "bicubic"):
         kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
     if draw(st.booleans()):
-        kwargs["size"] = draw(st.one_of(st.integers(1, 11), st.tuples(st.integers(1, 11), st.integers(1, 11))))
+        side = st.integers(1, 11)
+        kwargs["size"] = draw(st.one_of(side, st.tuples(side, side)))
     else:
         factor = draw(_scale_factor())
         factors = factor if isinstance(factor, tuple) else (factor, factor)
@@ -67,8 +68,8 @@ def test_bicubic_same_size_gradient_is_the_true_adjoint():
     the identity that torch's backward returns there; ours passes gradcheck."""
     x = np.random.default_rng(3).standard_normal((1, 1, 5, 5))
     forward = F.interpolate(ms.tensor(x), scale_factor=1.1, mode="bicubic").data
-    np.testing.assert_allclose(forward, TF.interpolate(torch.tensor(x), scale_factor=1.1, mode="bicubic").numpy(),
-                               atol=1e-12)
+    theirs = TF.interpolate(torch.tensor(x), scale_factor=1.1, mode="bicubic").numpy()
+    np.testing.assert_allclose(forward, theirs, atol=1e-12)
     assert not np.allclose(forward, x)
     assert gradcheck(lambda t: F.interpolate(t, scale_factor=1.1, mode="bicubic"), [x])
 
@@ -140,8 +141,8 @@ def test_gradcheck(mode, corners):
 def test_upsample_module():
     x = np.random.default_rng(2).standard_normal((1, 3, 4, 5)).astype(np.float32)
     layer = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
-    np.testing.assert_allclose(layer(ms.tensor(x)).data,
-                               TF.interpolate(torch.tensor(x), scale_factor=2, mode="bilinear").numpy(), atol=1e-6)
+    theirs = TF.interpolate(torch.tensor(x), scale_factor=2, mode="bilinear").numpy()
+    np.testing.assert_allclose(layer(ms.tensor(x)).data, theirs, atol=1e-6)
     assert "bilinear" in repr(layer)
 
 

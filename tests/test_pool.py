@@ -123,7 +123,8 @@ def test_three_d_input_and_modules():
                                TF.avg_pool2d(torch.tensor(x[None]), 3, 1, 1, count_include_pad=False).numpy(),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(nn.AdaptiveAvgPool2d((1, None))(ms.tensor(x[None])).data,
-                               TF.adaptive_avg_pool2d(torch.tensor(x[None]), (1, None)).numpy(), rtol=1e-5, atol=1e-6)
+                               TF.adaptive_avg_pool2d(torch.tensor(x[None]), (1, None)).numpy(),
+                               rtol=1e-5, atol=1e-6)
     assert "kernel_size=2" in repr(nn.MaxPool2d(2))
 
 

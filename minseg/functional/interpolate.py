@@ -39,7 +39,8 @@ def resize_taps(mode: str, in_size: int, out_size: int, scale: float | None, ali
     the coordinate arithmetic in the input's type).
     """
     if mode in ("nearest", "nearest-exact"):
-        index = nearest_source(in_size, out_size, scale, exact=mode == "nearest-exact")[:, None]
+        source = nearest_source(in_size, out_size, scale, exact=mode == "nearest-exact")
+        index = np.ascontiguousarray(source[:, None])
         return index, np.ones(index.shape, dtype)
     real = source_coordinates(in_size, out_size, scale, align_corners, mode == "bicubic", dtype)
     base = np.minimum(np.floor(real).astype(np.int64), in_size - 1)
@@ -146,7 +147,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: input must be a floating-point tensor, got dtype {x.dtype}")
     corners = _check_mode(op, mode, align_corners, antialias)
-    (out_h, out_w), (scale_h, scale_w) = output_geometry(op, x.shape, size, scale_factor, recompute_scale_factor)
+    (out_h, out_w), (scale_h, scale_w) = output_geometry(op, x.shape, size, scale_factor,
+                                                         recompute_scale_factor)
     if mode == "area":
         from .pool import adaptive_avg_pool2d
 
@@ -156,6 +158,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     return Resize.apply(x, rows=rows, cols=cols)
 
 
-def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+             align_corners=None) -> Tensor:
     """The old torch name for :func:`interpolate` (kept for code written against it)."""
     return interpolate(input, size, scale_factor, mode, align_corners)

@@ -19,8 +19,8 @@ import numpy as np
 from ._resample import keys_cubic, nearest_source, source_coordinates, triangle
 
 
-def interpolate_loops(x: np.ndarray, size: tuple[int, int], mode: str = "bilinear", align_corners: bool = False,
-                      scales: tuple = (None, None)) -> np.ndarray:
+def interpolate_loops(x: np.ndarray, size: tuple[int, int], mode: str = "bilinear",
+                      align_corners: bool = False, scales: tuple = (None, None)) -> np.ndarray:
     """Resize an (N, C, H, W) ndarray to ``size`` with 'nearest', 'bilinear' or 'bicubic', one
     output pixel at a time. ``scales`` are the scale factors torch passes on (None: in / out)."""
     n, c, h, w = x.shape

@@ -152,7 +152,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     x = _planes(op, input)
     items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(items) != 2:
-        raise ValueError(f"{op}: output_size must be an int or a pair (None keeps that axis), got {output_size!r}")
+        raise ValueError(f"{op}: output_size must be an int or a pair (None keeps that axis), "
+                         f"got {output_size!r}")
     size = pair(op, "output_size", tuple(n if s is None else s for s, n in zip(items, x.shape[-2:])), 1)
     if min(x.shape[-2:]) < 1:
         raise ValueError(f"{op}: input must have non-empty H and W, got shape {x.shape}")
