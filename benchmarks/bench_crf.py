@@ -73,17 +73,20 @@ def _naive_extrapolated_s() -> float:
 
 def _cpu_seconds(fn, repeats: int = 5) -> float:
     """Median process CPU time of ``fn`` (all threads): steadier than wall time on a shared machine."""
-    fn()
-    times = []
-    for _ in range(repeats):
+    spent = []
+
+    def timed():
         start = time.process_time()
         fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
+        spent.append(time.process_time() - start)
+
+    median_time(timed, repeats)
+    return statistics.median(spent[1:])  # the first call is the harness's warm-up
 
 
 def _extra(ours, _):
-    row = {"naive_320x240_s_extrap": _naive_extrapolated_s(), "speedup_vs_naive": _naive_extrapolated_s() / ours,
+    naive = _naive_extrapolated_s()
+    row = {"naive_320x240_s_extrap": naive, "speedup_vs_naive": naive / ours,
            "minseg_cpu_ms": _cpu_seconds(_ours(SIZE, "permutohedral")) * 1e3}
     theirs = _pydensecrf()
     if theirs is not None:

@@ -84,7 +84,8 @@ def small_problems(draw, max_pixels=12):
 def test_energy_matches_loop_reference(problem):
     crf, labels, unary, image, distance = problem
     expected = energy_reference(crf, labels, unary, image, distance)
-    assert crf.energy(labels, unary, image, distance=distance) == pytest.approx(expected, rel=1e-10, abs=1e-10)
+    got = crf.energy(labels, unary, image, distance=distance)
+    assert got == pytest.approx(expected, rel=1e-10, abs=1e-10)
 
 
 @examples(40)

@@ -64,8 +64,7 @@ def test_one_step_matches_loop_reference(problem):
     crf, unary, image = problem
     k = unary.shape[0]
     q0 = softmax(-unary.reshape(k, -1), axis=0)
-    expected = mean_field_step_reference(q0, unary.reshape(k, -1), pairwise_matrix(crf, image[..., None]
-                                                                                   if image.ndim == 2 else image))
+    expected = mean_field_step_reference(q0, unary.reshape(k, -1), pairwise_matrix(crf, image))
     got = crf.mean_field(unary, image, n_iter=1, method="naive").reshape(k, -1)
     np.testing.assert_allclose(got, expected, atol=1e-12)
 

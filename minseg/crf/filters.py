@@ -28,7 +28,7 @@ from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_
 
 
 def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> list[np.ndarray]:
-    """Features of the two kernels, divided by their thetas: [p/θα, I/θβ] (appearance), p/θγ (smoothness).
+    """The two kernels' features divided by their thetas: [p/θα, I/θβ] (appearance), p/θγ (smoothness).
 
     Positions are (row, column) in pixels; I is the raw colour (any scale: θβ is in the same units).
     """

@@ -157,7 +157,8 @@ def _embed_all(features):
     scale = np.empty(d)
     for i in range(d):
         scale[i] = inv_std / math.sqrt((i + 1.0) * (i + 2.0))
-    rem0, ranks, weights = np.empty((n, d + 1), np.int64), np.empty((n, d + 1), np.int64), np.empty((n, d + 1))
+    rem0, ranks = np.empty((n, d + 1), np.int64), np.empty((n, d + 1), np.int64)
+    weights = np.empty((n, d + 1))
     chunk = 1024
     for first in prange((n + chunk - 1) // chunk):
         elevated, bary = np.empty(d + 1), np.empty(d + 2)
