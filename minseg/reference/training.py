@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 from ..data import NUM_CLASSES, DigitScenes
-from ..training import evaluate, evaluate_masks, fit, instance_loss, presets
+from ..training import evaluate, evaluate_masks, fit, instance_loss, median_frequency_weights, presets
 from ..training.instances import InstanceBatches
 from . import require_torch
 from .backend import torch_backend
@@ -53,6 +53,8 @@ def train_reference(name: str, full_scale: bool | None = None, device: str | Non
     train = DigitScenes(data["train"], size=data["size"], split="train", seed=seed)
     val = DigitScenes(data["val"], size=data["size"], split="val", seed=seed)
     source = InstanceBatches(train, 2 * model.resolution) if is_mask else train
+    if not is_mask:
+        settings.setdefault("class_weight", median_frequency_weights(train.masks, NUM_CLASSES))
     history = fit(model, source, data["steps"], batch_size=data["batch_size"], seed=seed, backend=backend,
                   progress=progress, loss_fn=instance_loss if is_mask else None, **settings)
     scores = evaluate_masks(model, val, backend) if is_mask else evaluate(model, val, backend)
