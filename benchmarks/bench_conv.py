@@ -19,6 +19,8 @@ import minseg as ms
 import minseg.functional as F
 from benchmarks.harness import Case, median_time
 
+REPEATS = 7  # medians of a few runs: the shared machine is noisy
+
 
 def _arrays(shape_x, shape_w, seed=0):
     rng = np.random.default_rng(seed)
@@ -52,47 +54,34 @@ def _extra(shapes, groups):
     return extra
 
 
-def _conv_case(name, n, cin, cout, size, k, stride=1, padding=1, dilation=1, groups=1, input_grad=True):
+def _conv_case(name, n, cin, cout, size, k, stride=1, padding=1, dilation=1, groups=1, input_grad=True,
+               transposed=False):
+    """conv2d (or conv_transpose2d) forward + backward in both libraries on the same arrays."""
     import torch
 
-    x, w = _arrays((n, cin, size, size), (cout, cin // groups, k, k))
+    wshape = (cin, cout // groups) if transposed else (cout, cin // groups)
+    x, w = _arrays((n, cin, size, size), wshape + (k, k))
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kw)
+    ours_fn = F.conv_transpose2d if transposed else F.conv2d
+    torch_fn = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
+    out = torch_fn(torch.from_numpy(x), torch.from_numpy(w), **kw)
     g = np.ones(out.shape, np.float32)
 
     def ours():
         xt, wt = ms.tensor(x, requires_grad=input_grad), ms.tensor(w, requires_grad=True)
-        F.conv2d(xt, wt, **kw).backward(g)
+        ours_fn(xt, wt, **kw).backward(g)
 
     def theirs():
         xt, wt = torch.tensor(x, requires_grad=input_grad), torch.tensor(w, requires_grad=True)
-        torch.nn.functional.conv2d(xt, wt, **kw).backward(torch.from_numpy(g))
+        torch_fn(xt, wt, **kw).backward(torch.from_numpy(g))
 
-    shapes = _gemm_shapes(cout, cin * k * k, n * out.shape[2] * out.shape[3], groups)
-    if not input_grad:
-        shapes = shapes[:2]
-    return Case("conv", name, ours, theirs, target=1.3, extra=_extra(shapes, groups))
-
-
-def _transpose_case(name, n, cin, cout, size, k, stride, padding):
-    import torch
-
-    x, w = _arrays((n, cin, size, size), (cin, cout, k, k))
-    kw = dict(stride=stride, padding=padding)
-    out = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), **kw)
-    g = np.ones(out.shape, np.float32)
-
-    def ours():
-        xt, wt = ms.tensor(x, requires_grad=True), ms.tensor(w, requires_grad=True)
-        F.conv_transpose2d(xt, wt, **kw).backward(g)
-
-    def theirs():
-        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-        torch.nn.functional.conv_transpose2d(xt, wt, **kw).backward(torch.from_numpy(g))
-
-    # the transposed conv is the adjoint of a conv cout -> cin over the output grid
-    shapes = _gemm_shapes(cin, cout * k * k, n * size * size, 1)
-    return Case("conv", name, ours, theirs, target=1.3, extra=_extra(shapes, 1))
+    # a transposed conv is the adjoint of the conv cout -> cin that reads its output
+    if transposed:
+        shapes = _gemm_shapes(cin, cout * k * k, n * size * size, groups)
+    else:
+        shapes = _gemm_shapes(cout, cin * k * k, n * out.shape[2] * out.shape[3], groups)
+    return Case("conv", name, ours, theirs, target=1.3, extra=_extra(shapes if input_grad else shapes[:2], groups),
+                repeats=REPEATS)
 
 
 FIRST_CALL = """
@@ -128,7 +117,7 @@ def cases():
         _conv_case("conv2d N8 64->128 64x64 k3 s2 p1", 8, 64, 128, 64, 3, stride=2),
         _conv_case("conv2d N8 64 64x64 depthwise k3", 8, 64, 64, 64, 3, groups=64),
         _conv_case("conv2d N8 256->64 32x32 k1", 8, 256, 64, 32, 1, padding=0),
-        _transpose_case("conv_transpose2d N8 64->64 32x32 k4 s2 p1", 8, 64, 64, 32, 4, 2, 1),
+        _conv_case("conv_transpose2d N8 64->64 32x32 k4 s2 p1", 8, 64, 64, 32, 4, stride=2, transposed=True),
     ]
     measure = _first_call()
     first = {}

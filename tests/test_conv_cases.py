@@ -1,6 +1,8 @@
 """Shared strategies for the convolution tests (random but always valid configurations), and the
 slides' hand-worked cases: the 1-D transposed convolution, the 1-D convolution matrices and the
 transposed-convolution output sizes."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import assume
@@ -10,15 +12,23 @@ import minseg as ms
 import minseg.functional as F
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def torch_one_thread():
-    """torch on one thread while a conv test module runs: on tiny tensors its thread pool only
-    waits for a busy machine. Import this fixture into each conv test module."""
+    """torch on one thread and without oneDNN during each conv test: on tiny tensors its
+    thread pool only waits for a busy machine, and oneDNN compiles a kernel for every new shape
+    (~10 ms each). Import this fixture into each conv test module."""
     import torch
 
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TF32 acceleration")
+        context = torch.backends.mkldnn.flags(enabled=False)
+        context.__enter__()
+    try:
+        yield
+    finally:
+        context.__exit__(None, None, None)
     torch.set_num_threads(previous)
 
 INT_OR_PAIR = lambda lo, hi: st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))  # noqa: E731

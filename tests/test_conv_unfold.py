@@ -32,24 +32,19 @@ def windows(size, kw):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("op", ["unfold", "fold"])
 @examples(500)
 @given(cfg=window_config(), n=st.integers(1, 3), c=st.integers(1, 3), seed=st.integers(0, 2**16),
        dtype=st.sampled_from([np.float32, np.float64]))
-def test_unfold_vs_torch(cfg, n, c, seed, dtype):
+def test_unfold_and_fold_vs_torch(op, cfg, n, c, seed, dtype):
     kw, size = cfg
-    x = np.random.default_rng(seed).standard_normal((n, c) + size).astype(dtype)
-    compare_with_torch(lambda t: F.unfold(t, **kw), lambda t: TF.unfold(t, **kw), [x])
-
-
-@pytest.mark.slow
-@examples(500)
-@given(cfg=window_config(), n=st.integers(1, 3), c=st.integers(1, 3), seed=st.integers(0, 2**16),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_fold_vs_torch(cfg, n, c, seed, dtype):
-    kw, size = cfg
+    rng = np.random.default_rng(seed)
+    if op == "unfold":
+        x = rng.standard_normal((n, c) + size).astype(dtype)
+        compare_with_torch(lambda t: F.unfold(t, **kw), lambda t: TF.unfold(t, **kw), [x])
+        return
     oh, ow = windows(size, kw)
-    k = np.prod(as_pair(kw["kernel_size"]))
-    cols = np.random.default_rng(seed).standard_normal((n, c * k, oh * ow)).astype(dtype)
+    cols = rng.standard_normal((n, c * np.prod(as_pair(kw["kernel_size"])), oh * ow)).astype(dtype)
     compare_with_torch(lambda t: F.fold(t, size, **kw), lambda t: TF.fold(t, size, **kw), [cols])
 
 

@@ -44,16 +44,21 @@ def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray
     n, c = x.shape[:2]
     shape = (c * geom.kh * geom.kw, n, geom.oh * geom.ow)
     cols = np.empty(shape, x.dtype) if slot is None else scratch(slot, shape, x.dtype)
-    kernel = _k.im2col if cols.size >= PARALLEL_MIN_SIZE else _k.im2col_serial
-    kernel(x, cols, *geom.kernel_args())
+    if cols.size >= PARALLEL_MIN_SIZE:
+        _k.im2col(x, cols, *geom.kernel_args())
+    else:
+        _k.planes_serial(x, cols, *geom.kernel_args(), False)
     return cols
 
 
 def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarray:
     """The (N, C, H, W) image that sums column array (C*kH*kW, N, oh*ow) back onto its pixels."""
     image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
-    kernel = _k.col2im if cols.size >= PARALLEL_MIN_SIZE else _k.col2im_serial
-    kernel(np.ascontiguousarray(cols), image, *geom.kernel_args())
+    cols = np.ascontiguousarray(cols)
+    if cols.size >= PARALLEL_MIN_SIZE:
+        _k.col2im(cols, image, *geom.kernel_args())
+    else:
+        _k.planes_serial(image, cols, *geom.kernel_args(), True)
     return image
 
 

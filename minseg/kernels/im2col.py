@@ -14,8 +14,8 @@ column entry back onto the pixel it was read from, so pixels shared by overlappi
 receive the sum.
 
 Both kernels run in parallel over (n, c) pairs: each pair owns its own image plane, so col2im's
-scatter-add has no races. The ``*_serial`` twins run the same per-plane code on one thread, for
-arrays too small to be worth waking the thread pool.
+scatter-add has no races. ``planes_serial`` does either job on one thread, for arrays too small
+to be worth waking the thread pool.
 """
 from __future__ import annotations
 
@@ -33,52 +33,38 @@ def _valid_range(offset, step, size, count):
 
 
 @njit(cache=True)
-def _im2col_plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """The kh*kw rows of ``cols`` that channel c of image n feeds."""
+def _plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
+    """The kh*kw rows of ``cols`` that channel c of image n feeds: filled from the image
+    (im2col, zeros where the window hangs over the border) or, with ``scatter``, added back
+    onto it (col2im)."""
     height, width = x.shape[2], x.shape[3]
     plane = x[n, c]
     for i in range(kh):
         for j in range(kw):
-            out = cols[(c * kh + i) * kw + j, n]  # one row of the column matrix
+            row = cols[(c * kh + i) * kw + j, n]  # one row of the column matrix
             x0 = j * dw - pw  # input column read by output column 0 (may be in the padding)
             lo, hi = _valid_range(x0, sw, width, ow)
             for oy in range(oh):
                 iy = oy * sh - ph + i * dh
                 base = oy * ow
                 if iy < 0 or iy >= height:
-                    out[base:base + ow] = 0
+                    if not scatter:
+                        row[base:base + ow] = 0
                     continue
-                src = plane[iy]
-                out[base:base + lo] = 0
-                if sw == 1:
-                    out[base + lo:base + hi] = src[lo + x0:hi + x0]
-                else:
+                line = plane[iy]
+                if scatter and sw == 1:
+                    line[lo + x0:hi + x0] += row[base + lo:base + hi]
+                elif scatter:
                     for ox in range(lo, hi):
-                        out[base + ox] = src[ox * sw + x0]
-                out[base + hi:base + ow] = 0
-
-
-@njit(cache=True)
-def _col2im_plane(cols, x, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """Add the kh*kw rows of ``cols`` that came from channel c of image n back onto it."""
-    height, width = x.shape[2], x.shape[3]
-    plane = x[n, c]
-    for i in range(kh):
-        for j in range(kw):
-            src = cols[(c * kh + i) * kw + j, n]
-            x0 = j * dw - pw
-            lo, hi = _valid_range(x0, sw, width, ow)
-            for oy in range(oh):
-                iy = oy * sh - ph + i * dh
-                if iy < 0 or iy >= height:
-                    continue
-                dst = plane[iy]
-                base = oy * ow
-                if sw == 1:
-                    dst[lo + x0:hi + x0] += src[base + lo:base + hi]
+                        line[ox * sw + x0] += row[base + ox]
                 else:
-                    for ox in range(lo, hi):
-                        dst[ox * sw + x0] += src[base + ox]
+                    row[base:base + lo] = 0
+                    if sw == 1:
+                        row[base + lo:base + hi] = line[lo + x0:hi + x0]
+                    else:
+                        for ox in range(lo, hi):
+                            row[base + ox] = line[ox * sw + x0]
+                    row[base + hi:base + ow] = 0
 
 
 @njit(cache=True, parallel=True)
@@ -86,15 +72,7 @@ def im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """Fill ``cols`` (C*kh*kw, N, oh*ow) with the patches of ``x`` (N, C, H, W); see module doc."""
     channels = x.shape[1]
     for t in prange(x.shape[0] * channels):
-        _im2col_plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-
-
-@njit(cache=True)
-def im2col_serial(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """im2col on one thread: for small arrays, where waking threads costs more than the work."""
-    channels = x.shape[1]
-    for t in range(x.shape[0] * channels):
-        _im2col_plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        _plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, False)
 
 
 @njit(cache=True, parallel=True)
@@ -103,12 +81,12 @@ def col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     Each (n, c) plane is written by one thread only, so the additions never race."""
     channels = x.shape[1]
     for t in prange(x.shape[0] * channels):
-        _col2im_plane(cols, x, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        _plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, True)
 
 
 @njit(cache=True)
-def col2im_serial(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """col2im on one thread (small arrays)."""
-    channels = x.shape[1]
-    for t in range(x.shape[0] * channels):
-        _col2im_plane(cols, x, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+def planes_serial(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
+    """im2col (scatter=False) or col2im (scatter=True) on the calling thread only, for small
+    arrays: no thread pool is woken (and no OpenMP state is touched)."""
+    for t in range(x.shape[0] * x.shape[1]):
+        _plane(x, cols, t // x.shape[1], t % x.shape[1], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter)

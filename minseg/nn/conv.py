@@ -63,16 +63,7 @@ class Conv2d(Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text + (f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else "")
+        return _describe(self, dilation=(1, 1), groups=1, padding_mode="zeros")
 
 
 class ConvTranspose2d(Module):
@@ -113,14 +104,16 @@ class ConvTranspose2d(Module):
                                   self.groups, self.dilation)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        return text + (", bias=False" if self.bias is None else "")
+        return _describe(self, output_padding=(0, 0), groups=1, dilation=(1, 1))
+
+
+def _describe(layer, **defaults) -> str:
+    """torch-style repr arguments: channels, kernel and stride, then what differs from ``defaults``."""
+    text = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
+    for name, default in {"padding": (0, 0), **defaults}.items():
+        if getattr(layer, name) != default:
+            text += f", {name}={getattr(layer, name)}"
+    return text + (", bias=False" if layer.bias is None else "")
 
 
 def bilinear_kernel(kernel_size: int) -> np.ndarray:
