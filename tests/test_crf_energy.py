@@ -127,6 +127,8 @@ BAD_CALLS = [
     (lambda crf, u, im, x: ms.crf.DenseCRF(normalization="after"), "normalization"),
     (lambda crf, u, im, x: crf.minimize_exact(np.zeros((2, 5, 5)), np.zeros((5, 5))), "max_labelings"),
     (lambda crf, u, im, x: crf.kl_objective(u[:, :2], u, im), "q must have"),
+    (lambda crf, u, im, x: crf.energy(np.zeros((60, 60), int), np.zeros((2, 60, 60)), np.zeros((60, 60))),
+     "energy: image must have at most 2500 pixels"),
 ]
 
 

@@ -10,6 +10,7 @@ from ..autograd import Tensor
 METHODS = ("naive", "permutohedral")
 DISTANCES = ("euclidean", "chebyshev")
 NORMALIZATIONS = ("none", "symmetric")
+MAX_EXACT_PIXELS = 2500  # the exact paths hold N x N float64 matrices: 50 MB each at N = 2500 (50 x 50)
 
 
 def as_float_array(op: str, name: str, value) -> np.ndarray:
@@ -32,6 +33,13 @@ def check_image(op: str, image) -> np.ndarray:
     if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1 or array.shape[2] < 1:
         raise ValueError(f"{op}: image must be (H, W) or (H, W, C), got shape {array.shape}")
     return array
+
+
+def check_exact_size(op: str, image: np.ndarray) -> None:
+    """The exact O(N^2)-memory computations are for small images only."""
+    if image.shape[0] * image.shape[1] > MAX_EXACT_PIXELS:
+        raise ValueError(f"{op}: image must have at most {MAX_EXACT_PIXELS} pixels for this exact O(N^2) "
+                         f"computation, got (H, W) = {image.shape[:2]}; use mean_field for larger images")
 
 
 def check_unary(op: str, unary, image: np.ndarray) -> np.ndarray:

@@ -7,11 +7,19 @@ import math
 import numpy as np
 
 
-def _squared(diff: np.ndarray, distance: str) -> np.ndarray:
-    """|v - w|^2 over the last axis: Euclidean sum of squares, or Chebyshev (max |v_k - w_k|)^2."""
-    if distance == "chebyshev":
-        return np.max(np.abs(diff), axis=-1) ** 2
-    return np.sum(diff * diff, axis=-1)
+def _pairwise_squared(points: np.ndarray, distance: str) -> np.ndarray:
+    """(N, N) |v_i - v_j|^2 for rows of ``points`` (N, c): Euclidean, or Chebyshev (max_k |v_ik - v_jk|)^2.
+
+    One coordinate at a time, so memory stays O(N^2) whatever c is.
+    """
+    out = np.zeros((len(points), len(points)))
+    for k in range(points.shape[1]):
+        diff = np.abs(points[:, None, k] - points[None, :, k])
+        if distance == "chebyshev":
+            np.maximum(out, diff, out=out)
+        else:
+            out += diff * diff
+    return out ** 2 if distance == "chebyshev" else out
 
 
 def _positions_colours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -23,8 +31,8 @@ def _positions_colours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def kernel_matrices(crf, image: np.ndarray, distance: str = "euclidean") -> list[np.ndarray]:
     """The two weighted kernels as N x N matrices, zero diagonal, normalised as ``crf.normalization`` says."""
     p, colour = _positions_colours(image)
-    dp = _squared(p[:, None, :] - p[None, :, :], distance)
-    di = _squared(colour[:, None, :] - colour[None, :, :], distance)
+    dp = _pairwise_squared(p, distance)
+    di = _pairwise_squared(colour, distance)
     appearance = np.exp(-dp / (2 * crf.theta_alpha ** 2) - di / (2 * crf.theta_beta ** 2))
     smoothness = np.exp(-dp / (2 * crf.theta_gamma ** 2))
     out = []

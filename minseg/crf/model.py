@@ -65,6 +65,7 @@ class DenseCRF:
         thetas 1, distance='chebyshev', grey values 0..255 and unary_from_probabilities(P, base=10).
         """
         image = C.check_image("energy", image)
+        C.check_exact_size("energy", image)
         unary = C.check_unary("energy", unary, image)
         labels = C.check_labels("energy", labels, unary.shape[0], image.shape[:2])
         C.check_choice("energy", "distance", distance, C.DISTANCES)
@@ -90,6 +91,7 @@ class DenseCRF:
         Ties go to the first labeling in lexicographic order of the flattened map.
         """
         image = C.check_image("minimize_exact", image)
+        C.check_exact_size("minimize_exact", image)
         unary = C.check_unary("minimize_exact", unary, image)
         C.check_choice("minimize_exact", "distance", distance, C.DISTANCES)
         k, h, w = unary.shape
@@ -166,6 +168,7 @@ class DenseCRF:
         E_Q[E] = sum_i sum_l Q_i(l) θ_i(l) + sum_{i<j} W_ij (1 - sum_l Q_i(l) Q_j(l)), H = entropy.
         """
         image = C.check_image("kl_objective", image)
+        C.check_exact_size("kl_objective", image)
         unary = C.check_unary("kl_objective", unary, image)
         q = C.as_float_array("kl_objective", "q", q)
         if q.shape != unary.shape:
