@@ -208,3 +208,20 @@ def test_median_frequency_weights_by_hand():
     masks = np.array([[[0, 0], [0, 1]], [[0, 0], [2, 2]]])
     # frequencies among images containing the class: 5/8, 1/4, 2/4; median 1/2; class 3 absent
     np.testing.assert_allclose(median_frequency_weights(masks, 4), [0.8, 2.0, 1.0, 1.0])
+
+
+def test_models_and_training_never_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, minseg.models, minseg.training, minseg.models.backend; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_center_crop_refuses_a_larger_window():
+    from minseg.models.blocks import center_crop
+
+    np.testing.assert_array_equal(center_crop(np.arange(25).reshape(5, 5), (1, 3)), [[11, 12, 13]])
+    with pytest.raises(ValueError, match="larger than the input"):
+        center_crop(np.zeros((2, 2)), (3, 3))
