@@ -5,6 +5,9 @@ moments and step counts, stored by parameter *name*, so they survive a new proce
 differ), and ``meta``: a JSON string with the model's class and config, the optimizer's
 param_groups settings (without the tensors), the scheduler's step and anything passed as ``**meta``.
 No pickle is involved, so ``np.load(path)`` of a checkpoint is safe.
+
+For minseg models and optimizers. A torch twin's weights travel through
+minseg.reference.interop (``to_torch_state_dict`` / ``load_minseg_state_dict``) or torch.save.
 """
 from __future__ import annotations
 
