@@ -114,10 +114,16 @@ class PairwiseFilter:
                 scale = 1.0 / np.sqrt(np.maximum(degree, 1e-20))
             self.terms.append((weight, filt, scale))
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        """sum_m w_m s_m * filter_m(s_m * values), s_m = 1 or d_m^(-1/2); ``values`` (N, V)."""
+    def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """sum_m w_m s_m * filter_m(s_m * values), s_m = 1 or d_m^(-1/2); ``values`` (N, V).
+
+        ``out`` (N, V), when given, is overwritten and returned (saves an allocation per iteration).
+        """
         values = np.ascontiguousarray(values, dtype=np.float64)
-        out = np.zeros(values.shape)
+        if out is None:
+            out = np.zeros(values.shape)
+        else:
+            out.fill(0.0)
         for weight, filt, scale in self.terms:
             filt.accumulate(values, scale, weight * scale, out)
         return out

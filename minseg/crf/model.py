@@ -126,15 +126,15 @@ class DenseCRF:
 
         Update (Potts): Q_i(l) ∝ exp(-θ_i(l) - sum_{j != i} W_ij (1 - Q_j(l)))
                               = exp(-θ_i(l) + sum_{j != i} W_ij Q_j(l)) × (a factor not depending on l).
+        The yielded arrays are views of one buffer that the next update overwrites: copy to keep them.
         """
         k, h, w = unary.shape
-        flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T)
-        q = np.empty_like(flat_unary)
-        potts_update(flat_unary, np.zeros_like(flat_unary), q)
+        flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T)  # (N, K): labels contiguous
+        q, message = np.empty_like(flat_unary), np.zeros_like(flat_unary)
+        potts_update(flat_unary, message, q)
         yield q.T.reshape(k, h, w)
         for _ in range(n_iter):
-            message = pairwise(q)
-            q = np.empty_like(flat_unary)
+            pairwise(q, out=message)  # reads all of the old Q before the update overwrites it
             potts_update(flat_unary, message, q)
             yield q.T.reshape(k, h, w)
 
@@ -148,7 +148,7 @@ class DenseCRF:
         unary, n_iter, pairwise = self._prepare("mean_field", unary, image, n_iter, method)
         for q in self._iterate(unary, n_iter, pairwise):
             pass
-        return q
+        return np.ascontiguousarray(q)
 
     def predict(self, unary, image, n_iter: int = 5, method: str = "permutohedral",
                 return_history: bool = False):
@@ -158,7 +158,7 @@ class DenseCRF:
         Q after t updates — for a slider in the lecture.
         """
         unary, n_iter, pairwise = self._prepare("predict", unary, image, n_iter, method)
-        history = list(self._iterate(unary, n_iter, pairwise))
+        history = [q.copy() for q in self._iterate(unary, n_iter, pairwise)]
         labels = np.argmax(history[-1], axis=0)
         return (labels, np.stack(history)) if return_history else labels
 
