@@ -83,7 +83,7 @@ def _rehash(keys, count, capacity):
     return table
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _embed(f, scale, elevated, rem0, rank, bary):
     """Elevate one feature vector into the plane sum(x) = 0 of R^(d+1), find its enclosing simplex.
 
