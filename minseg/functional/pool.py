@@ -192,7 +192,11 @@ class _Unpool(Function):
         ctx.shape, ctx.indices = x.shape, indices
         flat = indices.reshape(-1, int(np.prod(x.shape[-2:])))
         with threads_for(flat.shape[0] * size[0] * size[1]):
-            out = kernels.scatter(np.ascontiguousarray(x).reshape(flat.shape), flat, size[0] * size[1])
+            out, bad = kernels.scatter(np.ascontiguousarray(x).reshape(flat.shape), flat, size[0] * size[1])
+        if bad.any():
+            wrong = flat[(flat < 0) | (flat >= size[0] * size[1])][0]
+            raise ValueError(f"max_unpool2d: indices must lie in [0, {size[0] * size[1]}) for output size "
+                             f"{tuple(size)}, found {wrong}")
         return out.reshape(x.shape[:-2] + tuple(size))
 
     @staticmethod
@@ -216,12 +220,7 @@ def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0, ou
     kernel = pair(op, "kernel_size", kernel_size, 1)
     stride = kernel if stride is None else pair(op, "stride", stride, 1)
     size = _unpool_size(op, x, kernel, stride, pair(op, "padding", padding, 0), output_size)
-    index = np.ascontiguousarray(index, dtype=np.int64)
-    if index.size and (index.min() < 0 or index.max() >= size[0] * size[1]):
-        bad = index.min() if index.min() < 0 else index.max()
-        raise ValueError(f"{op}: indices must lie in [0, {size[0] * size[1]}) for output size {size}, "
-                         f"found {bad}")
-    return _Unpool.apply(x, indices=index, size=size)
+    return _Unpool.apply(x, indices=np.ascontiguousarray(index, dtype=np.int64), size=size)
 
 
 class _BedOfNails(Function):

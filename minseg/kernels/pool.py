@@ -64,13 +64,21 @@ def scatter_add(values, index, size):
 
 @njit(cache=True, parallel=True)
 def scatter(values, index, size):
-    """out[p, index[p, m]] = values[p, m], zeros elsewhere (later writes win): max unpooling."""
+    """out[p, index[p, m]] = values[p, m], zeros elsewhere (later writes win): max unpooling.
+
+    Returns (out, bad): bad[p] counts the indices of plane p outside [0, size), which are skipped.
+    """
     planes, count = values.shape
     out = np.zeros((planes, size), dtype=values.dtype)
+    bad = np.zeros(planes, dtype=np.int64)
     for p in prange(planes):
         for m in range(count):
-            out[p, index[p, m]] = values[p, m]
-    return out
+            i = index[p, m]
+            if 0 <= i < size:
+                out[p, i] = values[p, m]
+            else:
+                bad[p] += 1
+    return out, bad
 
 
 @njit(cache=True, parallel=True)
