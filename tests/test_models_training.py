@@ -225,3 +225,17 @@ def test_center_crop_refuses_a_larger_window():
     np.testing.assert_array_equal(center_crop(np.arange(25).reshape(5, 5), (1, 3)), [[11, 12, 13]])
     with pytest.raises(ValueError, match="larger than the input"):
         center_crop(np.zeros((2, 2)), (3, 3))
+
+
+def test_a_time_budget_stops_training_and_anneals_the_learning_rate(scenes):
+    from minseg.training.loop import _anneal_by_time
+
+    model = models.UNet(11, width=2, depth=1)
+    history = fit(model, scenes, 50, batch_size=4, lr=0.1, progress=False, time_limit=1e-9)
+    assert history["steps"] == 1
+    optimizer = make_optimizer(model, MINSEG, "sgd", lr=0.1)
+    schedule = PolyLR(optimizer, 10, power=0.9)
+    schedule.step()  # 10 % of the steps, but half of the time gone: the time decides
+    assert not _anneal_by_time(optimizer, schedule, 0.5)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 0.9)
+    assert _anneal_by_time(optimizer, schedule, 1.0)

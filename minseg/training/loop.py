@@ -69,7 +69,9 @@ def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum
     loss_fn(model, batch, backend) -> scalar loss (default: segmentation_loss, with the per-class
     ``class_weight`` if given);
     lr follows base_lr * (1 - step / steps) ** power.
-    time_limit (seconds) stops early (the schedule is not stretched, so set ``steps`` to fit).
+    time_limit (seconds): training also ends when it runs out, and the poly schedule follows
+    whichever runs out first, lr = base_lr * (1 - max(step / steps, elapsed / time_limit)) ** power,
+    so a slow machine still anneals the learning rate to zero instead of stopping at full lr.
     History: 'loss' per step, 'lr' per step, 'seconds', 'steps' done.
     """
     backend = backend or MINSEG
@@ -94,7 +96,8 @@ def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum
             bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
         if checkpoint_path and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint_path, model, opt, schedule, step=step + 1)
-        if time_limit is not None and time.perf_counter() - start > time_limit:
+        elapsed = time.perf_counter() - start
+        if time_limit is not None and _anneal_by_time(opt, schedule, elapsed / time_limit):
             break
     if bar is not None:
         bar.close()
@@ -102,6 +105,17 @@ def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum
     if checkpoint_path:
         save_checkpoint(checkpoint_path, model, opt, schedule, step=history["steps"])
     return history
+
+
+def _anneal_by_time(optimizer, schedule, fraction) -> bool:
+    """Lower the lr to the poly value at the elapsed ``fraction`` of the time budget when that is
+    further along than the step count; True when the time is up."""
+    if fraction >= 1:
+        return True
+    if fraction > schedule.step_count / schedule.total_steps:
+        for group, base in zip(optimizer.param_groups, schedule.base_lrs):
+            group["lr"] = base * (1 - fraction) ** schedule.power
+    return False
 
 
 def _progress(total, enabled):
