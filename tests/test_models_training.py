@@ -138,6 +138,8 @@ def test_models_reject_bad_arguments():
         fcn(ms.tensor(np.zeros((1, 3, 12, 12), np.float32)))
     with pytest.raises(ValueError, match="output_stride must be 8 or 16"):
         models.DeepLabV3(3, output_stride=32)
+    with pytest.raises(ValueError, match="need 4 entries"):
+        models.DeepLabV3Plus(3, widths=(4, 4, 4))
     with pytest.raises(ValueError, match="pooler must be one of"):
         models.MaskHeadModel(3, pooler="max")
     with pytest.raises(ValueError, match="name must be one of"):

@@ -60,6 +60,9 @@ def build(B):
             super().__init__()
             if output_stride not in (8, 16):
                 raise ValueError(f"ResNetBackbone: output_stride must be 8 or 16, got {output_stride}")
+            if len(widths) != 4 or len(blocks_per_stage) != 4:
+                raise ValueError(f"ResNetBackbone: widths and blocks_per_stage need 4 entries (one per "
+                                 f"stage), got {widths} and {blocks_per_stage}")
             if output_stride == 16:
                 strides, dilations = (1, 2, 2, 1), (1, 1, 1, 2)
             else:

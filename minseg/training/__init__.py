@@ -6,7 +6,8 @@
 """
 from .checkpoint import load_checkpoint, save_checkpoint
 from .instances import InstanceBatches, evaluate_masks, instance_loss
-from .loop import eval_forward, evaluate, fit, make_optimizer, median_frequency_weights, predict, segmentation_loss
+from .loop import (eval_forward, evaluate, fit, make_optimizer, median_frequency_weights, predict,
+                   segmentation_loss)
 
 __all__ = ["fit", "evaluate", "predict", "eval_forward", "make_optimizer", "segmentation_loss",
            "median_frequency_weights",
