@@ -22,7 +22,8 @@ def _pairwise_squared(points: np.ndarray, distance: str) -> np.ndarray:
     return out ** 2 if distance == "chebyshev" else out
 
 
-def _positions_colours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def positions_colours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, in raster order: positions (N, 2) as (row, column) in pixels, colours (N, C)."""
     h, w, c = image.shape
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
     return np.stack([rows.ravel(), cols.ravel()], axis=1), image.reshape(h * w, c)
@@ -30,7 +31,7 @@ def _positions_colours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def kernel_matrices(crf, image: np.ndarray, distance: str = "euclidean") -> list[np.ndarray]:
     """The two weighted kernels as N x N matrices, zero diagonal, normalised as ``crf.normalization`` says."""
-    p, colour = _positions_colours(image)
+    p, colour = positions_colours(image)
     dp = _pairwise_squared(p, distance)
     di = _pairwise_squared(colour, distance)
     appearance = np.exp(-dp / (2 * crf.theta_alpha ** 2) - di / (2 * crf.theta_beta ** 2))

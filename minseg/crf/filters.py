@@ -25,6 +25,7 @@ import numpy as np
 
 from ..kernels.crf_dense import dense_gaussian_filter
 from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
+from .dense import positions_colours
 
 
 def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> list[np.ndarray]:
@@ -32,10 +33,7 @@ def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> 
 
     Positions are (row, column) in pixels; I is the raw colour (any scale: θβ is in the same units).
     """
-    h, w, c = image.shape
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
-    position = np.stack([rows.ravel(), cols.ravel()], axis=1)
-    colour = image.reshape(h * w, c)
+    position, colour = positions_colours(image)
     appearance = np.concatenate([position / theta_alpha, colour / theta_beta], axis=1)
     return [np.ascontiguousarray(appearance), np.ascontiguousarray(position / theta_gamma)]
 
