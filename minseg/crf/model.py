@@ -144,6 +144,9 @@ class DenseCRF:
         Starts from Q = softmax(-unary). ``method='naive'`` filters with the exact dense kernels
         (O(N^2) per iteration, small images); ``'permutohedral'`` uses the lattice (O(N), approximate).
         Both leave out the self term j = i (the energy has none). Euclidean distances only.
+        The parallel update need not lower ``kl_objective`` at every step (strongly coupled pixels can
+        swap labels back and forth); it provably does for normalization='none' with w1 + w2 <= 1, since
+        then W >= -(w1 + w2) I while the entropy is 1-strongly convex (see the tests).
         """
         unary, n_iter, pairwise = self._prepare("mean_field", unary, image, n_iter, method)
         for q in self._iterate(unary, n_iter, pairwise):
