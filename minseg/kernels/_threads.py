@@ -9,7 +9,9 @@ import contextlib
 
 import numba
 
-GRAIN = 1 << 16  # elements; above this the second thread pays for itself
+# elements (~1 ms of work): below this a second thread saves little on an idle machine and, on a
+# busy shared one (Binder, a class server), waiting for it to be scheduled can cost 10-100 ms
+GRAIN = 1 << 20
 
 
 @contextlib.contextmanager
