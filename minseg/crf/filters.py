@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels._threads import threads_for
 from ..kernels.crf_dense import dense_gaussian_filter
 from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 from .dense import positions_colours
@@ -41,6 +42,13 @@ def kernel_features(image: np.ndarray, theta_alpha, theta_beta, theta_gamma) -> 
 CALIBRATION_ROWS, CALIBRATION_CUTOFF = 64, 30.0
 
 
+def dense_rows(features, values, rows, cutoff=np.inf) -> np.ndarray:
+    """The exact filter at ``rows``; one thread for small jobs (a second one costs more than it saves)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    with threads_for(len(rows) * features.shape[0] * (features.shape[1] + values.shape[1])):
+        return dense_gaussian_filter(features, values, rows, cutoff)
+
+
 class DenseFilter:
     """Exact O(N^2) filtering (Numba, on the fly; no N x N matrix)."""
 
@@ -49,8 +57,7 @@ class DenseFilter:
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """sum_{j != i} k_ij values[j] for every i; ``values`` (N, V)."""
-        rows = np.arange(self.features.shape[0])
-        return dense_gaussian_filter(self.features, np.ascontiguousarray(values, dtype=np.float64), rows)
+        return dense_rows(self.features, values, np.arange(self.features.shape[0]))
 
     def accumulate(self, values, in_scale, out_scale, out) -> None:
         """out += out_scale * filter(in_scale * values) (scales per point, (N,))."""
@@ -72,7 +79,7 @@ class LatticeFilter:
         n = features.shape[0]
         rows = np.unique(np.linspace(0, n - 1, min(n, CALIBRATION_ROWS)).astype(np.int64))
         ones = np.ones((n, 1))
-        exact = dense_gaussian_filter(features, ones, rows, CALIBRATION_CUTOFF).sum()
+        exact = dense_rows(features, ones, rows, CALIBRATION_CUTOFF).sum()
         approx = self(ones)[rows].sum()
         if exact < 1e-12 or approx < 1e-12:
             return lattice_scale(features.shape[1])
