@@ -340,8 +340,9 @@ def lattice_self_weights(offsets, weights, neighbours, ranks, table_limit=1 << 2
         table = np.empty((0, 2, 0))
     full = (1 << d1) - 1
     out = np.empty(n)
+    upto = np.empty(d1, np.int64)  # upto[k]: bit set of the coordinates with rank <= k
     for p in range(n):
-        upto = np.zeros(d1, np.int64)  # upto[k]: bit set of the coordinates with rank <= k
+        upto[:] = 0
         for i in range(d1):
             for k in range(ranks[p, i], d1):
                 upto[k] |= 1 << i
