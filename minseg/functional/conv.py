@@ -164,6 +164,42 @@ class Conv2d(Function):
         return dx, dw, _bias_grad(ctx, g)
 
 
+class DepthwiseConv2d(Function):
+    """conv2d with one input channel per group (groups = C, weight (C*m, 1, kH, kW)), computed
+    directly by Numba kernels: with kH*kW taps per output there is no GEMM worth building
+    a 9x larger column matrix for (the case of DeepLabv3+'s separable convolutions)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        y = np.zeros((x.shape[0], weight.shape[0], geom.oh, geom.ow), dtype=x.dtype)
+        depthwise_pass(x, y, weight, 0, geom)
+        if bias is not None:
+            y += bias[:, None, None]
+        ctx.geom = geom
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        g = np.ascontiguousarray(g)
+        dx = dw = None
+        if _wants_grad(ctx, 0):
+            dx = np.zeros_like(x)
+            depthwise_pass(dx, g, weight, 1, ctx.geom)
+        if _wants_grad(ctx, 1):
+            dw = np.zeros_like(weight)
+            depthwise_pass(x, g, dw, 2, ctx.geom)
+        return dx, dw, _bias_grad(ctx, g)
+
+
+def depthwise_pass(x, grid, weight, mode, geom: Geometry) -> None:
+    """Run kernels.depthwise (mode 0 forward, 1 input grad, 2 weight grad), serially when small."""
+    kernel = _k.depthwise if grid.size >= PARALLEL_MIN_SIZE else _k.depthwise_serial
+    kernel(x, grid, weight, mode, *geom.kernel_args())
+
+
 class ConvTranspose2d(Function):
     """y = col2im(W^T @ x) + b; dx = W @ im2col(dy), dW = x @ im2col(dy)^T, db = sum dy."""
 
@@ -211,7 +247,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     (atrous convolution); ``groups`` splits the channels (groups=C is depthwise)."""
     x, w, b, _ = check_conv_inputs("conv2d", input, weight, bias, groups)
     geom = conv_geometry("conv2d", x.shape[-2:], w.shape[2:], stride, padding, dilation)
-    return _batched(x, lambda x4: Conv2d.apply(x4, w, b, geom=geom, groups=int(groups)))
+    function = DepthwiseConv2d if w.shape[1] == 1 and groups > 1 else Conv2d
+    return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

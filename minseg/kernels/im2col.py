@@ -19,6 +19,7 @@ to be worth waking the thread pool.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
 
@@ -52,11 +53,11 @@ def _plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
                         row[base:base + ow] = 0
                     continue
                 line = plane[iy]
-                if scatter and sw == 1:
-                    line[lo + x0:hi + x0] += row[base + lo:base + hi]
-                elif scatter:
-                    for ox in range(lo, hi):
-                        line[ox * sw + x0] += row[base + ox]
+                if scatter:
+                    pix = line[lo * sw + x0:(hi - 1) * sw + x0 + 1:sw]
+                    src = row[base + lo:base + hi]
+                    for k in range(hi - lo):
+                        pix[k] += src[k]
                 else:
                     row[base:base + lo] = 0
                     if sw == 1:
@@ -90,3 +91,78 @@ def planes_serial(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
     arrays: no thread pool is woken (and no OpenMP state is touched)."""
     for t in range(x.shape[0] * x.shape[1]):
         _plane(x, cols, t // x.shape[1], t % x.shape[1], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter)
+
+
+# ----- depthwise convolution (one input channel per group): direct, no column matrix -------------
+@njit(cache=True)
+def _depthwise_plane(image, grid, taps, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """One (input plane, output plane, kH x kW taps) triple of a depthwise convolution.
+
+    mode 0 (forward):      grid[oy, ox]  += taps[i, j] * image[iy, ix]
+    mode 1 (input grad):   image[iy, ix] += taps[i, j] * grid[oy, ox]
+    mode 2 (weight grad):  taps[i, j]    += grid[oy, ox] * image[iy, ix]
+    with iy = oy * sh - ph + i * dh, ix = ox * sw - pw + j * dw inside the image.
+    """
+    height, width = image.shape
+    for i in range(kh):
+        for j in range(kw):
+            x0 = j * dw - pw
+            lo, hi = _valid_range(x0, sw, width, ow)
+            tap = taps[i, j]
+            total = 0.0
+            for oy in range(oh):
+                iy = oy * sh - ph + i * dh
+                if iy < 0 or iy >= height or lo >= hi:
+                    continue
+                # the valid outputs lo..hi-1 of this row and the input pixels they read, as views
+                out = grid[oy, lo:hi]
+                pix = image[iy, lo * sw + x0:(hi - 1) * sw + x0 + 1:sw]
+                if mode == 0:
+                    for k in range(hi - lo):
+                        out[k] += tap * pix[k]
+                elif mode == 1:
+                    for k in range(hi - lo):
+                        pix[k] += tap * out[k]
+                else:
+                    for k in range(hi - lo):
+                        total += out[k] * pix[k]
+            if mode == 2:
+                taps[i, j] += total
+
+
+@njit(cache=True)
+def _depthwise_task(x, grid, weight, mode, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Task t of a depthwise pass; output channel o reads input channel o // multiplier.
+    mode 0: t = (n, o), writes grid[n, o]. mode 1: t = (n, c), writes x[n, c] from the
+    multiplier output channels of c. mode 2: t = o, sums weight[o] over the batch."""
+    n_batch, channels = x.shape[0], x.shape[1]
+    multiplier = grid.shape[1] // channels
+    if mode == 0:
+        n, o = t // grid.shape[1], t % grid.shape[1]
+        _depthwise_plane(x[n, o // multiplier], grid[n, o], weight[o, 0], 0,
+                         kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    elif mode == 1:
+        n, c = t // channels, t % channels
+        for o in range(c * multiplier, (c + 1) * multiplier):
+            _depthwise_plane(x[n, c], grid[n, o], weight[o, 0], 1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    else:
+        for n in range(n_batch):
+            _depthwise_plane(x[n, t // multiplier], grid[n, t], weight[t, 0], 2,
+                             kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+@njit(cache=True, parallel=True)
+def depthwise(x, grid, weight, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Depthwise convolution pass over x (N, C, H, W), grid (N, O, oh, ow) and weight (O, 1, kh, kw),
+    O a multiple of C; ``mode`` as in _depthwise_plane. Tasks never share an output plane."""
+    tasks = (grid.shape[0] * grid.shape[1], x.shape[0] * x.shape[1], grid.shape[1])[mode]
+    for t in prange(tasks):
+        _depthwise_task(x, grid, weight, mode, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+@njit(cache=True)
+def depthwise_serial(x, grid, weight, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """``depthwise`` on the calling thread (small arrays)."""
+    tasks = (grid.shape[0] * grid.shape[1], x.shape[0] * x.shape[1], grid.shape[1])[mode]
+    for t in range(tasks):
+        _depthwise_task(x, grid, weight, mode, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
