@@ -29,17 +29,19 @@ def _arrays(shape_x, shape_w, seed=0):
 
 
 def _gemm_shapes(out_ch, k, cols, groups):
-    """The (m, k) @ (k, n) products of one grouped conv's forward + backward, per group."""
+    """The (m, k) @ (k, n) products of one grouped conv's forward + backward, per group, in the
+    orientation minseg runs them: y = W @ cols, dW^T = cols @ dy^T, dcols = W^T @ dy."""
     o, kg = out_ch // groups, k // groups
-    return [(o, kg, cols), (o, cols, kg), (kg, o, cols)]
+    return [(o, kg, cols), (kg, cols, o), (kg, o, cols)]
 
 
-def _gemm_time(shapes, groups, repeats=3):
-    """NumPy's time for the same GEMMs (batched over groups), the conv's ideal."""
+def _gemm_time(shapes, groups):
+    """NumPy's time for the same GEMMs (2-D, or batched over groups), the conv's ideal."""
     rng = np.random.default_rng(1)
-    pairs = [(rng.standard_normal((groups, m, k), dtype=np.float32),
-              rng.standard_normal((groups, k, n), dtype=np.float32)) for m, k, n in shapes]
-    return median_time(lambda: [np.matmul(a, b) for a, b in pairs], repeats)
+    lead = () if groups == 1 else (groups,)
+    pairs = [(rng.standard_normal(lead + (m, k), dtype=np.float32),
+              rng.standard_normal(lead + (k, n), dtype=np.float32)) for m, k, n in shapes]
+    return median_time(lambda: [np.matmul(a, b) for a, b in pairs], REPEATS)
 
 
 def _extra(shapes, groups):

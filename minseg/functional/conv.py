@@ -9,11 +9,14 @@ one GEMM per group over the whole batch (see minseg/kernels/im2col.py for the co
 Its backward is two more GEMMs: dW = dy @ cols^T and dcols = W^T @ dy, then col2im adds dcols
 back onto the pixels they were read from.
 
-The transposed convolution runs the same machinery the other way round, exactly as the slides
-draw it: "weight the filter by the input value, copy it to the output, sum where copies
-overlap" is cols = W^T @ x (a weighted copy of the filter per input pixel) followed by col2im
-(the overlap sum). So conv_transpose2d's forward is conv2d's backward with respect to its input,
-and its backward uses conv2d's forward.
+The transposed convolution runs the same machinery the other way round, as the slides draw it:
+each input pixel scales a copy of the filter (cols = W^T @ x, one column per input pixel), the
+copies land at stride spacing in the output and add up where they overlap (col2im). So
+conv_transpose2d's forward is conv2d's backward with respect to its input, and its backward
+uses conv2d's forward.
+
+Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
+taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
 
 The plain-loop references (conv2d_reference, conv_transpose2d_reference) and conv_matrix live
 in conv_reference.py and conv_matrix.py and are re-exported here.
