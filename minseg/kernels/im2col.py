@@ -19,8 +19,7 @@ to be worth waking the thread pool.
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 
 @njit(cache=True)
@@ -45,6 +44,8 @@ def _plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
             row = cols[(c * kh + i) * kw + j, n]  # one row of the column matrix
             x0 = j * dw - pw  # input column read by output column 0 (may be in the padding)
             lo, hi = _valid_range(x0, sw, width, ow)
+            # unsigned indices: numba then skips the negative-index wraparound and vectorises
+            first, step, count = uint64(max(lo * sw + x0, 0)), uint64(sw), uint64(hi - lo)
             for oy in range(oh):
                 iy = oy * sh - ph + i * dh
                 base = oy * ow
@@ -52,19 +53,14 @@ def _plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
                     if not scatter:
                         row[base:base + ow] = 0
                     continue
-                line = plane[iy]
+                line, out = plane[iy], uint64(base + lo)
                 if scatter:
-                    pix = line[lo * sw + x0:(hi - 1) * sw + x0 + 1:sw]
-                    src = row[base + lo:base + hi]
-                    for k in range(hi - lo):
-                        pix[k] += src[k]
+                    for k in range(count):
+                        line[first + k * step] += row[out + k]
                 else:
                     row[base:base + lo] = 0
-                    if sw == 1:
-                        row[base + lo:base + hi] = line[lo + x0:hi + x0]
-                    else:
-                        for ox in range(lo, hi):
-                            row[base + ox] = line[ox * sw + x0]
+                    for k in range(count):
+                        row[out + k] = line[first + k * step]
                     row[base + hi:base + ow] = 0
 
 
@@ -94,7 +90,7 @@ def planes_serial(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
 
 
 # ----- depthwise convolution (one input channel per group): direct, no column matrix -------------
-@njit(cache=True)
+@njit(cache=True, fastmath=True)  # fastmath: lets the weight-gradient sum vectorise (reassociate)
 def _depthwise_plane(image, grid, taps, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """One (input plane, output plane, kH x kW taps) triple of a depthwise convolution.
 
@@ -108,24 +104,26 @@ def _depthwise_plane(image, grid, taps, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh
         for j in range(kw):
             x0 = j * dw - pw
             lo, hi = _valid_range(x0, sw, width, ow)
+            if lo >= hi:
+                continue
+            # unsigned indices: numba then skips the negative-index wraparound and vectorises
+            first, step, start = uint64(lo * sw + x0), uint64(sw), uint64(lo)
             tap = taps[i, j]
             total = 0.0
             for oy in range(oh):
                 iy = oy * sh - ph + i * dh
-                if iy < 0 or iy >= height or lo >= hi:
+                if iy < 0 or iy >= height:
                     continue
-                # the valid outputs lo..hi-1 of this row and the input pixels they read, as views
-                out = grid[oy, lo:hi]
-                pix = image[iy, lo * sw + x0:(hi - 1) * sw + x0 + 1:sw]
+                r, q = uint64(oy), uint64(iy)
                 if mode == 0:
-                    for k in range(hi - lo):
-                        out[k] += tap * pix[k]
+                    for k in range(uint64(hi - lo)):
+                        grid[r, start + k] += tap * image[q, first + k * step]
                 elif mode == 1:
-                    for k in range(hi - lo):
-                        pix[k] += tap * out[k]
+                    for k in range(uint64(hi - lo)):
+                        image[q, first + k * step] += tap * grid[r, start + k]
                 else:
-                    for k in range(hi - lo):
-                        total += out[k] * pix[k]
+                    for k in range(uint64(hi - lo)):
+                        total += grid[r, start + k] * image[q, first + k * step]
             if mode == 2:
                 taps[i, j] += total
 
