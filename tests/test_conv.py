@@ -115,6 +115,26 @@ def test_float32_fast_path_on_a_network_sized_case():
                            rtol=1e-4, atol=1e-3)
 
 
+def test_results_never_alias_the_reused_scratch_buffers():
+    # the fast paths reuse scratch memory between calls; earlier results must stay intact
+    rng = np.random.default_rng(5)
+    w = ms.tensor(rng.standard_normal((3, 2, 3, 3)).astype(np.float32))
+    for n in (1, 2):
+        x1, x2 = (ms.tensor(rng.standard_normal((n, 2, 6, 6)).astype(np.float32)) for _ in range(2))
+        outs = [F.conv2d(x1, w, padding=1), F.unfold(x1, 3), F.conv_transpose2d(F.conv2d(x1, w), w)]
+        saved = [o.data.copy() for o in outs]
+        F.conv2d(x2, w, padding=1), F.unfold(x2, 3), F.conv_transpose2d(F.conv2d(x2, w), w)
+        for o, s in zip(outs, saved):
+            np.testing.assert_array_equal(o.data, s)
+
+
+def test_non_contiguous_input():
+    x = np.random.default_rng(6).standard_normal((5, 6, 3, 2)).transpose(3, 2, 1, 0)  # (2, 3, 6, 5) view
+    w = np.random.default_rng(7).standard_normal((4, 3, 2, 2))
+    np.testing.assert_allclose(F.conv2d(ms.tensor(x), ms.tensor(w), stride=2).data,
+                               TF.conv2d(torch.tensor(x.copy()), torch.tensor(w), stride=2).numpy(), rtol=1e-12)
+
+
 # ----- bad input -------------------------------------------------------------------------------------
 X4, W4, WT4 = (np.ones(shape, np.float32) for shape in [(1, 4, 5, 5), (2, 4, 3, 3), (4, 2, 3, 3)])
 
