@@ -27,6 +27,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..kernels import im2col as _k
+from ..kernels._threads import GRAIN
 from ._utils import check_tensor, pair
 from .conv_args import Geometry, check_conv_inputs, conv_geometry, transpose_geometry
 from .conv_matrix import conv_matrix
@@ -36,8 +37,9 @@ from .conv_workspace import matmul_nt, scratch
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "conv2d_reference",
            "conv_transpose2d_reference"]
 
-# Column arrays smaller than this are filled on one thread (waking the pool costs more).
-PARALLEL_MIN_SIZE = 2**16
+# Arrays smaller than this are processed by the serial kernels: waking the thread pool costs more
+# (the project-wide grain of kernels/_threads.py). The serial twins never touch the pool at all.
+PARALLEL_MIN_SIZE = GRAIN
 
 
 # ----- array helpers (ndarray in, ndarray out) --------------------------------------------------
