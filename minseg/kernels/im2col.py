@@ -16,6 +16,10 @@ receive the sum.
 Both kernels run in parallel over (n, c) pairs: each pair owns its own image plane, so col2im's
 scatter-add has no races. ``planes_serial`` does either job on one thread, for arrays too small
 to be worth waking the thread pool.
+
+The depthwise kernels at the end skip the column matrix altogether: a convolution with one input
+channel per group has only kH*kW taps per output, so it is computed directly (forward, input
+gradient and weight gradient share one loop nest).
 """
 from __future__ import annotations
 
