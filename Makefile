@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # Two workers: the machines this course targets (and CI) have 2 cores.
 WORKERS ?= 2
+# Extra arguments for `jupyter lab`, e.g. on a headless machine:
+#   make lab LAB_ARGS="--no-browser --port 8899"
+LAB_ARGS ?=
 
 .PHONY: lab test test-fast smoke bench notebooks check clean-venv
 
@@ -18,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
 # The full suite: library tests and notebook tests in parallel, then the same library tests with
 # Numba's JIT switched off (pure-Python kernels, few hypothesis examples).
