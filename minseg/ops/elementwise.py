@@ -114,17 +114,33 @@ class Pow(Function):
         return grad_a, grad_b
 
 
-class Exp(Function):
+class OutputDerivative(Function):
+    """y = f(a) element-wise, for the f whose derivative is simplest in terms of y itself
+    (exp: y, sqrt: 1/2y, sigmoid: y(1-y), tanh: 1-y^2): forward saves y, backward returns g f'(y)."""
+
     @staticmethod
-    def forward(ctx, a):
-        out = np.exp(a)
+    def function(a):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def derivative(out):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, a):
+        out = cls.function(a)
         ctx.save_for_backward(out)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (out,) = ctx.saved
-        return (g * out,)
+        return (g * cls.derivative(out),)
+
+
+class Exp(OutputDerivative):
+    function = staticmethod(np.exp)
+    derivative = staticmethod(lambda y: y)
 
 
 class Log(Function):
@@ -139,17 +155,9 @@ class Log(Function):
         return (g / a,)
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved
-        return (g / (2 * out),)
+class Sqrt(OutputDerivative):
+    function = staticmethod(np.sqrt)
+    derivative = staticmethod(lambda y: 1 / (2 * y))
 
 
 class Abs(Function):
@@ -180,32 +188,20 @@ class LeakyReLU(Function):
         return (np.where(positive, g, g * g.dtype.type(ctx.slope)),)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, a):
-        # 1 / (1 + e^-a), written two ways so neither branch overflows
-        e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (s,) = ctx.saved
-        return (g * s * (1 - s),)
+def _stable_sigmoid(a):
+    # 1 / (1 + e^-a), written two ways so neither branch overflows
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.tanh(a)
-        ctx.save_for_backward(out)
-        return out
+class Sigmoid(OutputDerivative):
+    function = staticmethod(_stable_sigmoid)
+    derivative = staticmethod(lambda s: s * (1 - s))
 
-    @staticmethod
-    def backward(ctx, g):
-        (t,) = ctx.saved
-        return (g * (1 - t * t),)
+
+class Tanh(OutputDerivative):
+    function = staticmethod(np.tanh)
+    derivative = staticmethod(lambda t: 1 - t * t)
 
 
 class Where(Function):
