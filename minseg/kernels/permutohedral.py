@@ -91,6 +91,8 @@ def _embed(f, scale, elevated, rem0, rank, bary):
 
     Fills ``elevated`` (d+1), ``rem0`` (nearest remainder-0 lattice point), ``rank`` (the ordering of
     the differential, which names the simplex) and ``bary`` (d+2, barycentric weights in bary[:d+1]).
+    The comparisons are written without branches: their outcomes are random from point to point, and
+    a mispredicted branch costs more than the arithmetic.
     """
     d = f.shape[0]
     sm = 0.0
@@ -100,22 +102,20 @@ def _embed(f, scale, elevated, rem0, rank, bary):
         sm += cf
     elevated[0] = sm
     total = 0
-    for j in range(d + 1):  # round each coordinate to the nearest multiple of d+1
+    for j in range(d + 1):  # round each coordinate to the nearest multiple of d+1 (ties: down)
         v = elevated[j] / (d + 1)
         up = math.ceil(v) * (d + 1)
         down = math.floor(v) * (d + 1)
         rem0[j] = int(up) if up - elevated[j] < elevated[j] - down else int(down)
         total += rem0[j]
-    total //= d + 1
-    for j in range(d + 1):
         rank[j] = 0
+    total //= d + 1
     for i in range(d + 1):  # sort the differential elevated - rem0 (by counting)
         di = elevated[i] - rem0[i]
         for j in range(i + 1, d + 1):
-            if di < elevated[j] - rem0[j]:
-                rank[i] += 1
-            else:
-                rank[j] += 1
+            smaller = di < elevated[j] - rem0[j]
+            rank[i] += smaller
+            rank[j] += 1 - smaller
     for i in range(d + 1):  # walk back onto the plane if the rounding left it
         rank[i] += total
         if rank[i] < 0:
@@ -134,38 +134,81 @@ def _embed(f, scale, elevated, rem0, rank, bary):
 
 
 @njit(cache=True)
-def _same_row(array, p, q):
-    for r in range(array.shape[1]):
-        if array[p, r] != array[q, r]:
-            return False
-    return True
-
-
-@njit(cache=True)
-def _same_vertex(ranks, p, r):
-    """Is vertex r of point p's simplex that of point p - 1 (same rem0 assumed)? Same {i: rank_i <= d - r}."""
-    d = ranks.shape[1] - 1
-    for i in range(d + 1):
-        if (ranks[p, i] <= d - r) != (ranks[p - 1, i] <= d - r):
-            return False
-    return True
-
-
-@njit(cache=True)
-def _embed_all(features):
-    """Embed every point: (rem0 (N, d+1), rank (N, d+1), barycentric (N, d+1))."""
-    n, d = features.shape
+def _feature_scale(d):
+    """Per-feature factors of the elevation: inv_std / sqrt((i+1)(i+2)), inv_std = sqrt(2/3) (d+1)."""
     inv_std = math.sqrt(2.0 / 3.0) * (d + 1)
     scale = np.empty(d)
     for i in range(d):
         scale[i] = inv_std / math.sqrt((i + 1.0) * (i + 2.0))
-    rem0, ranks = np.empty((n, d + 1), np.int64), np.empty((n, d + 1), np.int64)
+    return scale
+
+
+@njit(cache=True, inline="always")
+def _shares_vertex(rem0, prev_rem0, rank, prev_rank, r):
+    """Is vertex r of this simplex vertex r of the previous point's? Same rem0 and same set
+    {i: rank_i <= d - r} (the coordinates that vertex r raises by r rather than lowers)."""
+    d = rank.shape[0] - 1
+    for i in range(d + 1):
+        if rem0[i] != prev_rem0[i] or (rank[i] <= d - r) != (prev_rank[i] <= d - r):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _splat_indices(features, table, keys, count):
+    """Embed every point and find (inserting) its simplex's vertices in the hash table.
+
+    Returns ``(offsets (N, d+1) int32, weights (N, d+1), ranks (N, d+1) int32, table)`` (the table
+    is replaced when it grows). Neighbouring pixels usually share vertices: those are copied from the
+    previous point instead of looked up.
+    """
+    n, d = features.shape
+    scale = _feature_scale(d)
+    offsets = np.empty((n, d + 1), np.int32)
     weights = np.empty((n, d + 1))
-    elevated, bary = np.empty(d + 1), np.empty(d + 2)
+    ranks = np.empty((n, d + 1), np.int32)
+    elevated, bary, key = np.empty(d + 1), np.empty(d + 2), np.empty(d, np.int64)
+    rem0, prev_rem0 = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64)
+    rank, prev_rank = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64)
     for p in range(n):
-        _embed(features[p], scale, elevated, rem0[p], ranks[p], bary)
-        weights[p] = bary[:d + 1]
-    return rem0, ranks, weights
+        _embed(features[p], scale, elevated, rem0, rank, bary)
+        for r in range(d + 1):
+            weights[p, r] = bary[r]
+            ranks[p, r] = rank[r]
+        for r in range(d + 1):  # vertex r of the simplex: rem0 + the canonical vertex r, permuted by rank
+            if p > 0 and _shares_vertex(rem0, prev_rem0, rank, prev_rank, r):
+                offsets[p, r] = offsets[p - 1, r]
+                continue
+            for i in range(d):
+                key[i] = rem0[i] + r if rank[i] <= d - r else rem0[i] + r - (d + 1)
+            offsets[p, r] = _find_or_insert(table, keys, count, key, True)
+            if 2 * count[0] > table.shape[0]:  # keep the table at most half full
+                table = _rehash(keys, count[0], 2 * table.shape[0])
+        rem0, prev_rem0 = prev_rem0, rem0
+        rank, prev_rank = prev_rank, rank
+    return offsets, weights, ranks, table
+
+
+@njit(cache=True)
+def _neighbour_indices(table, keys, count):
+    """(d+1, M, 2) int32: for blur direction j, vertex v's neighbours v + dir_j ([v, 0]) and v - dir_j
+    ([v, 1]), -1 where not occupied. dir_j is +(d+1) on coordinate j and -1 on all the others."""
+    m, d = count[0], keys.shape[1]
+    neighbours = np.empty((d + 1, m, 2), np.int32)
+    key = np.empty(d, np.int64)
+    for j in range(d + 1):
+        for v in range(m):
+            for i in range(d):
+                key[i] = keys[v, i] - 1
+            if j < d:
+                key[j] += d + 1
+            neighbours[j, v, 0] = _find_or_insert(table, keys, count, key, False)
+            for i in range(d):
+                key[i] = keys[v, i] + 1
+            if j < d:
+                key[j] -= d + 1
+            neighbours[j, v, 1] = _find_or_insert(table, keys, count, key, False)
+    return neighbours
 
 
 @njit(cache=True)
@@ -178,45 +221,18 @@ def lattice_build(features):
     and each point's rank vector (which names its simplex; needed by ``lattice_self_weights``).
     """
     n, d = features.shape
-    rem0, ranks, weights = _embed_all(features)
     table = np.full(1024, _EMPTY, np.int64)  # grows (doubling) to stay at most half full
-    keys = np.empty((n * (d + 1), d), np.int64)
+    keys = np.empty((n * (d + 1), d), np.int64)  # at most d+1 new vertices per point; untouched rows cost nothing
     count = np.zeros(1, np.int64)
-    offsets = np.empty((n, d + 1), np.int32)
-    key = np.empty(d, np.int64)
-    for p in range(n):
-        same_base = p > 0 and _same_row(rem0, p, p - 1)
-        for r in range(d + 1):  # vertex r of the simplex: rem0 + the canonical vertex r, permuted by rank
-            if same_base and _same_vertex(ranks, p, r):  # neighbouring pixels share vertices: no look-up
-                offsets[p, r] = offsets[p - 1, r]
-                continue
-            for i in range(d):
-                key[i] = rem0[p, i] + r if ranks[p, i] <= d - r else rem0[p, i] + r - (d + 1)
-            offsets[p, r] = _find_or_insert(table, keys, count, key, True)
-            if 2 * count[0] > table.shape[0]:
-                table = _rehash(keys, count[0], 2 * table.shape[0])
-    m = count[0]
-    neighbours = np.empty((d + 1, m, 2), np.int32)
-    for j in range(d + 1):  # direction j: +(d+1) on coordinate j, -1 on all the others
-        for v in range(m):
-            for i in range(d):
-                key[i] = keys[v, i] - 1
-            if j < d:
-                key[j] += d + 1
-            neighbours[j, v, 0] = _find_or_insert(table, keys, count, key, False)
-            for i in range(d):
-                key[i] = keys[v, i] + 1
-            if j < d:
-                key[j] -= d + 1
-            neighbours[j, v, 1] = _find_or_insert(table, keys, count, key, False)
-    return offsets, weights, neighbours, ranks
+    offsets, weights, ranks, table = _splat_indices(features, table, keys, count)
+    return offsets, weights, _neighbour_indices(table, keys, count), ranks
 
 
 @njit(cache=True)
 def _splat(values, in_scale, offsets, weights, m):
     """Lattice values (M, V): every point adds weight * in_scale * value to each vertex of its simplex."""
     n, v = values.shape
-    lattice = np.zeros((m, v))
+    lattice = np.zeros((m, v), values.dtype)  # float32 values: float32 lattice (half the memory traffic)
     for p in range(n):
         for r in range(offsets.shape[1]):
             o, w = offsets[p, r], weights[p, r] * in_scale[p]
