@@ -28,6 +28,10 @@ BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 EXPECTED = "# Expected output:"
 CHECK_OUTPUT_TAG = "nbval-check-output"
+# JupyterLab's Run All stops at the first cell that raises unless the cell carries this tag; a student's
+# checks fail until the exercises are done, so they carry it and the rest of the lecture still runs.
+# (nbval reads the same tag as "may raise": grading puts the solution build's untagged checks back.)
+RUN_ON_TAG = "raises-exception"
 DEFAULT_HINT = "replace this line with your solution (see the text above)"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"file_extension": ".py", "mimetype": "text/x-python", "name": "python"}
@@ -97,6 +101,8 @@ def _code_cell(lecture: Lecture, index: int, cell, student: bool, seen: set[str]
         seen.add(grade_id)
         new.id = f"check-{grade_id}"
         new.metadata.update(editable=False, deletable=False)
+        if student:
+            new.metadata["tags"] = tags + [RUN_ON_TAG]
         new.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
                                     "points": lecture.points[grade_id], "schema_version": 3}
     elif n_hid:

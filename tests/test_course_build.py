@@ -57,6 +57,23 @@ def test_graded_cells_carry_grade_id_points_and_stable_ids(demo):
     assert len(set(ids)) == len(ids) and ids[:2] == ["c000", "c001"]
 
 
+
+def test_student_checks_let_run_all_go_on_and_grading_uses_untagged_checks(demo):
+    """JupyterLab's Run All stops at a raising cell unless it is tagged raises-exception: a student's
+    failing checks carry the tag; nbval would then pass them, so the solution's checks (restored for
+    grading) must not."""
+    student, solution = render(demo.lectures[0], student=True), render(demo.lectures[0], student=False)
+
+    def checks(nb):
+        return [c for c in code(nb) if c.id.startswith("check-")]
+
+    assert all("raises-exception" in c.metadata["tags"] for c in checks(student))
+    assert not any("raises-exception" in c.metadata.get("tags", []) for c in code(solution))
+    assert not any("raises-exception" in c.metadata.get("tags", []) for c in code(student)
+                   if not c.id.startswith("check-"))
+    restored = restore_checks(student, solution)
+    assert not any("raises-exception" in c.metadata.get("tags", []) for c in checks(restored))
+
 def test_build_is_byte_identical_and_check_sees_stale_files(demo, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     assert build(demo, first, solutions_dir=tmp_path / "sol") == [first / "01_demo.ipynb",
