@@ -25,6 +25,8 @@ import numpy as np
 
 from ..kernels._threads import threads_for
 from ..kernels.crf_dense import dense_gaussian_filter
+from ..kernels.crf_update import normalise_rows, potts_update
+from ..kernels.lattice_stack import stacked_message
 from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 from .dense import positions_colours
 
@@ -58,6 +60,10 @@ class DenseFilter:
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """sum_{j != i} k_ij values[j] for every i; ``values`` (N, V)."""
         return dense_rows(self.features, values, np.arange(self.features.shape[0]))
+
+    def degree(self) -> np.ndarray:
+        """d_i = sum_{j != i} k_ij, (N,)."""
+        return self(np.ones((self.features.shape[0], 1)))[:, 0]
 
     def accumulate(self, values, in_scale, out_scale, out) -> None:
         """out += out_scale * filter(in_scale * values) (scales per point, (N,))."""
@@ -93,12 +99,67 @@ class LatticeFilter:
         self.accumulate(values, ones, ones, out)
         return out
 
+    def degree(self) -> np.ndarray:
+        """d_i = sum_{j != i} k_ij on the lattice, (N,); 0 where only rounding is left.
+
+        A pixel whose simplex vertices no other pixel reaches gets L(1)_i = its own self weight, so
+        its degree is a difference of equal numbers: +-1e-16 noise, which the symmetric normalisation
+        would divide by itself. Such degrees are set to 0: the lattice sees no neighbour there.
+        """
+        degree = self(np.ones((self.offsets.shape[0], 1)))[:, 0]
+        degree[degree <= 1e-10 * self.self_weights / self.scale] = 0.0
+        return degree
+
     def accumulate(self, values, in_scale, out_scale, out) -> None:
         """out += out_scale * filter(in_scale * values), fused into the lattice's splat and slice."""
         lattice_filter_into(values, self.offsets, self.weights, self.neighbours, self.self_weights,
                             in_scale, out_scale / self.scale, out)
 
 
+
+
+class StackedLattices:
+    """All lattice terms of a PairwiseFilter folded into one stacked lattice (kernels/lattice_stack.py):
+    one splat and one slice pass over the pixels per mean-field step instead of one per kernel."""
+
+    def __init__(self, terms):
+        """``terms``: (weight, LatticeFilter, per-pixel scale s) for each kernel, as PairwiseFilter keeps them.
+
+        LatticeFilter.accumulate's factors: in_scale = s, out_scale = (w / lattice scale) s.
+        """
+        offsets, splat_w, column_scale, neighbours = [], [], [], []
+        bounds, rows = [0], [0]
+        self.self_w = 0.0
+        for weight, filt, scale in terms:
+            factor = weight / filt.scale
+            offsets.append(filt.offsets + np.int32(bounds[-1]))
+            splat_w.append(filt.weights * scale[:, None])
+            column_scale += [factor] * filt.offsets.shape[1]
+            self.self_w = self.self_w + factor * scale * filt.self_weights * scale
+            neighbours.append(filt.neighbours.reshape(-1, 2))
+            bounds.append(bounds[-1] + filt.neighbours.shape[1])
+            rows.append(rows[-1] + len(neighbours[-1]))
+        self.offsets = np.concatenate(offsets, axis=1)
+        self.splat_w = np.concatenate(splat_w, axis=1)
+        self.column_scale = np.array(column_scale)
+        self.neighbours = np.concatenate(neighbours, axis=0)
+        self.bounds, self.rows = np.array(bounds, np.int64), np.array(rows, np.int64)
+        self.scratch = {}
+
+    def __call__(self, values: np.ndarray, out: np.ndarray, unary: np.ndarray | None = None) -> np.ndarray:
+        """out = sum_m w_m s_m * filter_m(s_m * values); ``values``, ``out`` (N, V) float64 C-contiguous.
+
+        With ``unary`` (N, V): out = that message - unary, shifted per row to a maximum of 0 (``out``
+        may then be ``values``: the first half of the mean-field update, in place).
+        """
+        v = values.shape[1]
+        if v not in self.scratch:  # lattice buffers, reused by every step with this many labels
+            self.scratch[v] = (np.empty((self.bounds[-1], v)), np.empty((self.bounds[-1], v)))
+        lattice, spare = self.scratch[v]
+        unary = np.empty((0, v)) if unary is None else unary
+        stacked_message(values, self.offsets, self.splat_w, self.column_scale, self.self_w, self.neighbours,
+                        self.bounds, self.rows, lattice, spare, unary, out)
+        return out
 
 
 class PairwiseFilter:
@@ -114,10 +175,11 @@ class PairwiseFilter:
             else:  # a global scale cancels in the symmetric normalisation: no need to calibrate it
                 filt = LatticeFilter(features, calibrate=normalization == "none")
             scale = np.ones(features.shape[0])
-            if normalization == "symmetric":
-                degree = filt(np.ones((features.shape[0], 1)))[:, 0]
-                scale = 1.0 / np.sqrt(np.maximum(degree, 1e-20))
+            if normalization == "symmetric":  # a pixel without neighbours (degree 0) gets no message
+                degree = filt.degree()
+                scale = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-20)), 0.0)
             self.terms.append((weight, filt, scale))
+        self.stacked = StackedLattices(self.terms) if method != "naive" and self.terms else None
 
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """sum_m w_m s_m * filter_m(s_m * values), s_m = 1 or d_m^(-1/2); ``values`` (N, V).
@@ -127,8 +189,22 @@ class PairwiseFilter:
         values = np.ascontiguousarray(values, dtype=np.float64)
         if out is None:
             out = np.zeros(values.shape)
-        else:
-            out.fill(0.0)
+        if self.stacked is not None:
+            return self.stacked(values, out)
+        out.fill(0.0)
         for weight, filt, scale in self.terms:
             filt.accumulate(values, scale, weight * scale, out)
         return out
+
+    def update(self, unary: np.ndarray, q: np.ndarray, message: np.ndarray) -> None:
+        """One parallel mean-field update of q (N, K) in place: q = softmax(self(q) - unary) per row.
+
+        ``message`` (N, K) is scratch. On the lattice the message goes straight into the logits (one
+        pass less over the N x K arrays); the exponential is NumPy's (SIMD, faster than Numba's).
+        """
+        if self.stacked is None:
+            potts_update(unary, self(q, out=message), q)
+            return
+        self.stacked(q, q, unary)  # q <- message - unary - row max: every q is read before it is written
+        np.exp(q, out=q)
+        normalise_rows(q)

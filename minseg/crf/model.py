@@ -134,8 +134,7 @@ class DenseCRF:
         potts_update(flat_unary, message, q)
         yield q.T.reshape(k, h, w)
         for _ in range(n_iter):
-            pairwise(q, out=message)  # reads all of the old Q before the update overwrites it
-            potts_update(flat_unary, message, q)
+            pairwise.update(flat_unary, q, message)  # reads all of the old Q before overwriting it
             yield q.T.reshape(k, h, w)
 
     def mean_field(self, unary, image, n_iter: int = 5, method: str = "permutohedral") -> np.ndarray:

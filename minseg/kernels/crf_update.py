@@ -24,7 +24,7 @@ def _shifted_logits(unary, message, out):
 
 
 @njit(cache=True)
-def _normalise_rows(out):
+def normalise_rows(out):
     """out[i] /= sum(out[i])."""
     n, k = out.shape
     for i in range(n):
@@ -36,7 +36,10 @@ def _normalise_rows(out):
 
 
 def potts_update(unary, message, out):
-    """unary, message, out (N, K) float64: out[i] = softmax(message[i] - unary[i]), stably."""
+    """unary, message, out (N, K) float64: out[i] = softmax(message[i] - unary[i]), stably.
+
+    (The lattice path fuses the first step into its slice: lattice_stack.stacked_message.)
+    """
     _shifted_logits(unary, message, out)
     np.exp(out, out=out)
-    _normalise_rows(out)
+    normalise_rows(out)
