@@ -158,3 +158,34 @@ def test_lecture_figures_render_as_png():
     fig = LectureFigure()
     fig.subplots().plot([0, 1])
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def _renderer(fig):
+    """Lay the figure out as savefig would (constrained layout included) and return its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _inside(inner, outer):
+    return inner.x0 >= outer.x0 - 1 and inner.x1 <= outer.x1 + 1 and inner.y0 >= outer.y0 - 1 and \
+        inner.y1 <= outer.y1 + 1
+
+
+def test_text_stays_readable_and_inside_the_figures(square):
+    """What the browser check found: a title wider than the figure, a legend over the curves, black
+    numbers on dark-red cells."""
+    fig = scoring.MaskOverlap(square).draw(dx=3, confidence=10.0)
+    renderer = _renderer(fig)
+    for ax in fig.axes:
+        assert _inside(ax.title.get_window_extent(renderer), fig.bbox), ax.get_title()
+    fig = scoring.overlap_static_figure(square, shifts=(0, 6))
+    renderer = _renderer(fig)
+    curves = fig.axes[-1]
+    legend = curves.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(curves.get_window_extent(renderer)) and _inside(legend, fig.bbox)
+    fig = cviz.draw_conv_matrix(np.arange(1.0, 10.0).reshape(3, 3), (4, 4), padding=1)
+    colours = {text.get_text(): text.get_color() for text in fig.axes[0].texts}
+    assert colours["9"] == "white" and colours["1"] == "black"  # 9 is the darkest red, 1 nearly white

@@ -235,6 +235,8 @@ def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 
 # %% grade_id="conv2d_unfold"
+import torch
+
 _rng = np.random.default_rng(3)
 for _ in range(10):
     _k, _s, _p, _d = (int(v) for v in _rng.integers([1, 1, 0, 1], [4, 3, 3, 3]))
@@ -437,7 +439,8 @@ for digit in (3, 1, 7):
     axes[1].plot(np.arange(33) + 3.5, heat[digit, 2], label=f"score of class {digit}")
 axes[1].set_xlabel("centre of the 8x8 window (pixels)")
 axes[1].set_title("the classifier, now a convolution, slides along the strip: a heat map per class")
-axes[1].legend()
+axes[1].set_ylim(bottom=-11)  # room for the legend below the curves
+axes[1].legend(loc="lower center", ncols=3)
 plt.show()
 
 # %% [markdown]

@@ -66,11 +66,22 @@ def message_figure(text: str, figsize=(6, 1.5)) -> Figure:
     return fig
 
 
-def annotate_cells(ax, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = False, fontsize: int = 8):
-    """Write every entry of a small 2-D array in its imshow cell."""
+def annotate_cells(ax, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = False, fontsize: int = 8,
+                   image=None):
+    """Write every entry of a small 2-D array in its imshow cell; given the ``image`` (the AxesImage
+    drawn from ``values``), the text is white on dark cells so it stays readable."""
     for (r, c), v in np.ndenumerate(values):
         if np.isfinite(v) and not (skip_zero and v == 0):
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize)
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
+                    color=_text_colour(image, v))
+
+
+def _text_colour(image, value: float) -> str:
+    """Black, or white where the image paints ``value`` dark (relative luminance below 0.45)."""
+    if image is None:
+        return "black"
+    red, green, blue, _ = image.cmap(image.norm(value))
+    return "white" if 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.45 else "black"
 
 
 def grid_lines(ax, shape, colour="0.7"):

@@ -81,9 +81,10 @@ class ConvStepper:
         ax_cols.set_ylabel("kernel tap")
         r, c = divmod(step, lay["ow"])
         limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
-        ax_out.imshow(shown, cmap="coolwarm", interpolation="nearest", vmin=-limit, vmax=limit)
+        picture = ax_out.imshow(shown, cmap="coolwarm", interpolation="nearest", vmin=-limit, vmax=limit)
         integral = np.allclose(lay["output"], np.round(lay["output"]))
-        annotate_cells(ax_out, shown, "{:.0f}" if integral else "{:.1f}", fontsize=7)
+        annotate_cells(ax_out, shown, "{:.0f}" if integral else "{:.1f}", image=picture,
+                       fontsize=9 if max(shown.shape) <= 6 else 7)
         ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="C3", lw=2))
         grid_lines(ax_out, shown.shape)
         ax_out.set_xticks(range(lay["ow"]))
@@ -98,7 +99,8 @@ class ConvStepper:
                                    fill=False, ec="C0", lw=1.5, ls="--"))
         for (r, c), weight in zip(taps, self.kernel.ravel()):
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, fc=(0.85, 0.2, 0.1, 0.35), ec="C3"))
-            ax.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=7, color="C3")
+            ax.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=7, color="C3",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
         grid_lines(ax, padded.shape)
         pad_note = f" + padding {padding}" if padding else ""
         ax.set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}{pad_note}", fontsize=10)
@@ -149,10 +151,10 @@ def draw_conv_matrix(kernel: np.ndarray, input_size, stride: int = 1, padding: i
                  layout="constrained")
     ax = fig.subplots()
     limit = max(1e-12, np.abs(matrix).max())
-    ax.imshow(np.where(matrix == 0, np.nan, matrix), cmap="coolwarm", vmin=-limit, vmax=limit,
-              interpolation="nearest")
+    picture = ax.imshow(np.where(matrix == 0, np.nan, matrix), cmap="coolwarm", vmin=-limit, vmax=limit,
+                        interpolation="nearest")
     if matrix.size <= 400:
-        annotate_cells(ax, matrix, skip_zero=True)
+        annotate_cells(ax, matrix, skip_zero=True, image=picture)
     grid_lines(ax, matrix.shape)
     ax.set_xlabel("input pixel (flattened)")
     ax.set_ylabel("output pixel (flattened)")

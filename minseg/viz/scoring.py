@@ -18,6 +18,8 @@ from ._figure import FigureWidget, LectureFigure
 from .masks import colorize, palette
 
 SCORE_NAMES = ("IoU", "Dice", "cross-entropy", "soft Dice loss", "soft Jaccard loss")
+# one colour per family (overlap scores, per-pixel loss, overlap losses), in the bars and the curves alike
+_COLOURS, _STYLES = ("C0", "C0", "C3", "C2", "C2"), ("-", "--", ":", "-.", "-")
 _TRUTH, _PRED, _BOTH = np.array([0.15, 0.45, 0.95]), np.array([0.95, 0.3, 0.2]), np.array([0.95, 0.85, 0.3])
 
 
@@ -72,12 +74,13 @@ class MaskOverlap:
         ax_img.set_title(f"prediction moved by ({dx}, {dy})\nblue truth · red prediction · yellow both")
         ax_img.axis("off")
         values = [self.last_scores[name] for name in SCORE_NAMES]
-        bars = ax_bar.barh(SCORE_NAMES, np.nan_to_num(values), color=["C0", "C0", "C3", "C2", "C2"])
+        bars = ax_bar.barh(SCORE_NAMES, np.nan_to_num(values), color=_COLOURS)
         ax_bar.invert_yaxis()
-        ax_bar.set_xlim(0, max(1.0, float(np.nanmax(values)) * 1.15))
+        ax_bar.set_xlim(0, max(1.2, float(np.nanmax(values)) * 1.2))  # fixed while the values fit
         for bar, value in zip(bars, values):
             ax_bar.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {value:.3f}", va="center")
-        ax_bar.set_title(f"scores (higher is better) and losses (lower is better), confidence {confidence:g}")
+        ax_bar.set_title(f"scores: higher is better · losses: lower is better\n(logits ±{confidence / 2:g}, "
+                         f"confidence {confidence:g})")
         return fig
 
     def widget(self, max_shift: int | None = None) -> FigureWidget:
@@ -111,10 +114,10 @@ def overlap_static_figure(truth: np.ndarray, shifts=(0, 3, 6, 12), confidence: f
     xs = np.arange(0, truth.shape[1] // 2 + 1)
     curves = scores_along_shift(truth, xs, confidence)
     ax = bottom.subplots()
-    for name, style in zip(SCORE_NAMES, ["-", "--", ":", "-.", "-"]):
-        ax.plot(xs, curves[name], style, label=name)
+    for name, colour, style in zip(SCORE_NAMES, _COLOURS, _STYLES):
+        ax.plot(xs, curves[name], style, color=colour, label=name)
     ax.set_xlabel("shift dx (pixels)")
-    ax.legend(ncols=5, fontsize=8, loc="upper center")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the curves, never on them
     ax.set_title("sliding the prediction off the truth")
     return fig
 
