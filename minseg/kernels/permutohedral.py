@@ -317,66 +317,76 @@ def _masked_path(neighbours, start, backwards, mask):
     return weight
 
 
+@njit(cache=True, inline="always")
+def _two_ways(neighbours, start, subset, full):
+    """Blur weight carried from ``start`` to start + (the sum of the directions in ``subset``).
+
+    Since the d+1 directions sum to 0, the blur passes can get there in two ways: -dir on the
+    subset's passes (``backwards``) or +dir on all the others. Both are powers of 1/2 (or 0), so
+    the sum is exact.
+    """
+    return (_masked_path(neighbours, start, 1, subset)
+            + _masked_path(neighbours, start, 0, full ^ subset))
+
+
 @njit(cache=True)
 def _path_table(neighbours):
-    """_masked_path for every vertex, both signs and every mask: (M, 2, 2^(d+1))."""
+    """_two_ways for every vertex and every subset of the d+1 directions: (M, 2^(d+1))."""
     d1, m = neighbours.shape[0], neighbours.shape[1]
-    table = np.empty((m, 2, 1 << d1))
+    full = (1 << d1) - 1
+    table = np.empty((m, 1 << d1))
     for u in range(m):
-        for backwards in range(2):
-            for mask in range(1 << d1):
-                table[u, backwards, mask] = _masked_path(neighbours, u, backwards, mask)
+        for subset in range(1 << d1):
+            table[u, subset] = _two_ways(neighbours, u, subset, full)
     return table
 
 
-@njit(cache=True)
-def _path(table, neighbours, start, backwards, mask):
+@njit(cache=True, inline="always")
+def _path(table, neighbours, start, subset, full):
     if table.shape[0] > 0:
-        return table[start, backwards, mask]
-    return _masked_path(neighbours, start, backwards, mask)
+        return table[start, subset]
+    return _two_ways(neighbours, start, subset, full)
 
 
 @njit(cache=True)
 def lattice_self_weights(offsets, weights, neighbours, ranks, table_limit=1 << 24):
     """Diagonal of the splat-blur-slice operator: how much of point i's own value comes back to it.
 
-    ``sum_{r,s} b_r b_s B[v_s <- v_r]`` over the point's simplex vertices, B the blur. Vertex v_s - v_r
-    is the sum of the lattice directions over a subset T of the d+1 coordinates (those whose rank lies
-    in (d - max(r,s), d - min(r,s)]), and since the d+1 directions sum to 0 there are two ways for the
-    blur passes to make that move: -dir on T or +dir off T when s >= r, +dir on T or -dir off T when
-    s < r; when r = s: no step, +dir everywhere or -dir everywhere. Each way is checked for unoccupied
-    vertices. The weights of all (vertex, sign, subset) are tabulated first unless that table would
-    exceed ``table_limit`` entries. Used to drop the self term (i = j) from the lattice filter.
+    ``sum_{r,s} b_r b_s B[v_s <- v_r]`` over the point's simplex vertices, B the blur. For s > r,
+    vertex v_s - v_r is the sum of the lattice directions over the set T(r, s) of coordinates whose
+    rank lies in (d - s, d - r], and v_r - v_s the sum over its complement (the directions sum to 0);
+    each move can be made in two ways (``_two_ways``). When r = s (no move) there is a third way:
+    -dir on every pass, = _two_ways(everything) - 1. So, pairing (r, s) with (s, r),
+
+        self = sum_r b_r^2 (W(v_r, {}) + W(v_r, all) - 1) + sum_{r<s} b_r b_s (W(v_r, T) + W(v_s, ~T)),
+
+    W = _two_ways, with T(r, s) grown one coordinate at a time as s increases. The W of all (vertex,
+    subset) are tabulated first unless that table would exceed ``table_limit`` entries (then walked).
+    Used to drop the self term (i = j) from the lattice filter.
     """
     n, d1 = offsets.shape
     m = neighbours.shape[1]
-    if m * 2 * (1 << d1) <= table_limit:
+    if m * (1 << d1) <= table_limit:
         table = _path_table(neighbours)
     else:
-        table = np.empty((0, 2, 0))
+        table = np.empty((0, 0))
     full = (1 << d1) - 1
     out = np.empty(n)
-    upto = np.empty(d1, np.int64)  # upto[k]: bit set of the coordinates with rank <= k
+    by_rank = np.empty(d1, np.int64)  # by_rank[k]: the coordinate of rank k
     for p in range(n):
-        upto[:] = 0
         for i in range(d1):
-            for k in range(ranks[p, i], d1):
-                upto[k] |= 1 << i
+            by_rank[ranks[p, i]] = i
         total = 0.0
         for r in range(d1):
-            for s in range(d1):
-                lo, hi = min(r, s), max(r, s)
-                subset = upto[d1 - 1 - lo] & ~upto[d1 - 1 - hi]
-                start = offsets[p, r]
-                if s >= r:
-                    blur = _path(table, neighbours, start, 1, subset) + _path(table, neighbours, start, 0,
-                                                                               full ^ subset)
-                else:
-                    blur = _path(table, neighbours, start, 0, subset) + _path(table, neighbours, start, 1,
-                                                                               full ^ subset)
-                if r == s:
-                    blur += _path(table, neighbours, start, 1, full)
-                total += weights[p, r] * weights[p, s] * blur
+            vr, br = offsets[p, r], weights[p, r]
+            pairs = 0.0
+            subset = 0
+            for s in range(r + 1, d1):
+                subset |= 1 << by_rank[d1 - s]  # T(r, s) = T(r, s - 1) + the coordinate of rank d + 1 - s
+                pairs += weights[p, s] * (_path(table, neighbours, vr, subset, full)
+                                          + _path(table, neighbours, offsets[p, s], full ^ subset, full))
+            stay = _path(table, neighbours, vr, 0, full) + _path(table, neighbours, vr, full, full) - 1.0
+            total += br * (br * stay + pairs)
         out[p] = total
     return out
 
