@@ -33,6 +33,9 @@ def _parse(argv):
                         help=f"presets to train (default: all of {', '.join(ALL)})")
     parser.add_argument("--minutes", type=float, default=4.0, help="budget per model, calibration and "
                         "training (default 4; evaluation adds a few seconds)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="fixed steps instead of the calibrated number (the time budget still caps "
+                             "them), for like-for-like comparisons such as RoIAlign vs RoIPool")
     parser.add_argument("--train", type=int, default=1000, help="training scenes (default 1000)")
     parser.add_argument("--val", type=int, default=200, help="validation scenes (default 200)")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -81,9 +84,12 @@ def train_one(name, args, train, val) -> dict:
     from minseg.training import evaluate, evaluate_masks, fit
 
     started = time.perf_counter()
-    per_step = _seconds_per_step(name, args, train)
-    budget = args.minutes * 60 - (time.perf_counter() - started)
-    steps = max(10, int(budget / per_step))  # fit anneals by time too if the machine slows down
+    if args.steps:
+        budget, steps = args.minutes * 60, args.steps
+    else:
+        per_step = _seconds_per_step(name, args, train)
+        budget = args.minutes * 60 - (time.perf_counter() - started)
+        steps = max(10, int(budget / per_step))  # fit anneals by time too if the machine slows down
     model, source, loss_fn, settings = _setup(name, args, train)
     history = fit(model, source, steps, batch_size=args.batch_size, loss_fn=loss_fn, seed=args.seed,
                   time_limit=budget, **settings)
