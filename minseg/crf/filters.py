@@ -25,7 +25,7 @@ import numpy as np
 
 from ..kernels._threads import threads_for
 from ..kernels.crf_dense import dense_gaussian_filter
-from ..kernels.crf_update import normalise_rows, potts_update
+from ..kernels.crf_update import potts_update, softmax_shifted_rows
 from ..kernels.lattice_stack import stacked_message
 from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 from .dense import positions_colours
@@ -180,6 +180,7 @@ class PairwiseFilter:
                 scale = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-20)), 0.0)
             self.terms.append((weight, filt, scale))
         self.stacked = StackedLattices(self.terms) if method != "naive" and self.terms else None
+        self.message = None  # scratch of the unstacked update, made on first use
 
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """sum_m w_m s_m * filter_m(s_m * values), s_m = 1 or d_m^(-1/2); ``values`` (N, V).
@@ -196,15 +197,16 @@ class PairwiseFilter:
             filt.accumulate(values, scale, weight * scale, out)
         return out
 
-    def update(self, unary: np.ndarray, q: np.ndarray, message: np.ndarray) -> None:
+    def update(self, unary: np.ndarray, q: np.ndarray) -> None:
         """One parallel mean-field update of q (N, K) in place: q = softmax(self(q) - unary) per row.
 
-        ``message`` (N, K) is scratch. On the lattice the message goes straight into the logits (one
-        pass less over the N x K arrays); the exponential is NumPy's (SIMD, faster than Numba's).
+        On the lattice the message goes straight into the logits (one pass less over the N x K
+        arrays, and no message array); the exponential is NumPy's (SIMD, faster than Numba's).
         """
         if self.stacked is None:
-            potts_update(unary, self(q, out=message), q)
+            if self.message is None or self.message.shape != q.shape:
+                self.message = np.empty_like(q)
+            potts_update(unary, self(q, out=self.message), q)
             return
         self.stacked(q, q, unary)  # q <- message - unary - row max: every q is read before it is written
-        np.exp(q, out=q)
-        normalise_rows(q)
+        softmax_shifted_rows(q)

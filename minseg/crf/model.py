@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from . import _checks as C
-from ..kernels.crf_update import potts_update
+from ..kernels.crf_update import softmax_from_unary
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
 
@@ -130,11 +130,11 @@ class DenseCRF:
         """
         k, h, w = unary.shape
         flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T)  # (N, K): labels contiguous
-        q, message = np.empty_like(flat_unary), np.zeros_like(flat_unary)
-        potts_update(flat_unary, message, q)
+        q = np.empty_like(flat_unary)
+        softmax_from_unary(flat_unary, q)
         yield q.T.reshape(k, h, w)
         for _ in range(n_iter):
-            pairwise.update(flat_unary, q, message)  # reads all of the old Q before overwriting it
+            pairwise.update(flat_unary, q)  # reads all of the old Q before overwriting it
             yield q.T.reshape(k, h, w)
 
     def mean_field(self, unary, image, n_iter: int = 5, method: str = "permutohedral") -> np.ndarray:

@@ -24,6 +24,18 @@ def _shifted_logits(unary, message, out):
 
 
 @njit(cache=True)
+def _shift_rows(out):
+    """out[i] -= max(out[i])."""
+    n, k = out.shape
+    for i in range(n):
+        top = -np.inf
+        for label in range(k):
+            top = max(top, out[i, label])
+        for label in range(k):
+            out[i, label] -= top
+
+
+@njit(cache=True)
 def normalise_rows(out):
     """out[i] /= sum(out[i])."""
     n, k = out.shape
@@ -41,5 +53,17 @@ def potts_update(unary, message, out):
     (The lattice path fuses the first step into its slice: lattice_stack.stacked_message.)
     """
     _shifted_logits(unary, message, out)
+    softmax_shifted_rows(out)
+
+
+def softmax_from_unary(unary, out):
+    """out[i] = softmax(-unary[i]): mean-field's starting point (no message to read)."""
+    np.negative(unary, out=out)
+    _shift_rows(out)
+    softmax_shifted_rows(out)
+
+
+def softmax_shifted_rows(out):
+    """out[i] = exp(out[i]) / sum(exp(out[i])) in place, for rows already shifted to a maximum of 0."""
     np.exp(out, out=out)
     normalise_rows(out)
