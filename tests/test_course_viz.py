@@ -189,3 +189,12 @@ def test_text_stays_readable_and_inside_the_figures(square):
     fig = cviz.draw_conv_matrix(np.arange(1.0, 10.0).reshape(3, 3), (4, 4), padding=1)
     colours = {text.get_text(): text.get_color() for text in fig.axes[0].texts}
     assert colours["9"] == "white" and colours["1"] == "black"  # 9 is the darkest red, 1 nearly white
+
+
+def test_conv_stepper_ticks_are_whole_cells():
+    """With stride 2 the im2col panel has only 4 columns: matplotlib would tick it at -0.5, 0.0, 0.5, ..."""
+    fig = cviz.ConvStepper(np.ones((6, 6)), np.ones((3, 3))).draw(3, stride=2)
+    _renderer(fig)
+    for ax in fig.axes[:2]:
+        ticks = np.concatenate([ax.get_xticks(), ax.get_yticks()])
+        np.testing.assert_array_equal(ticks, np.round(ticks))

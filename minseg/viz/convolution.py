@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
@@ -79,6 +80,8 @@ class ConvStepper:
         ax_cols.set_xlabel(f"column {step} = window {step}: [{column}] · kernel = {self.last['value']:g}",
                            fontsize=8)
         ax_cols.set_ylabel("kernel tap")
+        for axis in (ax_cols.xaxis, ax_cols.yaxis, ax_in.xaxis, ax_in.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True))  # few columns: no ticks at -0.5, 0.5, ...
         r, c = divmod(step, lay["ow"])
         limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
         picture = ax_out.imshow(shown, cmap="coolwarm", interpolation="nearest", vmin=-limit, vmax=limit)
