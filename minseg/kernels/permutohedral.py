@@ -331,13 +331,29 @@ def _two_ways(neighbours, start, subset, full):
 
 @njit(cache=True)
 def _path_table(neighbours):
-    """_two_ways for every vertex and every subset of the d+1 directions: (M, 2^(d+1))."""
+    """_two_ways for every vertex and every subset of the d+1 directions: (M, 2^(d+1)).
+
+    The one-sign walks are built up subset by subset instead of walked: the walk over ``mask`` first
+    steps along its lowest pass j, then walks the rest of the mask from there, so
+    walk[b, mask, u] = 0.5 walk[b, mask - {j}, neighbour_j(u)] (0 if unoccupied), walk[b, {}, u] = 1.
+    """
     d1, m = neighbours.shape[0], neighbours.shape[1]
     full = (1 << d1) - 1
+    walk = np.empty((2, 1 << d1, m))
+    for backwards in range(2):
+        walk[backwards, 0] = 1.0
+        for mask in range(1, 1 << d1):
+            j = 0
+            while not (mask >> j) & 1:  # the lowest pass in the mask
+                j += 1
+            rest = walk[backwards, mask ^ (1 << j)]
+            for u in range(m):
+                v = neighbours[j, u, backwards]
+                walk[backwards, mask, u] = 0.5 * rest[v] if v >= 0 else 0.0
     table = np.empty((m, 1 << d1))
     for u in range(m):
         for subset in range(1 << d1):
-            table[u, subset] = _two_ways(neighbours, u, subset, full)
+            table[u, subset] = walk[1, subset, u] + walk[0, full ^ subset, u]
     return table
 
 
