@@ -146,12 +146,10 @@ def _feature_scale(d):
 
 
 @njit(cache=True, inline="always")
-def _shares_vertex(rem0, prev_rem0, rank, prev_rank, r):
-    """Is vertex r of this simplex vertex r of the previous point's? Same rem0 and same set
-    {i: rank_i <= d - r} (the coordinates that vertex r raises by r rather than lowers)."""
-    d = rank.shape[0] - 1
-    for i in range(d + 1):
-        if rem0[i] != prev_rem0[i] or (rank[i] <= d - r) != (prev_rank[i] <= d - r):
+def _is_key(keys, v, key):
+    """keys[v] == key?"""
+    for i in range(key.shape[0]):
+        if keys[v, i] != key[i]:
             return False
     return True
 
@@ -161,8 +159,9 @@ def _splat_indices(features, table, keys, count):
     """Embed every point and find (inserting) its simplex's vertices in the hash table.
 
     Returns ``(offsets (N, d+1) int32, weights (N, d+1), ranks (N, d+1) int32, table)`` (the table
-    is replaced when it grows). Neighbouring pixels usually share vertices: those are copied from the
-    previous point instead of looked up.
+    is replaced when it grows). Vertex r of a simplex has every coordinate = r mod (d+1), so it can
+    only coincide with vertex r of another simplex: when it is the previous point's vertex r (as for
+    neighbouring pixels, usually) the index is copied instead of looked up.
     """
     n, d = features.shape
     scale = _feature_scale(d)
@@ -170,24 +169,21 @@ def _splat_indices(features, table, keys, count):
     weights = np.empty((n, d + 1))
     ranks = np.empty((n, d + 1), np.int32)
     elevated, bary, key = np.empty(d + 1), np.empty(d + 2), np.empty(d, np.int64)
-    rem0, prev_rem0 = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64)
-    rank, prev_rank = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64)
+    rem0, rank = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64)
     for p in range(n):
         _embed(features[p], scale, elevated, rem0, rank, bary)
         for r in range(d + 1):
             weights[p, r] = bary[r]
             ranks[p, r] = rank[r]
         for r in range(d + 1):  # vertex r of the simplex: rem0 + the canonical vertex r, permuted by rank
-            if p > 0 and _shares_vertex(rem0, prev_rem0, rank, prev_rank, r):
+            for i in range(d):  # + r where rank <= d - r, else r - (d+1); the last coordinate is implied
+                key[i] = rem0[i] + r - (d + 1) * (rank[i] > d - r)
+            if p > 0 and _is_key(keys, offsets[p - 1, r], key):
                 offsets[p, r] = offsets[p - 1, r]
                 continue
-            for i in range(d):
-                key[i] = rem0[i] + r if rank[i] <= d - r else rem0[i] + r - (d + 1)
             offsets[p, r] = _find_or_insert(table, keys, count, key, True)
             if 2 * count[0] > table.shape[0]:  # keep the table at most half full
                 table = _rehash(keys, count[0], 2 * table.shape[0])
-        rem0, prev_rem0 = prev_rem0, rem0
-        rank, prev_rank = prev_rank, rank
     return offsets, weights, ranks, table
 
 
