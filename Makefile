@@ -13,11 +13,15 @@ LAB_ARGS ?=
 
 .PHONY: lab test test-fast smoke bench notebooks check clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml course/jupyterlab-overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing minseg and its pinned dependencies into $(VENV) (the first time takes a few minutes)..."
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -e .
+	@# JupyterLab settings for the course: widgets keep their last state in a saved notebook,
+	@# and no "Jupyter news?" pop-up.
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp course/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 lab: $(STAMP)
