@@ -155,22 +155,29 @@ def _is_key(keys, v, key):
 
 
 @njit(cache=True)
-def _splat_indices(features, table, keys, count):
-    """Embed every point and find (inserting) its simplex's vertices in the hash table.
+def _insert(table, keys, count, key):
+    """Add a vertex (the rare path of the look-up loop, kept out of it so that the loop stays lean)."""
+    return _find_or_insert(table, keys, count, key, True)
 
-    Returns ``(offsets (N, d+1) int32, weights (N, d+1), ranks (N, d+1) int32, table)`` (the table
-    is replaced when it grows). Vertex r of a simplex has every coordinate = r mod (d+1), so it can
-    only coincide with vertex r of another simplex: when it is the previous point's vertex r (as for
-    neighbouring pixels, usually) the index is copied instead of looked up.
+
+@njit(cache=True)
+def _splat_points(features, start, table, keys, count, offsets, weights, ranks):
+    """Embed points ``start``, ``start + 1``, ... and find (inserting) their simplices' vertices.
+
+    Fills rows of ``offsets``, ``weights`` and ``ranks``. Stops before a point that could make the
+    hash table more than half full and returns its index (N when all are done), so the caller can
+    grow the table: inside this loop the table never changes identity, which keeps it fast.
+    Vertex r of a simplex has every coordinate = r mod (d+1), so it can only coincide with vertex r
+    of another simplex: when it is the previous point's vertex r (as for neighbouring pixels,
+    usually) the index is copied instead of looked up.
     """
     n, d = features.shape
     scale = _feature_scale(d)
-    offsets = np.empty((n, d + 1), np.int32)
-    weights = np.empty((n, d + 1))
-    ranks = np.empty((n, d + 1), np.int32)
     elevated, bary, key = np.empty(d + 1), np.empty(d + 2), np.empty(d, np.int64)
     rem0, rank = np.empty(d + 1, np.int64), np.empty(d + 1, np.int64)
-    for p in range(n):
+    for p in range(start, n):
+        if 2 * (count[0] + d + 1) > table.shape[0]:
+            return p
         _embed(features[p], scale, elevated, rem0, rank, bary)
         for r in range(d + 1):
             weights[p, r] = bary[r]
@@ -181,10 +188,28 @@ def _splat_indices(features, table, keys, count):
             if p > 0 and _is_key(keys, offsets[p - 1, r], key):
                 offsets[p, r] = offsets[p - 1, r]
                 continue
-            offsets[p, r] = _find_or_insert(table, keys, count, key, True)
-            if 2 * count[0] > table.shape[0]:  # keep the table at most half full
-                table = _rehash(keys, count[0], 2 * table.shape[0])
-    return offsets, weights, ranks, table
+            index = _find_or_insert(table, keys, count, key, False)
+            offsets[p, r] = index if index != _EMPTY else _insert(table, keys, count, key)
+    return n
+
+
+@njit(cache=True)
+def _splat_indices(features, table, keys, count):
+    """Embed every point and find (inserting) its simplex's vertices in the hash table.
+
+    Returns ``(offsets (N, d+1) int32, weights (N, d+1), ranks (N, d+1) int32, table)`` (the table
+    is replaced when it grows: doubled whenever it would get more than half full).
+    """
+    n, d = features.shape
+    offsets = np.empty((n, d + 1), np.int32)
+    weights = np.empty((n, d + 1))
+    ranks = np.empty((n, d + 1), np.int32)
+    p = 0
+    while True:
+        p = _splat_points(features, p, table, keys, count, offsets, weights, ranks)
+        if p == n:
+            return offsets, weights, ranks, table
+        table = _rehash(keys, count[0], 2 * table.shape[0])
 
 
 @njit(cache=True)
