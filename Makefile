@@ -29,12 +29,15 @@ lab: $(STAMP)
 
 # The full suite: library tests and notebook tests in parallel, then the same library tests with
 # Numba's JIT switched off (pure-Python kernels, few hypothesis examples).
+# One BLAS/OpenMP thread per worker: two workers with two threads each would fight over 2 cores.
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile -q
-	NUMBA_DISABLE_JIT=1 MINSEG_HYPOTHESIS_SCALE=0.02 $(PY) -m pytest -q -m "not slow and not notebooks" -p no:cacheprovider
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile -q
+	$(TEST_ENV) NUMBA_DISABLE_JIT=1 MINSEG_HYPOTHESIS_SCALE=0.02 $(PY) -m pytest -q -m "not slow and not notebooks" -p no:cacheprovider
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile -q -m "not notebooks"
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) --dist loadfile -q -m "not notebooks"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
