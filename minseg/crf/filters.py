@@ -147,7 +147,8 @@ class StackedLattices:
         self.scratch = {}
 
     def __call__(self, values: np.ndarray, out: np.ndarray, unary: np.ndarray | None = None) -> np.ndarray:
-        """out = sum_m w_m s_m * filter_m(s_m * values); ``values``, ``out`` (N, V) float64 C-contiguous.
+        """out = sum_m w_m s_m * filter_m(s_m * values); ``values``, ``out`` (N, V) C-contiguous (float32
+        or float64; the lattice and the sums are float64 either way).
 
         With ``unary`` (N, V): out = that message - unary, shifted per row to a maximum of 0 (``out``
         may then be ``values``: the first half of the mean-field update, in place).
@@ -181,6 +182,11 @@ class PairwiseFilter:
             self.terms.append((weight, filt, scale))
         self.stacked = StackedLattices(self.terms) if method != "naive" and self.terms else None
         self.message = None  # scratch of the unstacked update, made on first use
+        # Q's working precision: the exact path stays float64; on the lattice (an approximation to
+        # a few percent) float32 halves the memory traffic of each step, which is its cost. It is
+        # safe there: the self term is subtracted from the same rounded Q that was splatted, and the
+        # lattice and the message are accumulated in float64, so the rounding (~1e-7) is not amplified.
+        self.dtype = np.float32 if self.stacked is not None else np.float64
 
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """sum_m w_m s_m * filter_m(s_m * values), s_m = 1 or d_m^(-1/2); ``values`` (N, V).

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from . import _checks as C
-from ..kernels.crf_update import softmax_from_unary
+from ..kernels.crf_update import normalise_transposed, softmax_from_unary
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
 
@@ -122,20 +122,33 @@ class DenseCRF:
         return unary, n_iter, PairwiseFilter(weighted, method, self.normalization)
 
     def _iterate(self, unary, n_iter, pairwise):
-        """Yield Q (K, H, W) before the first update and after each of the ``n_iter`` parallel updates.
+        """Yield Q before the first update and after each of the ``n_iter`` parallel updates.
 
         Update (Potts): Q_i(l) ∝ exp(-θ_i(l) - sum_{j != i} W_ij (1 - Q_j(l)))
                               = exp(-θ_i(l) + sum_{j != i} W_ij Q_j(l)) × (a factor not depending on l).
-        The yielded arrays are views of one buffer that the next update overwrites: copy to keep them.
+        Q is yielded as the working buffer (N, K), labels contiguous, in ``pairwise.dtype`` (float32
+        on the lattice) after the first; ``_marginals`` turns it into the (K, H, W) float64 result.
+        The buffer is overwritten by the next update.
         """
         k, h, w = unary.shape
         flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T)  # (N, K): labels contiguous
         q = np.empty_like(flat_unary)
-        softmax_from_unary(flat_unary, q)
-        yield q.T.reshape(k, h, w)
+        softmax_from_unary(flat_unary, q)  # in float64: with no update, Q is softmax(-unary) exactly
+        yield q
+        if n_iter > 0 and pairwise.dtype != q.dtype:
+            flat_unary, q = flat_unary.astype(pairwise.dtype), q.astype(pairwise.dtype)
         for _ in range(n_iter):
             pairwise.update(flat_unary, q)  # reads all of the old Q before overwriting it
-            yield q.T.reshape(k, h, w)
+            yield q
+
+    @staticmethod
+    def _marginals(q, shape):
+        """The working buffer Q (N, K) as a new float64 (K, H, W) array, rows renormalised if float32."""
+        if q.dtype == np.float64:
+            return np.array(q.T.reshape(shape), order="C")
+        out = np.empty(shape)
+        normalise_transposed(q, out.reshape(shape[0], -1))
+        return out
 
     def mean_field(self, unary, image, n_iter: int = 5, method: str = "permutohedral") -> np.ndarray:
         """Approximate marginals Q (K, H, W) after ``n_iter`` parallel mean-field updates.
@@ -150,7 +163,7 @@ class DenseCRF:
         unary, n_iter, pairwise = self._prepare("mean_field", unary, image, n_iter, method)
         for q in self._iterate(unary, n_iter, pairwise):
             pass
-        return np.ascontiguousarray(q)
+        return self._marginals(q, unary.shape)
 
     def predict(self, unary, image, n_iter: int = 5, method: str = "permutohedral",
                 return_history: bool = False):
@@ -160,7 +173,7 @@ class DenseCRF:
         Q after t updates — for a slider in the lecture.
         """
         unary, n_iter, pairwise = self._prepare("predict", unary, image, n_iter, method)
-        history = [q.copy() for q in self._iterate(unary, n_iter, pairwise)]
+        history = [self._marginals(q, unary.shape) for q in self._iterate(unary, n_iter, pairwise)]
         labels = np.argmax(history[-1], axis=0)
         return (labels, np.stack(history)) if return_history else labels
 

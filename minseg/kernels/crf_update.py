@@ -47,8 +47,30 @@ def normalise_rows(out):
             out[i, label] /= total
 
 
+@njit(cache=True)
+def normalise_transposed(q, out):
+    """out[l, i] = q[i, l] / sum(q[i]) into a new (K, N) array, e.g. float64 from a float32 working Q.
+
+    In blocks of 64 pixels: rows are normalised into a small buffer, then written label by label,
+    so that ``out`` gets runs of 64 contiguous values instead of one scattered value per row.
+    """
+    n, k = q.shape
+    block = np.empty((64, k))
+    for start in range(0, n, 64):
+        stop = min(start + 64, n)
+        for i in range(start, stop):
+            total = 0.0
+            for label in range(k):
+                total += q[i, label]
+            for label in range(k):
+                block[i - start, label] = q[i, label] / total
+        for label in range(k):
+            for i in range(start, stop):
+                out[label, i] = block[i - start, label]
+
+
 def potts_update(unary, message, out):
-    """unary, message, out (N, K) float64: out[i] = softmax(message[i] - unary[i]), stably.
+    """unary, message, out (N, K): out[i] = softmax(message[i] - unary[i]), stably.
 
     (The lattice path fuses the first step into its slice: lattice_stack.stacked_message.)
     """
