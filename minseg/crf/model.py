@@ -127,16 +127,15 @@ class DenseCRF:
         Update (Potts): Q_i(l) ∝ exp(-θ_i(l) - sum_{j != i} W_ij (1 - Q_j(l)))
                               = exp(-θ_i(l) + sum_{j != i} W_ij Q_j(l)) × (a factor not depending on l).
         Q is yielded as the working buffer (N, K), labels contiguous, in ``pairwise.dtype`` (float32
-        on the lattice) after the first; ``_marginals`` turns it into the (K, H, W) float64 result.
-        The buffer is overwritten by the next update.
+        on the lattice, so there even the first Q is softmax(-unary) only to ~1e-7, unless n_iter = 0);
+        ``_marginals`` turns it into the (K, H, W) float64 result. The next update overwrites it.
         """
         k, h, w = unary.shape
-        flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T)  # (N, K): labels contiguous
+        dtype = pairwise.dtype if n_iter > 0 else np.float64  # no update: Q = softmax(-unary) exactly
+        flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T, dtype=dtype)  # (N, K)
         q = np.empty_like(flat_unary)
-        softmax_from_unary(flat_unary, q)  # in float64: with no update, Q is softmax(-unary) exactly
+        softmax_from_unary(flat_unary, q)
         yield q
-        if n_iter > 0 and pairwise.dtype != q.dtype:
-            flat_unary, q = flat_unary.astype(pairwise.dtype), q.astype(pairwise.dtype)
         for _ in range(n_iter):
             pairwise.update(flat_unary, q)  # reads all of the old Q before overwriting it
             yield q
