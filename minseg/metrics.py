@@ -22,15 +22,13 @@ import numbers
 import numpy as np
 from scipy import ndimage
 
+from .autograd import as_array
+
 __all__ = ["confusion_matrix", "iou", "mean_iou", "dice", "pixel_accuracy", "class_accuracy",
            "boundary_f1", "SegmentationMetrics"]
 
 
 # ----- argument checks ------------------------------------------------------------------------
-def _as_array(x) -> np.ndarray:
-    return np.asarray(getattr(x, "data", x))
-
-
 def _check_num_classes(op: str, num_classes) -> int:
     if not isinstance(num_classes, (numbers.Integral, np.integer)) or isinstance(num_classes, bool) \
             or num_classes < 2:
@@ -41,7 +39,7 @@ def _check_num_classes(op: str, num_classes) -> int:
 def _labels(op: str, pred, target, num_classes, ignore_index):
     """Checked (pred, target, valid) arrays of one shape; ``valid`` marks the pixels to count."""
     num_classes = _check_num_classes(op, num_classes)
-    pred, target = _as_array(pred), _as_array(target)
+    pred, target = as_array(pred), as_array(target)
     if pred.ndim == target.ndim + 1:  # scores: (K, H, W) for an (H, W) target, else (N, K, ...)
         pred = pred.argmax(axis=0 if (pred.ndim == 3 and target.ndim == 2) else 1)
     if pred.shape != target.shape:

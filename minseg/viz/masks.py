@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import as_array
+
 __all__ = ["palette", "colorize", "overlay", "to_hwc", "show_mask", "show_overlay", "show_predictions"]
 
 IGNORE_COLOUR = (1.0, 1.0, 1.0)
@@ -34,7 +36,7 @@ def palette(num_classes: int) -> np.ndarray:
 
 
 def _labels(mask) -> np.ndarray:
-    mask = np.asarray(getattr(mask, "data", mask))
+    mask = as_array(mask)
     if mask.ndim != 2 or mask.dtype.kind not in "iub":
         raise ValueError(f"colorize: mask must be an (H, W) integer label map, got {mask.dtype} {mask.shape}")
     return mask.astype(np.int64)
@@ -59,7 +61,7 @@ def colorize(mask, num_classes: int | None = None, colours=None,
 
 def to_hwc(image) -> np.ndarray:
     """An image as (H, W, 3) float32 for imshow, from (3, H, W), (H, W, 3) or grey (H, W)."""
-    image = np.asarray(getattr(image, "data", image), np.float32)
+    image = as_array(image).astype(np.float32, copy=False)
     if image.ndim == 2:
         return np.repeat(image[..., None], 3, axis=2)
     if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
@@ -142,8 +144,8 @@ def show_predictions(images, truths, predictions, class_names=None, max_rows: in
 
     from ..metrics import mean_iou
 
-    truths = np.asarray(getattr(truths, "data", truths))
-    predictions = np.asarray(getattr(predictions, "data", predictions))
+    truths = as_array(truths)
+    predictions = as_array(predictions)
     if predictions.ndim == truths.ndim + 1:
         predictions = predictions.argmax(axis=1)
     largest = int(max(truths.max(), predictions.max()))
