@@ -19,11 +19,14 @@ skip connections, no transposed convolutions).
 """
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
+
+from .functional._utils import pair
+from .functional.conv_args import conv_out_size
 
 FIELDS = ("kernel", "stride", "padding", "dilation")
 DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1}
+OP = "receptive_field"
 
 
 class FieldRow(NamedTuple):
@@ -40,17 +43,9 @@ class FieldRow(NamedTuple):
     output: object = None  # feature map size, when input_size was given
 
 
-def _pair(value, name: str, layer: str) -> tuple:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, numbers.Integral) for v in value):
-        return (int(value[0]), int(value[1]))
-    raise ValueError(f"receptive_field: {layer} {name} must be an int or a pair of ints, got {value!r}")
-
-
 def _from_object(layer) -> dict:
     if hasattr(layer, "output_padding"):
-        raise ValueError(f"receptive_field: {type(layer).__name__} is a transposed convolution; "
+        raise ValueError(f"{OP}: {type(layer).__name__} is a transposed convolution; "
                          "only chains of convolutions and poolings are supported")
     params = {"kernel": layer.kernel_size}
     for name in ("stride", "padding", "dilation"):
@@ -70,29 +65,25 @@ def _flatten(layers):
             yield params.pop("name", name), params
         elif isinstance(layer, (tuple, list)):
             if not 1 <= len(layer) <= 4:
-                raise ValueError(f"receptive_field: {name} must be (kernel, stride, padding, dilation), got {layer!r}")
+                raise ValueError(f"{OP}: {name} must be (kernel, stride, padding, dilation), got {layer!r}")
             yield name, dict(zip(FIELDS, layer))
         elif hasattr(layer, "kernel_size"):
             yield type(layer).__name__.lower() + str(index + 1), _from_object(layer)
         elif hasattr(layer, "children"):
             yield from _flatten(layer.children())
         elif not hasattr(layer, "forward"):
-            raise ValueError(f"receptive_field: {name} must be a tuple, a dict or a layer, got {layer!r}")
+            raise ValueError(f"{OP}: {name} must be a tuple, a dict or a layer, got {layer!r}")
 
 
 def _normalise(name: str, params: dict) -> dict:
     unknown = set(params) - set(FIELDS)
     if unknown or "kernel" not in params:
-        raise ValueError(f"receptive_field: {name} needs a kernel and only {FIELDS}, got {sorted(params)}")
+        raise ValueError(f"{OP}: {name} needs a kernel and only {FIELDS}, got {sorted(params)}")
     full = {**DEFAULTS, **params}
     if isinstance(full["padding"], str):  # 'same' / 'valid' as in conv2d
-        k, d = _pair(full["kernel"], "kernel", name), _pair(full["dilation"], "dilation", name)
+        k, d = (pair(OP, f"{name} {key}", full[key]) for key in ("kernel", "dilation"))
         full["padding"] = (0, 0) if full["padding"] == "valid" else tuple(di * (ki - 1) // 2 for ki, di in zip(k, d))
-    out = {key: _pair(full[key], key, name) for key in FIELDS}
-    for key, low in (("kernel", 1), ("stride", 1), ("dilation", 1), ("padding", 0)):
-        if min(out[key]) < low:
-            raise ValueError(f"receptive_field: {name} {key} must be >= {low}, got {full[key]!r}")
-    return out
+    return {key: pair(OP, f"{name} {key}", full[key], minimum=0 if key == "padding" else 1) for key in FIELDS}
 
 
 def receptive_field(layers, input_size=None) -> list[FieldRow]:
@@ -103,7 +94,7 @@ def receptive_field(layers, input_size=None) -> list[FieldRow]:
     """
     rows, square = [], True
     size, jump, start = [1, 1], [1, 1], [0.0, 0.0]
-    extent = None if input_size is None else list(_pair(input_size, "input_size", "the input"))
+    extent = None if input_size is None else list(pair(OP, "input_size", input_size))
     for name, raw in _flatten(layers):
         p = _normalise(name, raw)
         for axis in range(2):
@@ -112,11 +103,12 @@ def receptive_field(layers, input_size=None) -> list[FieldRow]:
             start[axis] += (span / 2 - p["padding"][axis]) * jump[axis]
             jump[axis] *= p["stride"][axis]
             if extent is not None:
-                extent[axis] = (extent[axis] + 2 * p["padding"][axis] - span - 1) // p["stride"][axis] + 1
+                extent[axis] = conv_out_size(extent[axis], p["kernel"][axis], p["stride"][axis],
+                                             p["padding"][axis], p["padding"][axis], p["dilation"][axis])
         square = square and all(v[0] == v[1] for v in p.values())
         rows.append((name, p, tuple(size), tuple(jump), tuple(start), None if extent is None else tuple(extent)))
     if extent is not None and min(extent) < 1:
-        raise ValueError(f"receptive_field: input_size {input_size!r} is too small for this chain")
+        raise ValueError(f"{OP}: input_size {input_size!r} is too small for this chain")
     pick = (lambda v: v[0] if square and v is not None and v[0] == v[1] else v)
     return [FieldRow(name, *(pick(p[k]) for k in FIELDS), pick(sz), pick(j), pick(st), pick(out))
             for name, p, sz, j, st, out in rows]
