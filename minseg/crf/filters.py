@@ -116,8 +116,6 @@ class LatticeFilter:
                             in_scale, out_scale / self.scale, out)
 
 
-
-
 class StackedLattices:
     """All lattice terms of a PairwiseFilter folded into one stacked lattice (kernels/lattice_stack.py):
     one splat and one slice pass over the pixels per mean-field step instead of one per kernel."""
@@ -195,7 +193,7 @@ class PairwiseFilter:
         """
         values = np.ascontiguousarray(values, dtype=np.float64)
         if out is None:
-            out = np.zeros(values.shape)
+            out = np.empty(values.shape)
         if self.stacked is not None:
             return self.stacked(values, out)
         out.fill(0.0)
