@@ -98,6 +98,7 @@ class Tensor:
         return Tensor(self.data)
 
     def dim(self) -> int:
+        """Number of dimensions (torch's Tensor.dim())."""
         return self.data.ndim
 
     def __len__(self) -> int:
@@ -109,6 +110,7 @@ class Tensor:
         return f"tensor({body}{grad})"
 
     def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
         self.grad = None
 
     # ----- backward ---------------------------------------------------------------------------
@@ -211,6 +213,7 @@ class Context:
         self.saved = ()
 
     def save_for_backward(self, *arrays) -> None:
+        """Keep ``arrays`` for backward (read back as ``ctx.saved``)."""
         self.saved = arrays
 
 
@@ -232,6 +235,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
+        """Run forward on the unwrapped arguments; record the node when any input needs a gradient."""
         parents = tuple(a if isinstance(a, Tensor) else None for a in args)
         needs_grad = is_grad_enabled() and any(p is not None and p.requires_grad for p in parents)
         ctx = Context(cls, parents)

@@ -9,6 +9,9 @@ import numpy as np
 
 
 class Optimizer:
+    """Base of SGD and Adam: parameter groups, per-parameter state, and a step that calls the
+    subclass's ``_update(data, grad, group, state)`` for every parameter with a gradient."""
+
     def __init__(self, params, defaults: dict):
         params = list(params)
         if not params:
@@ -18,11 +21,13 @@ class Optimizer:
         self.state: dict[int, dict] = {}
 
     def zero_grad(self) -> None:
+        """Forget every parameter's gradient (set to None, as torch's default set_to_none=True)."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
 
     def step(self) -> None:
+        """One update of every parameter that has a gradient, keeping its dtype."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -109,6 +114,7 @@ class PolyLR:
         self.step_count = 0
 
     def step(self) -> None:
+        """Advance one step (at most to total_steps) and set every group's lr from its base lr."""
         self.step_count = min(self.step_count + 1, self.total_steps)
         factor = (1 - self.step_count / self.total_steps) ** self.power
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):

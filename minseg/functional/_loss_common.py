@@ -12,6 +12,7 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def check_reduction(op: str, reduction) -> str:
+    """``reduction`` checked to be one of torch's 'none', 'mean', 'sum'."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction

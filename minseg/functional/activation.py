@@ -24,6 +24,7 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
+    """(e^x - e^-x) / (e^x + e^-x) elementwise."""
     return _ew.Tanh.apply(input)
 
 

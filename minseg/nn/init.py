@@ -14,6 +14,7 @@ def fan_in(shape) -> int:
 
 
 def uniform(shape, bound: float, dtype=np.float32, generator=None) -> np.ndarray:
+    """An array of ``shape`` drawn from U(-bound, bound) (the default generator unless one is given)."""
     rng = generator if generator is not None else _random.default_generator()
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 

@@ -50,17 +50,21 @@ class Module:
 
     # ----- traversal ----------------------------------------------------------------------------
     def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module and every descendant, depth first."""
         yield prefix, self
         for name, module in self._modules.items():
             yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and every descendant."""
         return [m for _, m in self.named_modules()]
 
     def children(self):
+        """The direct submodules, in registration order."""
         return list(self._modules.values())
 
     def named_parameters(self, prefix: str = ""):
+        """(dotted name, Parameter) for every parameter of the tree, each shared one once."""
         seen = set()
         for module_name, module in self.named_modules(prefix):
             for name, p in module._parameters.items():
@@ -69,9 +73,11 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), p
 
     def parameters(self):
+        """Every parameter of the tree (what an optimiser takes)."""
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self):
+        """(dotted name, array) for every buffer of the tree (e.g. BatchNorm running statistics)."""
         for module_name, module in self.named_modules():
             for name, b in module._buffers.items():
                 if b is not None:
@@ -117,14 +123,17 @@ class Module:
 
     # ----- modes and gradients ------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
+        """Set ``training`` on the whole tree (dropout, batch norm behave accordingly); returns self."""
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
     def eval(self) -> "Module":
+        """train(False)."""
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Forget every parameter's gradient."""
         for p in self.parameters():
             p.grad = None
 
@@ -135,6 +144,7 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
+        """The constructor arguments shown in repr(); subclasses override it."""
         return ""
 
     def __repr__(self) -> str:
@@ -154,6 +164,7 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> None:
+        """Register ``module`` as the next child."""
         setattr(self, str(len(self._modules)), module)
 
     def __getitem__(self, index: int) -> Module:

@@ -12,14 +12,17 @@ __all__ = ["amax", "cat", "clamp", "exp", "log", "matmul", "mean", "permute", "r
 
 
 def exp(input: Tensor) -> Tensor:
+    """e^x elementwise (torch.exp)."""
     return _ew.Exp.apply(input)
 
 
 def log(input: Tensor) -> Tensor:
+    """Natural logarithm elementwise (torch.log)."""
     return _ew.Log.apply(input)
 
 
 def sqrt(input: Tensor) -> Tensor:
+    """Square root elementwise (torch.sqrt)."""
     return _ew.Sqrt.apply(input)
 
 
