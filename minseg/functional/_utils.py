@@ -35,6 +35,12 @@ def check_tensor(op: str, name: str, x, ndim: int | None = None, layout: str = "
     return x
 
 
+def plane_stack(a: np.ndarray) -> np.ndarray:
+    """The (P, H, W) stack of planes of an (..., H, W) array, as the 2-D kernels take it (a copy only
+    when ``a`` is not contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1, *a.shape[-2:])
+
+
 def check_float_pair(op: str, first: Tensor, second: Tensor, second_name: str) -> None:
     """Two float tensors that meet in one op must have one dtype (no silent promotion)."""
     if first.dtype != second.dtype:

@@ -23,7 +23,7 @@ from ..autograd import Function, Tensor
 from ..kernels import interpolate as kernels
 from ..kernels._threads import threads_for
 from ._resample import keys_cubic, nearest_source, source_coordinates
-from ._utils import check_tensor
+from ._utils import check_tensor, plane_stack
 
 __all__ = ["interpolate", "upsample"]
 
@@ -76,15 +76,14 @@ class Resize(Function):
         out_h, out_w = rows[0].shape[0], cols[0].shape[0]
         # width first when that order does fewer multiply-adds (H * out_W + out_H * out_W terms)
         ctx.plan = (x.shape, rows, cols, h * out_w <= out_h * w)
-        planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-        return _separable(planes, rows, cols, (out_h, out_w), ctx.plan[3], False).reshape(n, c, out_h, out_w)
+        out = _separable(plane_stack(x), rows, cols, (out_h, out_w), ctx.plan[3], False)
+        return out.reshape(n, c, out_h, out_w)
 
     @staticmethod
     def backward(ctx, g):
         (n, c, h, w), rows, cols, width_first = ctx.plan
-        planes = np.ascontiguousarray(g).reshape(n * c, *g.shape[-2:])
         # the transposed passes run in the opposite order
-        return (_separable(planes, rows, cols, (h, w), not width_first, True).reshape(n, c, h, w),)
+        return (_separable(plane_stack(g), rows, cols, (h, w), not width_first, True).reshape(n, c, h, w),)
 
 
 def _two(op: str, name: str, value, kind) -> tuple:

@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 from ..kernels import pool as kernels
 from ..kernels._threads import threads_for
-from ._utils import check_tensor, pair
+from ._utils import check_tensor, pair, plane_stack
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_unpool2d", "bed_of_nails_unpool2d"]
 
@@ -54,11 +54,6 @@ def _geometry(op, x, kernel_size, stride, padding, dilation=1, ceil_mode=False):
     return kernel, stride, pad, dilation, out
 
 
-def _stack(a: np.ndarray) -> np.ndarray:
-    """The (P, H, W) view of an (..., H, W) array (a copy only when it is not contiguous)."""
-    return np.ascontiguousarray(a).reshape(-1, *a.shape[-2:])
-
-
 class _Picked(Function):
     """An output whose values were picked from the input at flat per-plane ``indices`` (max pooling):
     the gradient of each pick goes back to the position it came from (scatter-add)."""
@@ -89,7 +84,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _geometry(op, x, kernel_size, stride, padding,
                                                                   dilation, ceil_mode)
     with threads_for(x.size):
-        values, where = kernels.max_pool2d(_stack(x.data), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        values, where = kernels.max_pool2d(plane_stack(x.data), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     shape = x.shape[:-2] + (oh, ow)
     out = _Picked.apply(x, values=values.reshape(shape), indices=where.reshape(shape))
     return (out, Tensor(where.reshape(shape))) if return_indices else out
@@ -103,7 +98,7 @@ class _WindowMean(Function):
         ctx.shape, ctx.windows = x.shape, windows
         (y0, y1), (x0, x1), divisor = windows
         with threads_for(x.size):
-            out = kernels.window_mean(_stack(x), y0, y1, x0, x1, divisor.astype(x.dtype), 0, 0, False)
+            out = kernels.window_mean(plane_stack(x), y0, y1, x0, x1, divisor.astype(x.dtype), 0, 0, False)
         return out.reshape(x.shape[:-2] + divisor.shape)
 
     @staticmethod
@@ -111,7 +106,7 @@ class _WindowMean(Function):
         (y0, y1), (x0, x1), divisor = ctx.windows
         h, w = ctx.shape[-2:]
         with threads_for(int(np.prod(ctx.shape))):
-            back = kernels.window_mean(_stack(g), y0, y1, x0, x1, divisor.astype(g.dtype), h, w, True)
+            back = kernels.window_mean(plane_stack(g), y0, y1, x0, x1, divisor.astype(g.dtype), h, w, True)
         return (back.reshape(ctx.shape),)
 
 
