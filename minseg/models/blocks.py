@@ -20,12 +20,15 @@ def build(B):
     """The blocks on backend ``B``."""
     nn, F = B.nn, B.F
 
-    def conv_layers(in_channels, out_channels, n=1, kernel_size=3, padding=1, dilation=1, batch_norm=False):
-        """[Conv2d, (BatchNorm2d), ReLU] * n; the first convolution maps in_channels -> out_channels."""
+    def conv_layers(in_channels, out_channels, n=1, kernel_size=3, padding=1, dilation=1, batch_norm=False,
+                    stride=1):
+        """[Conv2d, (BatchNorm2d), ReLU] * n; the first convolution maps in_channels -> out_channels
+        (with ``stride``; the others have stride 1)."""
         layers = []
         for i in range(n):
             layers.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, kernel_size,
-                                    padding=padding, dilation=dilation, bias=not batch_norm))
+                                    stride=stride if i == 0 else 1, padding=padding, dilation=dilation,
+                                    bias=not batch_norm))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(out_channels))
             layers.append(nn.ReLU())

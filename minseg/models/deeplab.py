@@ -27,12 +27,12 @@ def build(B):
     parts = blocks.build(B)
 
     def conv_bn_relu(in_channels, out_channels, kernel_size=3, dilation=1, stride=1):
-        padding = dilation * (kernel_size // 2)
-        return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                                       dilation=dilation, bias=False),
-                             nn.BatchNorm2d(out_channels), nn.ReLU())
+        """Conv2d (no bias; 'same' padding at stride 1) + BatchNorm2d + ReLU."""
+        return parts.conv_layers(in_channels, out_channels, 1, kernel_size, dilation * (kernel_size // 2),
+                                 dilation, batch_norm=True, stride=stride)
 
     def upsample(x, size):
+        """Bilinear resize of x's last two axes to ``size`` (align_corners=False)."""
         return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
     class BasicBlock(nn.Module):
