@@ -212,6 +212,12 @@ class Context:
         self.parents = parents  # one entry per positional argument: Tensor or None
         self.saved = ()
 
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """Per positional argument: does backward have to return its gradient (torch's name)?
+        True for a Tensor that requires grad; a backward may skip the work for the others."""
+        return tuple(p is not None and p.requires_grad for p in self.parents)
+
     def save_for_backward(self, *arrays) -> None:
         """Keep ``arrays`` for backward (read back as ``ctx.saved``)."""
         self.saved = arrays

@@ -121,3 +121,25 @@ def test_reflected_operators():
     y.backward()
     # d/dx: -1 - 3/x^2 + 2 + 2^x ln 2
     assert x.grad[0] == pytest.approx(-1 - 3 / 4 + 2 + 4 * np.log(2), rel=1e-5)
+
+
+def test_needs_input_grad_is_true_only_for_tensors_that_require_grad():
+    from minseg.autograd import Function
+
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, a, b, c):
+            return a + b + c
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(ctx.needs_input_grad)
+            return g, g, g
+
+    a = ms.tensor([1.0], requires_grad=True)
+    b = ms.tensor([2.0])
+    Probe.apply(a, b, np.ones(1, np.float32)).sum().backward()
+    assert seen == [(True, False, False)]
+    assert b.grad is None and a.grad.tolist() == [1.0]

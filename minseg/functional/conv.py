@@ -95,13 +95,8 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, slot: str) -> np.ndarray:
     return np.matmul(a, b, out=out)
 
 
-def _wants_grad(ctx, index: int) -> bool:
-    parent = ctx.parents[index]
-    return parent is not None and parent.requires_grad
-
-
 def _bias_grad(ctx, g: np.ndarray):
-    return g.sum(axis=(0, 2, 3)) if _wants_grad(ctx, 2) else None
+    return g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
 
 
 def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
@@ -158,11 +153,11 @@ class Conv2d(Function):
         groups, geom, (n, channels) = ctx.groups, ctx.geom, x.shape[:2]
         dy = channel_major(g.reshape(n, weight.shape[0], -1), groups, "dy")  # (G, O/G, N*L)
         dw = dx = None
-        if _wants_grad(ctx, 1):
+        if ctx.needs_input_grad[1]:
             cols = _stack(im2col(x, geom, "cols"), groups)
             dw = matmul_nt(dy, cols).reshape(weight.shape)
             del cols
-        if _wants_grad(ctx, 0):
+        if ctx.needs_input_grad[0]:
             w = weight.reshape(groups, weight.shape[0] // groups, -1)
             dcols = grouped_matmul(w.transpose(0, 2, 1), dy, "cols")
             dx = col2im(dcols.reshape(-1, n, geom.oh * geom.ow), n, channels, geom)
@@ -190,10 +185,10 @@ class DepthwiseConv2d(Function):
         x, weight = ctx.saved
         g = np.ascontiguousarray(g)
         dx = dw = None
-        if _wants_grad(ctx, 0):
+        if ctx.needs_input_grad[0]:
             dx = np.zeros_like(x)
             depthwise_pass(dx, g, weight, 1, ctx.geom)
-        if _wants_grad(ctx, 1):
+        if ctx.needs_input_grad[1]:
             dw = np.zeros_like(weight)
             depthwise_pass(x, g, dw, 2, ctx.geom)
         return dx, dw, _bias_grad(ctx, g)
@@ -228,9 +223,9 @@ class ConvTranspose2d(Function):
         gcols = _stack(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)
         dx = dw = None
-        if _wants_grad(ctx, 0):
+        if ctx.needs_input_grad[0]:
             dx = batch_major(grouped_matmul(w, gcols, "gemm"), n).reshape(x.shape)
-        if _wants_grad(ctx, 1):
+        if ctx.needs_input_grad[1]:
             xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")
             dw = matmul_nt(xs, gcols).reshape(weight.shape)
         return dx, dw, _bias_grad(ctx, g)

@@ -147,8 +147,8 @@ class BinaryCrossEntropyWithLogits(Function):
         if ctx.reduction == "mean":
             g = g / max(x.size, 1)
         s = _sigmoid(x)
-        grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.parents[0] is not None else None
-        grad_y = g * w * (p * (sp - x) - sp) if ctx.parents[1] is not None else None
+        grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.needs_input_grad[0] else None
+        grad_y = g * w * (p * (sp - x) - sp) if ctx.needs_input_grad[1] else None
         return grad_x, grad_y
 
 

@@ -30,8 +30,8 @@ class BatchNorm(Function):
     def backward(ctx, g):
         x_hat, inv_std, w = ctx.saved
         axes = ctx.axes
-        grad_weight = (g * x_hat).sum(axis=axes) if ctx.parents[1] is not None else None
-        grad_bias = g.sum(axis=axes) if ctx.parents[2] is not None else None
+        grad_weight = (g * x_hat).sum(axis=axes) if ctx.needs_input_grad[1] else None
+        grad_bias = g.sum(axis=axes) if ctx.needs_input_grad[2] else None
         g_hat = g if w is None else g * w
         if ctx.batch_stats:
             # the mean and variance depend on x too:

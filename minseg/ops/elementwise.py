@@ -108,7 +108,7 @@ class Pow(Function):
         a, b, out = ctx.saved
         grad_a = g * b * np.power(a, b - 1)
         grad_b = None
-        if ctx.parents[1] is not None:
+        if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 grad_b = np.where(a > 0, g * out * np.log(np.where(a > 0, a, 1)), 0)
         return grad_a, grad_b
