@@ -35,17 +35,18 @@ def palette(num_classes: int) -> np.ndarray:
     return (colours / 255.0).astype(np.float32)
 
 
-def _labels(mask) -> np.ndarray:
+def _labels(op: str, mask) -> np.ndarray:
+    """``mask`` (ndarray or Tensor) as an (H, W) int64 label map; ``op`` names the caller in errors."""
     mask = as_array(mask)
     if mask.ndim != 2 or mask.dtype.kind not in "iub":
-        raise ValueError(f"colorize: mask must be an (H, W) integer label map, got {mask.dtype} {mask.shape}")
+        raise ValueError(f"{op}: mask must be an (H, W) integer label map, got {mask.dtype} {mask.shape}")
     return mask.astype(np.int64)
 
 
 def colorize(mask, num_classes: int | None = None, colours=None,
              ignore_index: int | None = None) -> np.ndarray:
     """(H, W, 3) float32 picture of an (H, W) label map; ignore_index pixels are white."""
-    mask = _labels(mask)
+    mask = _labels("colorize", mask)
     ignored = np.zeros(mask.shape, bool) if ignore_index is None else mask == ignore_index
     largest = int(mask[~ignored].max()) if (~ignored).any() else 0
     if colours is None:
@@ -75,7 +76,7 @@ def overlay(image, mask, alpha: float = 0.5, num_classes: int | None = None,
             show_background: bool = False, ignore_index: int | None = None) -> np.ndarray:
     """(H, W, 3) blend (1 - alpha) image + alpha colour, on labelled pixels (and background too
     with ``show_background``)."""
-    picture, labels = to_hwc(image), _labels(mask)
+    picture, labels = to_hwc(image), _labels("overlay", mask)
     if picture.shape[:2] != labels.shape:
         raise ValueError(f"overlay: mask shape {labels.shape} must match the image's {picture.shape[:2]}")
     if not 0.0 <= alpha <= 1.0:
@@ -102,15 +103,12 @@ def _names(class_names, num_classes):
     return list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
 
 
-def show_mask(mask, class_names=None, ax=None, title: str | None = None, ignore_index: int | None = None):
-    """Draw a coloured label map with a legend of the classes it contains; returns the axes."""
+def _show(ax, picture, present, class_names, num_classes, title):
+    """Draw ``picture`` on ``ax`` (the current axes if None) with a legend of the classes ``present``."""
     import matplotlib.pyplot as plt
 
-    labels = _labels(mask)
-    num_classes = len(class_names) if class_names is not None else int(labels.max()) + 1
     ax = plt.gca() if ax is None else ax
-    ax.imshow(colorize(labels, num_classes, ignore_index=ignore_index), interpolation="nearest")
-    present = [int(c) for c in np.unique(labels) if c != ignore_index and c < num_classes]
+    ax.imshow(picture, interpolation="nearest")
     _legend(ax, _names(class_names, num_classes), present, palette(num_classes))
     ax.set_axis_off()
     if title:
@@ -118,20 +116,21 @@ def show_mask(mask, class_names=None, ax=None, title: str | None = None, ignore_
     return ax
 
 
+def show_mask(mask, class_names=None, ax=None, title: str | None = None, ignore_index: int | None = None):
+    """Draw a coloured label map with a legend of the classes it contains; returns the axes."""
+    labels = _labels("show_mask", mask)
+    num_classes = len(class_names) if class_names is not None else int(labels.max()) + 1
+    present = [int(c) for c in np.unique(labels) if c != ignore_index and c < num_classes]
+    return _show(ax, colorize(labels, num_classes, ignore_index=ignore_index), present, class_names,
+                 num_classes, title)
+
+
 def show_overlay(image, mask, class_names=None, alpha: float = 0.5, ax=None, title: str | None = None):
     """Draw the image with its mask blended on top, and a legend; returns the axes."""
-    import matplotlib.pyplot as plt
-
-    labels = _labels(mask)
+    labels = _labels("show_overlay", mask)
     num_classes = len(class_names) if class_names is not None else int(labels.max()) + 1
-    ax = plt.gca() if ax is None else ax
-    ax.imshow(overlay(image, labels, alpha, num_classes), interpolation="nearest")
-    _legend(ax, _names(class_names, num_classes), [int(c) for c in np.unique(labels) if c > 0],
-            palette(num_classes))
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return ax
+    present = [int(c) for c in np.unique(labels) if c > 0]
+    return _show(ax, overlay(image, labels, alpha, num_classes), present, class_names, num_classes, title)
 
 
 def show_predictions(images, truths, predictions, class_names=None, max_rows: int = 4,
