@@ -47,7 +47,7 @@ def median_frequency_weights(masks, num_classes: int) -> np.ndarray:
 def make_optimizer(model, backend, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4):
     """SGD with momentum and weight decay, or Adam, from the backend's optim module."""
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"fit: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        raise ValueError(f"make_optimizer: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if optimizer == "sgd":
         return backend.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     return backend.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
