@@ -254,9 +254,15 @@ class DigitScenes:
 
     def batches(self, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
         """Yield (images, masks) ndarray batches; the order is a permutation fixed by ``seed``."""
-        batch_size = _check_int("batch_size", batch_size, 1)
-        order = np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
-        stop = len(self) - (len(self) % batch_size if drop_last else 0)
-        for start in range(0, stop, batch_size):
-            chosen = order[start:start + batch_size]
+        for chosen in batch_indices(len(self), batch_size, shuffle, seed, drop_last):
             yield self.images[chosen], self.masks[chosen]
+
+
+def batch_indices(n: int, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+    """Yield the index arrays of consecutive batches of ``range(n)``, in the order of a permutation
+    fixed by ``seed`` (or in order); ``drop_last`` leaves out a last batch shorter than batch_size."""
+    batch_size = _check_int("batch_size", batch_size, 1)
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    stop = n - (n % batch_size if drop_last else 0)
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.digits import batch_indices
 from ..models import mask_head
 from ..models.backend import MINSEG
 from .loop import eval_forward
@@ -10,11 +11,7 @@ from .loop import eval_forward
 
 def _instance_batches(scenes, batch_size, shuffle, seed, drop_last):
     """(images, rois (R, 5), classes (R,) in 0..9, instance masks (R, H, W)); empty batches skipped."""
-    n = len(scenes)
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    stop = n - (n % batch_size if drop_last else 0)
-    for start in range(0, stop, batch_size):
-        chosen = order[start:start + batch_size]
+    for chosen in batch_indices(len(scenes), batch_size, shuffle, seed, drop_last):
         rois, labels, masks = mask_head.instance_rois([scenes.instances[i] for i in chosen])
         if len(rois):
             yield scenes.images[chosen], rois, labels - 1, masks
@@ -34,6 +31,7 @@ class InstanceBatches:
         return len(self.scenes)
 
     def batches(self, batch_size, shuffle=True, seed=0, drop_last=False):
+        """Yield (images, rois, classes, targets) batches, as DigitScenes.batches orders the scenes."""
         for images, rois, classes, masks in _instance_batches(self.scenes, batch_size, shuffle, seed,
                                                                drop_last):
             yield images, rois, classes, mask_head.mask_targets(masks, rois, self.mask_size)
