@@ -35,6 +35,14 @@ def check_tensor(op: str, name: str, x, ndim: int | None = None, layout: str = "
     return x
 
 
+def check_image(op: str, input) -> Tensor:
+    """``input`` as a Tensor that is a batch (N, C, H, W) or a single image (C, H, W), as torch allows."""
+    x = check_tensor(op, "input", input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    return x
+
+
 def plane_stack(a: np.ndarray) -> np.ndarray:
     """The (P, H, W) stack of planes of an (..., H, W) array, as the 2-D kernels take it (a copy only
     when ``a`` is not contiguous)."""

@@ -28,7 +28,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 from ..kernels import im2col as _k
 from ..kernels._threads import GRAIN
-from ._utils import check_tensor, pair
+from ._utils import check_image, check_tensor, pair
 from .conv_args import Geometry, check_conv_inputs, conv_geometry, transpose_geometry
 from .conv_matrix import conv_matrix
 from .conv_reference import conv2d_reference, conv_transpose2d_reference
@@ -267,9 +267,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """im2col, as torch's F.unfold: (N, C, H, W) -> (N, C*kH*kW, L), column l holding the
     window of output position l (row-major over the output grid), channel-major rows."""
-    x = check_tensor("unfold", "input", input)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"unfold: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    x = check_image("unfold", input)
     geom = conv_geometry("unfold", x.shape[-2:], kernel_size, stride, pair("unfold", "padding", padding),
                          dilation)
     return _batched(x, lambda x4: Unfold.apply(x4, geom=geom))

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numbers
 
-from ._utils import check_float_pair, check_tensor, pair
+from ._utils import check_float_pair, check_image, check_tensor, pair
 
 
 class Geometry(NamedTuple):
@@ -135,9 +135,7 @@ def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = F
     Convolution weight: (out, in/groups, kH, kW). Transposed weight: (in, out/groups, kH, kW).
     The input may be batched (N, C, H, W) or a single image (C, H, W), as in torch.
     """
-    x = check_tensor(op, "input", input)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    x = check_image(op, input)
     layout = "(in, out/groups, kH, kW)" if transposed else "(out, in/groups, kH, kW)"
     w = check_tensor(op, "weight", weight, 4, layout)
     check_float_pair(op, x, w, "weight")

@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 from ..kernels import pool as kernels
 from ..kernels._threads import threads_for
-from ._utils import check_tensor, pair, plane_stack
+from ._utils import check_image, pair, plane_stack
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_unpool2d", "bed_of_nails_unpool2d"]
 
@@ -27,13 +27,6 @@ def pool_output_size(size: int, kernel: int, stride: int, pad: int, dilation: in
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
-
-
-def _planes(op: str, input) -> Tensor:
-    x = check_tensor(op, "input", input)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {x.shape}")
-    return x
 
 
 def _geometry(op, x, kernel_size, stride, padding, dilation=1, ceil_mode=False):
@@ -80,7 +73,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     the input to :func:`max_unpool2d`.
     """
     op = "max_pool2d"
-    x = _planes(op, input)
+    x = check_image(op, input)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _geometry(op, x, kernel_size, stride, padding,
                                                                   dilation, ceil_mode)
     with threads_for(x.size):
@@ -125,7 +118,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """Mean over windows (torch.nn.functional.avg_pool2d). The divisor is the window's area counting
     zero padding (count_include_pad=True) or only the input cells it covers, or divisor_override."""
     op = "avg_pool2d"
-    x = _planes(op, input)
+    x = check_image(op, input)
     kernel, stride, pad, _, out = _geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or isinstance(divisor_override, bool) or divisor_override <= 0):
@@ -144,7 +137,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed ``output_size`` (int, pair, or None to keep that axis): output cell
     o averages input cells floor(o in / out) .. ceil((o + 1) in / out) - 1 (PSPNet's pyramid bins)."""
     op = "adaptive_avg_pool2d"
-    x = _planes(op, input)
+    x = check_image(op, input)
     items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(items) != 2:
         raise ValueError(f"{op}: output_size must be an int or a pair (None keeps that axis), "
@@ -206,7 +199,7 @@ def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0, ou
     """SegNet's unpooling: every value goes back to the position ``indices`` remembers (from
     ``max_pool2d(..., return_indices=True)``), zeros elsewhere (torch.nn.functional.max_unpool2d)."""
     op = "max_unpool2d"
-    x = _planes(op, input)
+    x = check_image(op, input)
     index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if index.shape != x.shape:
         raise ValueError(f"{op}: indices must have the input's shape {x.shape}, got {index.shape}")
@@ -235,5 +228,5 @@ def bed_of_nails_unpool2d(input: Tensor, scale_factor=2) -> Tensor:
     """The simplest unpooling: each value at the top-left corner of its scale_factor x scale_factor
     block, zeros elsewhere ("bed of nails"); equals max_unpool2d with every index at a block's corner."""
     op = "bed_of_nails_unpool2d"
-    x = _planes(op, input)
+    x = check_image(op, input)
     return _BedOfNails.apply(x, factor=pair(op, "scale_factor", scale_factor, 1))
