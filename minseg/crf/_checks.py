@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, as_array
 
 METHODS = ("naive", "permutohedral")
 DISTANCES = ("euclidean", "chebyshev")
@@ -57,7 +57,7 @@ def check_unary(op: str, unary, image: np.ndarray) -> np.ndarray:
 
 def check_labels(op: str, labels, num_labels: int, size: tuple[int, int]) -> np.ndarray:
     """A label map (H, W) of ints in [0, K)."""
-    array = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    array = as_array(labels)
     if array.dtype.kind not in "iub":
         raise ValueError(f"{op}: labels must be an integer array (H, W), got dtype {array.dtype}")
     if array.shape != tuple(size):
