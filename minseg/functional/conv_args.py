@@ -104,16 +104,21 @@ def transpose_geometry(op: str, input_size, kernel, stride, padding, output_padd
     extra = pair(op, "output_padding", output_padding, minimum=0)
     if output_size is not None:
         extra = output_padding_for(op, input_size, kernel, stride, padding, dilation, output_size)
-    for e, s, d in zip(extra, stride, dilation):
-        if e >= s and e >= d:
-            raise ValueError(f"{op}: output_padding must be smaller than stride or dilation, got "
-                             f"output_padding {output_padding!r}, stride {stride}, dilation {dilation}")
+    check_output_padding(op, extra, stride, dilation)
     out = [transpose_out_size(n, k, s, p, e, d)
            for n, k, s, p, e, d in zip(input_size, kernel, stride, padding, extra, dilation)]
     if min(out) < 1:
         raise ValueError(f"{op}: padding {padding} is too large: the output size would be {tuple(out)}")
     return Geometry(kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
                     dilation[0], dilation[1], input_size[0], input_size[1], out[0], out[1])
+
+
+def check_output_padding(op: str, output_padding: tuple, stride: tuple, dilation: tuple) -> None:
+    """torch's rule: per axis, output_padding must be smaller than the stride or the dilation."""
+    for e, s, d in zip(output_padding, stride, dilation):
+        if e >= s and e >= d:
+            raise ValueError(f"{op}: output_padding must be smaller than stride or dilation, got "
+                             f"output_padding {output_padding}, stride {stride}, dilation {dilation}")
 
 
 def output_padding_for(op, input_size, kernel, stride, padding, dilation, output_size) -> tuple:

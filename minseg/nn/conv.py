@@ -12,7 +12,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd import Tensor
 from ..functional._utils import pair
-from ..functional.conv_args import output_padding_for, resolve_padding
+from ..functional.conv_args import check_output_padding, output_padding_for, resolve_padding
 from . import init
 from .module import Module, Parameter
 
@@ -87,10 +87,7 @@ class ConvTranspose2d(Module):
         self.output_padding = pair("ConvTranspose2d", "output_padding", output_padding, minimum=0)
         self.dilation = pair("ConvTranspose2d", "dilation", dilation, minimum=1)
         self.padding_mode = padding_mode
-        for e, s, d in zip(self.output_padding, self.stride, self.dilation):
-            if e >= s and e >= d:
-                raise ValueError(f"ConvTranspose2d: output_padding must be smaller than stride or dilation, "
-                                 f"got {self.output_padding} with stride {self.stride}, dilation {self.dilation}")
+        check_output_padding("ConvTranspose2d", self.output_padding, self.stride, self.dilation)
         shape = (in_channels, out_channels // groups) + self.kernel_size
         self.weight = Parameter(init.kaiming_uniform(shape))
         self.bias = Parameter(init.default_bias(out_channels, shape)) if bias else None
