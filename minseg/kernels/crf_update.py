@@ -24,18 +24,6 @@ def _shifted_logits(unary, message, out):
 
 
 @njit(cache=True)
-def _shift_rows(out):
-    """out[i] -= max(out[i])."""
-    n, k = out.shape
-    for i in range(n):
-        top = -np.inf
-        for label in range(k):
-            top = max(top, out[i, label])
-        for label in range(k):
-            out[i, label] -= top
-
-
-@njit(cache=True)
 def normalise_rows(out):
     """out[i] /= sum(out[i])."""
     n, k = out.shape
@@ -79,9 +67,9 @@ def potts_update(unary, message, out):
 
 
 def softmax_from_unary(unary, out):
-    """out[i] = softmax(-unary[i]): mean-field's starting point (no message to read)."""
+    """out[i] = softmax(-unary[i]): mean-field's starting point (no message to read; once per run)."""
     np.negative(unary, out=out)
-    _shift_rows(out)
+    out -= out.max(axis=1, keepdims=True)
     softmax_shifted_rows(out)
 
 
