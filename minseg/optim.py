@@ -31,8 +31,9 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    p.data = self._update(p.data, p.grad.astype(p.dtype), group,
-                                          self.state.setdefault(id(p), {})).astype(p.dtype)
+                    # _update never writes into grad and returns a new array: no copies needed
+                    p.data = self._update(p.data, p.grad.astype(p.dtype, copy=False), group,
+                                          self.state.setdefault(id(p), {})).astype(p.dtype, copy=False)
 
     def _update(self, value, grad, group, state):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -97,8 +98,12 @@ class Adam(Optimizer):
             g = g + group["weight_decay"] * p
         beta1, beta2 = group["betas"]
         state["step"] = t = state.get("step", 0) + 1
-        state["exp_avg"] = m = beta1 * state.get("exp_avg", np.zeros_like(p)) + (1 - beta1) * g
-        state["exp_avg_sq"] = v = beta2 * state.get("exp_avg_sq", np.zeros_like(p)) + (1 - beta2) * g * g
+        if t == 1:  # the moments start at 0: beta * 0 + (1 - beta) * g without allocating the zeros
+            m, v = (1 - beta1) * g, (1 - beta2) * g * g
+        else:
+            m = beta1 * state["exp_avg"] + (1 - beta1) * g
+            v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+        state["exp_avg"], state["exp_avg_sq"] = m, v
         denom = np.sqrt(v) / np.sqrt(1 - beta2 ** t) + group["eps"]
         return p - group["lr"] / (1 - beta1 ** t) * m / denom
 
