@@ -29,6 +29,8 @@ NOTEBOOK_TIMEOUT = 600.0
 
 @dataclass
 class Exercise:
+    """One graded check cell's result: points earned of those possible, and why (if not all)."""
+
     grade_id: str
     possible: int
     earned: int
@@ -47,10 +49,12 @@ class NotebookGrade:
 
     @property
     def earned(self) -> int:
+        """Points earned over all exercises."""
         return sum(ex.earned for ex in self.exercises)
 
     @property
     def possible(self) -> int:
+        """Points possible over all exercises."""
         return sum(ex.possible for ex in self.exercises)
 
 

@@ -31,10 +31,12 @@ class Lecture:
 
     @property
     def notebook_name(self) -> str:
+        """The built notebook's file name."""
         return f"{self.id}.ipynb"
 
     @property
     def possible(self) -> int:
+        """The lecture's total points."""
         return sum(self.points.values())
 
 
@@ -46,6 +48,7 @@ class Course:
     lectures: tuple[Lecture, ...]
 
     def find(self, lecture_id: str) -> Lecture | None:
+        """The lecture with id ``lecture_id``, or None."""
         return next((lec for lec in self.lectures if lec.id == lecture_id), None)
 
 

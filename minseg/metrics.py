@@ -231,6 +231,7 @@ class SegmentationMetrics:
         self.reset()
 
     def reset(self) -> None:
+        """Forget every batch added so far."""
         self.confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
         self._bf_scores = []
 

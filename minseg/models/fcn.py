@@ -28,11 +28,13 @@ def build(B):
     parts = blocks.build(B)
 
     def upsampler(channels, factor):
+        """A stride-``factor`` ConvTranspose2d per channel, initialised to bilinear upsampling."""
         layer = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2,
                                    bias=False)
         return B.bilinear_init_(layer)
 
     def score_layer(in_channels, num_classes):
+        """A 1x1 scoring conv starting at zero (a new skip adds nothing until it has learned)."""
         layer = nn.Conv2d(in_channels, num_classes, 1)
         for p in (layer.weight, layer.bias):
             B.assign(p, np.zeros(tuple(p.shape), np.float32))
@@ -94,12 +96,15 @@ FCN = build(MINSEG).FCN
 
 
 def fcn32s(num_classes=11, **kwargs):
+    """FCN-32s: scores upsampled 32x in one step (no skips); ``kwargs`` as for FCN."""
     return FCN(num_classes, variant="32s", **kwargs)
 
 
 def fcn16s(num_classes=11, **kwargs):
+    """FCN-16s: FCN-32s plus the pool4 skip; ``kwargs`` as for FCN."""
     return FCN(num_classes, variant="16s", **kwargs)
 
 
 def fcn8s(num_classes=11, **kwargs):
+    """FCN-8s: FCN-16s plus the pool3 skip; ``kwargs`` as for FCN."""
     return FCN(num_classes, variant="8s", **kwargs)

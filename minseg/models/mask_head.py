@@ -56,6 +56,7 @@ def build(B):
             self.predictor = nn.Conv2d(width, num_classes, 1)
 
         def pool(self, features, rois):
+            """Each RoI's (resolution x resolution) features by RoIAlign or RoIPool."""
             if self.pooler == "align":
                 return F.roi_align(features, rois, self.resolution, self.spatial_scale, self.sampling_ratio,
                                    aligned=True)
