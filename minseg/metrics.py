@@ -66,7 +66,12 @@ def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = 
 
 
 def _confusion(op, pred, target, num_classes, ignore_index) -> np.ndarray:
-    pred, target, valid = _labels(op, pred, target, num_classes, ignore_index)
+    """Check the inputs (``op`` names the caller in errors), then count them."""
+    return _count(*_labels(op, pred, target, num_classes, ignore_index), num_classes)
+
+
+def _count(pred, target, valid, num_classes) -> np.ndarray:
+    """The (K, K) counts of checked int64 label maps, over the pixels marked ``valid``."""
     codes = target * num_classes + pred
     if not valid.all():
         codes = codes[valid]
@@ -237,9 +242,9 @@ class SegmentationMetrics:
 
     def update(self, pred, target) -> None:
         """Add one batch: label maps or (N, K, H, W) scores, and target labels."""
-        self.confusion += _confusion("SegmentationMetrics", pred, target, self.num_classes, self.ignore_index)
+        p, t, v = _labels("SegmentationMetrics", pred, target, self.num_classes, self.ignore_index)
+        self.confusion += _count(p, t, v, self.num_classes)
         if self.boundary_tolerance is not None:
-            p, t, v = _labels("SegmentationMetrics", pred, target, self.num_classes, self.ignore_index)
             p, t, v = (a.reshape((-1,) + a.shape[-2:]) for a in (p, t, v))
             self._bf_scores += [_boundary_f1_image(*args, self.num_classes, self.boundary_tolerance)
                                 for args in zip(p, t, v)]
