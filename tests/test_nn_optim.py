@@ -87,6 +87,17 @@ def test_batchnorm2d_module_train_then_eval_vs_torch(momentum):
                                rtol=1e-4, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm2d_without_running_stats_uses_batch_stats_in_both_modes_vs_torch(training):
+    ours = nn.BatchNorm2d(3, track_running_stats=False).train(training)
+    theirs = torch.nn.BatchNorm2d(3, track_running_stats=False).train(training)
+    x = (np.random.default_rng(1).standard_normal((2, 3, 4, 4)) * 3 + 1).astype(np.float32)
+    np.testing.assert_allclose(ours(ms.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-4, atol=1e-5)
+    assert ours.running_mean is None
+    assert set(ours.state_dict()) == set(theirs.state_dict()) == {"weight", "bias"}
+
 def test_train_eval_switch_reaches_children_and_dropout_obeys():
     model = TwoLayer().eval()
     assert not model.drop.training

@@ -99,10 +99,10 @@ class BatchNorm2d(Module):
             self.num_batches_tracked = self.num_batches_tracked + 1
             if momentum is None:
                 momentum = 1.0 / float(self.num_batches_tracked)
+        # without running statistics (None) the batch's own are used in eval mode too, as in torch
         use_batch = self.training or not self.track_running_stats
-        return F.batch_norm(x, self.running_mean if not use_batch or self.training else None,
-                            self.running_var if not use_batch or self.training else None,
-                            self.weight, self.bias, use_batch, momentum or 0.0, self.eps)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,
+                            momentum or 0.0, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
