@@ -39,6 +39,7 @@ class FigureWidget:
         self.refresh()
 
     def values(self) -> dict:
+        """The controls' current values by name (``draw``'s keyword arguments)."""
         return {name: control.value for name, control in self.controls.items()}
 
     def refresh(self, change=None) -> Figure:

@@ -62,6 +62,7 @@ class MaskOverlap:
         self.last_scores: dict = {}
 
     def scores(self, dx: int = 0, dy: int = 0, confidence: float = 3.0) -> dict:
+        """The five numbers of ``overlap_scores`` for the prediction moved by (dx, dy)."""
         return overlap_scores(shift_mask(self.pred, dx, dy), self.truth, confidence)
 
     def draw(self, dx: int = 0, dy: int = 0, confidence: float = 3.0) -> Figure:
