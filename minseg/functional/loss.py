@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+from ..ops.elementwise import stable_sigmoid
 from ._loss_common import check_logits, check_reduction, class_last, class_targets, class_weight
 from ._overlap_loss import dice_loss, jaccard_loss
 from ._utils import check_tensor
@@ -118,11 +119,6 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, x, y, weight=None, pos_weight=None, reduction="mean"):
@@ -146,7 +142,7 @@ class BinaryCrossEntropyWithLogits(Function):
         x, y, w, p, sp = ctx.saved
         if ctx.reduction == "mean":
             g = g / max(x.size, 1)
-        s = _sigmoid(x)
+        s = stable_sigmoid(x)
         grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.needs_input_grad[0] else None
         grad_y = g * w * (p * (sp - x) - sp) if ctx.needs_input_grad[1] else None
         return grad_x, grad_y

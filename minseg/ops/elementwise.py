@@ -188,14 +188,15 @@ class LeakyReLU(Function):
         return (np.where(positive, g, g * g.dtype.type(ctx.slope)),)
 
 
-def _stable_sigmoid(a):
-    # 1 / (1 + e^-a), written two ways so neither branch overflows
+def stable_sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-a) on an ndarray, written two ways so neither branch overflows (also used by the
+    binary cross-entropy's backward)."""
     e = np.exp(-np.abs(a))
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
 class Sigmoid(OutputDerivative):
-    function = staticmethod(_stable_sigmoid)
+    function = staticmethod(stable_sigmoid)
     derivative = staticmethod(lambda s: s * (1 - s))
 
 
