@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, as_array
 from ._utils import check_tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -34,7 +34,7 @@ def class_targets(op: str, input: Tensor, target, ignore_index) -> tuple[np.ndar
     Checks the shape against (N, K, d1, ...) logits and that every counted index is in [0, K).
     Ignored positions get index 0 in the returned array (so it can be used for gathering).
     """
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    target = as_array(target)
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
     expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
@@ -56,7 +56,7 @@ def class_weight(op: str, weight, num_classes: int, dtype) -> np.ndarray | None:
     """The optional per-class weight as a (K,) array of the logits' dtype."""
     if weight is None:
         return None
-    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    weight = as_array(weight)
     if weight.shape != (num_classes,):
         raise ValueError(f"{op}: weight must have shape ({num_classes},) (one per class), got {weight.shape}")
     return weight.astype(dtype, copy=False)

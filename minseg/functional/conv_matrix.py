@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import as_array
 from .conv_args import conv_geometry
 
 MAX_ENTRIES = 2**25
@@ -56,7 +56,7 @@ def conv_matrix(weight, input_size, stride=1, padding=0, dilation=1) -> np.ndarr
     stride / padding / dilation as in conv2d (ints or pairs; padding also 'same' / 'valid').
     Returns an ndarray with the weight's dtype.
     """
-    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    weight = as_array(weight)
     w, (height, width), is_1d = _as_4d_weight(weight, input_size)
     geom = conv_geometry("conv_matrix", (height, width), w.shape[2:], _lift(stride, is_1d, 1),
                          _lift(padding, is_1d, 0), _lift(dilation, is_1d, 1))

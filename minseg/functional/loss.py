@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, as_array
 from ..ops.elementwise import stable_sigmoid
 from ._loss_common import check_logits, check_reduction, class_last, class_targets, class_weight
 from ._overlap_loss import dice_loss, jaccard_loss
@@ -107,7 +107,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     labels, valid = class_targets(op, input, target, ignore_index)
     w = class_weight(op, weight, input.shape[1] if input.ndim > 1 else input.shape[0], input.dtype)
     if input.ndim == 1:  # a single sample: treat as a batch of one
-        single = np.asarray(target.data if isinstance(target, Tensor) else target).reshape(1)
+        single = as_array(target).reshape(1)
         out = cross_entropy(input.reshape(1, -1), single, weight, ignore_index, reduction)
         return out.reshape(()) if reduction == "none" else out
     return CrossEntropy.apply(input, target=labels, valid=valid, weight=w, reduction=reduction)
@@ -166,7 +166,7 @@ def binary_cross_entropy_with_logits_reference(input, target, weight=None, reduc
 def _broadcastable_to(op: str, name: str, value, shape, dtype):
     if value is None:
         return None
-    value = np.asarray(value.data if isinstance(value, Tensor) else value).astype(dtype, copy=False)
+    value = as_array(value).astype(dtype, copy=False)
     try:
         ok = np.broadcast_shapes(value.shape, shape) == tuple(shape)
     except ValueError:

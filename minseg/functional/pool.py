@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, as_array
 from ..kernels import pool as kernels
 from ..kernels._threads import threads_for
 from ._utils import check_image, pair, plane_stack
@@ -200,7 +200,7 @@ def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0, ou
     ``max_pool2d(..., return_indices=True)``), zeros elsewhere (torch.nn.functional.max_unpool2d)."""
     op = "max_unpool2d"
     x = check_image(op, input)
-    index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    index = as_array(indices)
     if index.shape != x.shape:
         raise ValueError(f"{op}: indices must have the input's shape {x.shape}, got {index.shape}")
     if index.dtype.kind not in "iu":

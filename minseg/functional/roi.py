@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, as_array
 from ..kernels import roi as kernels
 from ..kernels._threads import threads_for
 from ._utils import check_tensor, pair
@@ -28,24 +28,20 @@ __all__ = ["roi_pool", "roi_align"]
 
 # ----- argument checks ---------------------------------------------------------------------------
 
-def _as_array(value) -> np.ndarray:
-    return np.asarray(value.data if isinstance(value, Tensor) else value)
-
-
 def boxes_to_rois(op: str, boxes) -> np.ndarray:
     """(K, 5) rows [batch_index, x1, y1, x2, y2] from either accepted form (a list gets index = position)."""
     form = "a (K, 5) array of [batch_index, x1, y1, x2, y2] rows or a list of (K_i, 4) arrays"
     if isinstance(boxes, (list, tuple)):
         parts = []
         for index, item in enumerate(boxes):
-            item = _as_array(item)
+            item = as_array(item)
             if item.ndim != 2 or item.shape[1] != 4:
                 raise ValueError(f"{op}: boxes[{index}] must be a (K_i, 4) array of [x1, y1, x2, y2] rows, "
                                  f"got shape {item.shape}")
             parts.append(np.concatenate([np.full((len(item), 1), index, dtype=np.float64),
                                          item.astype(np.float64)], axis=1))
         return np.concatenate(parts, axis=0) if parts else np.zeros((0, 5))
-    array = _as_array(boxes)
+    array = as_array(boxes)
     if array.ndim != 2 or array.shape[1] != 5:
         raise ValueError(f"{op}: boxes must be {form}, got shape {array.shape}")
     if array.dtype.kind not in "fiu":

@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, as_array
 
 
 class Parameter(Tensor):
@@ -112,7 +112,7 @@ class Module:
                     if key not in state_dict or current is None:
                         continue
                     value = np.asarray(state_dict[key])
-                    old = current.data if isinstance(current, Tensor) else np.asarray(current)
+                    old = as_array(current)
                     if value.shape != old.shape:
                         raise ValueError(f"load_state_dict: {key} has shape {value.shape}, "
                                          f"the model expects {old.shape}")
