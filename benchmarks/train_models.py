@@ -56,16 +56,12 @@ def _setup(name, args, train):
     median-frequency class weights."""
     import minseg as ms
     from minseg import models
-    from minseg.data import NUM_CLASSES
-    from minseg.training import InstanceBatches, instance_loss, median_frequency_weights, presets
+    from minseg.training import presets
 
     class_name, config, settings = presets.preset(name)
     ms.manual_seed(args.seed)
-    if class_name == "MaskHeadModel":
-        model = models.create(class_name, num_classes=NUM_CLASSES - 1, **config)
-        return model, InstanceBatches(train, 2 * model.resolution), instance_loss, settings
-    settings["class_weight"] = median_frequency_weights(train.masks, NUM_CLASSES)
-    return models.create(class_name, num_classes=NUM_CLASSES, **config), train, None, settings
+    model = models.create(class_name, num_classes=presets.preset_classes(class_name), **config)
+    return (model, *presets.preset_task(model, train, settings))
 
 
 def _seconds_per_step(name, args, train, steps=4) -> float:

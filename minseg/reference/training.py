@@ -8,10 +8,8 @@ notebook runs the same cell everywhere and never needs editing.
 """
 from __future__ import annotations
 
-
-from ..data import NUM_CLASSES, DigitScenes
-from ..training import evaluate, evaluate_masks, fit, instance_loss, median_frequency_weights, presets
-from ..training.instances import InstanceBatches
+from ..data import DigitScenes
+from ..training import evaluate, evaluate_masks, fit, presets
 from . import require_torch
 from .backend import torch_backend
 from .models import create
@@ -46,18 +44,14 @@ def train_reference(name: str, full_scale: bool | None = None, device: str | Non
             data[key] = overrides.pop(key)
     settings.update(overrides)
     torch.manual_seed(seed)
-    is_mask = class_name == "MaskHeadModel"
-    num_classes = NUM_CLASSES - 1 if is_mask else NUM_CLASSES  # the mask head predicts digits only
-    model = create(class_name, device=device, num_classes=num_classes, **config)
+    model = create(class_name, device=device, num_classes=presets.preset_classes(class_name), **config)
     backend = torch_backend(device)
     train = DigitScenes(data["train"], size=data["size"], split="train", seed=seed)
     val = DigitScenes(data["val"], size=data["size"], split="val", seed=seed)
-    source = InstanceBatches(train, 2 * model.resolution) if is_mask else train
-    if not is_mask:
-        settings.setdefault("class_weight", median_frequency_weights(train.masks, NUM_CLASSES))
+    source, loss_fn, settings = presets.preset_task(model, train, settings)
     history = fit(model, source, data["steps"], batch_size=data["batch_size"], seed=seed, backend=backend,
-                  progress=progress, loss_fn=instance_loss if is_mask else None, **settings)
-    scores = evaluate_masks(model, val, backend) if is_mask else evaluate(model, val, backend)
+                  progress=progress, loss_fn=loss_fn, **settings)
+    scores = evaluate(model, val, backend) if loss_fn is None else evaluate_masks(model, val, backend)
     return model, history, scores
 
 

@@ -7,9 +7,14 @@
 - ``'full'``: the papers' widths (VGG-16 / ResNet-18-sized), for the PyTorch twins on a GPU
   (minseg.reference.training switches to it when a GPU is present).
 
-``preset(name, scale)`` returns (class name, model config, fit settings).
+``preset(name, scale)`` returns (class name, model config, fit settings); ``preset_classes`` and
+``preset_task`` wire a preset's model to DigitScenes (both trainers, minseg's and torch's, use them).
 """
 from __future__ import annotations
+
+from ..data import NUM_CLASSES
+from .instances import InstanceBatches, instance_loss
+from .loop import median_frequency_weights
 
 _VGG_CPU = dict(widths=(16, 32, 64, 64, 64), convs=(1, 1, 2, 2, 2), batch_norm=True)
 _RESNET_CPU = dict(widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64, rates=(1, 2, 3),
@@ -55,3 +60,22 @@ def preset(name: str, scale: str = "cpu"):
         raise ValueError(f"preset: name must be one of {tuple(SCALES[scale])}, got {name!r}")
     class_name, config, settings = SCALES[scale][name]
     return class_name, dict(config), dict(settings)
+
+
+def preset_classes(class_name: str) -> int:
+    """How many classes a model of ``class_name`` predicts on DigitScenes: the mask head the 10
+    digits (its boxes are given), a semantic model the background too."""
+    return NUM_CLASSES - 1 if class_name == "MaskHeadModel" else NUM_CLASSES
+
+
+def preset_task(model, train, settings: dict):
+    """(data source, loss_fn, fit settings) to train ``model`` on DigitScenes ``train`` with ``fit``:
+    the mask head on instance batches (targets at twice its resolution) with its own loss; a semantic
+    model on the scenes with the pixel loss, weighted by median frequency unless ``settings`` has a
+    class_weight (None: unweighted)."""
+    if type(model).__name__ == "MaskHeadModel":
+        return InstanceBatches(train, 2 * model.resolution), instance_loss, dict(settings)
+    settings = dict(settings)
+    if "class_weight" not in settings:
+        settings["class_weight"] = median_frequency_weights(train.masks, NUM_CLASSES)
+    return train, None, settings
