@@ -51,7 +51,8 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return (np.array(_expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)) / ctx.count,)
+        # the division already makes a new, writable array: no copy of the broadcast view first
+        return (_expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) / ctx.count,)
 
 
 class Amax(Function):
