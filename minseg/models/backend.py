@@ -40,8 +40,8 @@ def _minseg_backend() -> Backend:
         param.data = np.asarray(array, dtype=param.data.dtype).reshape(param.shape).copy()
 
     return Backend("minseg", nn=nn, F=functional, cat=functional.cat, optim=optim,
-                   no_grad=autograd.no_grad, as_tensor=lambda a, dtype=None: autograd.Tensor(
-                       np.asarray(a) if dtype is None else np.asarray(a, dtype=dtype)),
+                   no_grad=autograd.no_grad,
+                   as_tensor=lambda a, dtype=None: autograd.Tensor(np.asarray(a, dtype=dtype)),
                    as_array=lambda t: t.data, assign=assign, bilinear_init_=nn.bilinear_init_)
 
 

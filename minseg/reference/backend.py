@@ -39,8 +39,7 @@ def torch_backend(device: str = "cpu") -> Backend:
         return layer
 
     def as_tensor(array, dtype=None):
-        array = np.asarray(array) if dtype is None else np.asarray(array, dtype=dtype)
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype)).to(device)
 
     return Backend("torch", nn=torch.nn, F=_functional(torch, torchvision), cat=torch.cat, optim=torch.optim,
                    no_grad=torch.no_grad, as_tensor=as_tensor, as_array=lambda t: t.detach().cpu().numpy(),
