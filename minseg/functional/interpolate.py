@@ -23,7 +23,7 @@ from ..autograd import Function, Tensor
 from ..kernels import interpolate as kernels
 from ..kernels._threads import threads_for
 from ._resample import keys_cubic, nearest_source, source_coordinates
-from ._utils import check_tensor, plane_stack
+from ._utils import check_tensor, pair, plane_stack
 
 __all__ = ["interpolate", "upsample"]
 
@@ -86,14 +86,13 @@ class Resize(Function):
         return (_separable(plane_stack(g), rows, cols, (h, w), not width_first, True).reshape(n, c, h, w),)
 
 
-def _two(op: str, name: str, value, kind) -> tuple:
-    """torch's ``x or (x, x)`` for size (ints) and scale_factor (numbers)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) for v in items)
-    if not ok:
-        expected = "an int or a pair of ints" if kind is numbers.Integral else "a number or a pair of numbers"
-        raise ValueError(f"{op}: {name} must be {expected} (for the H and W axes), got {value!r}")
-    return items
+def _scale_pair(op: str, scale_factor) -> tuple[float, float]:
+    """torch's ``s or (s_h, s_w)`` scale_factor as two floats (an int-or-pair size goes through pair())."""
+    items = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+    if not (len(items) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items)):
+        raise ValueError(f"{op}: scale_factor must be a number or a pair of numbers (for the H and W axes), "
+                         f"got {scale_factor!r}")
+    return float(items[0]), float(items[1])
 
 
 def output_geometry(op: str, shape, size, scale_factor, recompute_scale_factor):
@@ -108,11 +107,8 @@ def output_geometry(op: str, shape, size, scale_factor, recompute_scale_factor):
     if size is not None:
         if recompute_scale_factor:
             raise ValueError(f"{op}: recompute_scale_factor=True needs scale_factor, not size")
-        out = tuple(int(s) for s in _two(op, "size", size, numbers.Integral))
-        if min(out) < 1:
-            raise ValueError(f"{op}: size must be positive, got {size!r}")
-        return out, (None, None)
-    factors = tuple(float(s) for s in _two(op, "scale_factor", scale_factor, numbers.Real))
+        return pair(op, "size", size, minimum=1), (None, None)
+    factors = _scale_pair(op, scale_factor)
     if not all(math.isfinite(s) and s > 0 for s in factors):
         raise ValueError(f"{op}: scale_factor must be positive and finite, got {scale_factor!r}")
     out = tuple(math.floor(float(n * s)) for n, s in zip(shape[2:], factors))
