@@ -15,15 +15,16 @@ from ..autograd import Function, Tensor, as_array
 from ..kernels import pool as kernels
 from ..kernels._threads import threads_for
 from ._utils import check_image, pair, plane_stack
+from .conv_args import conv_out_size
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_unpool2d", "bed_of_nails_unpool2d"]
 
 
 def pool_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
     """Windows along one axis: floor (or ceil) of (size + 2 pad - dilation (kernel - 1) - 1) / stride,
-    plus one; in ceil mode a last window that would start in the right padding is dropped."""
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
-    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    plus one (the convolution's formula; ceil = floor after stride - 1 more cells); in ceil mode a
+    last window that would start in the right padding is dropped."""
+    out = conv_out_size(size + (stride - 1 if ceil_mode else 0), kernel, stride, pad, pad, dilation)
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
