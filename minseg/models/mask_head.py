@@ -79,11 +79,11 @@ _MODELS = build(MINSEG)
 MaskHeadModel, mask_loss = _MODELS.MaskHeadModel, _MODELS.mask_loss
 
 
-def instance_rois(instances, image_indices=None):
-    """Stack the boxes of a batch's instance dicts into (R, 5) rois [b, x1, y1, x2, y2], with the
-    (R,) labels and the (R, H, W) boolean masks in the same order."""
+def instance_rois(instances):
+    """Stack the boxes of a batch's instance dicts into (R, 5) rois [b, x1, y1, x2, y2] (b: the dict's
+    place in the batch), with the (R,) labels and the (R, H, W) boolean masks in the same order."""
     rois, labels, masks = [], [], []
-    for b, inst in zip(image_indices if image_indices is not None else range(len(instances)), instances):
+    for b, inst in enumerate(instances):
         k = len(inst["boxes"])
         rois.append(np.concatenate([np.full((k, 1), b, np.float32), inst["boxes"].astype(np.float32)], 1))
         labels.append(inst["labels"])
