@@ -101,6 +101,7 @@ def build(B):
             return self.project(B.cat(outputs, 1))
 
     def scaled_rates(rates, output_stride):
+        """ASPP rates given for output stride 16, scaled to ``output_stride`` (doubled at 8)."""
         return tuple(r * 16 // output_stride for r in rates)
 
     class DeepLabV3(nn.Module):
