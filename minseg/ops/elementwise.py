@@ -241,8 +241,7 @@ class Clamp(Function):
 
 def binary(function, op: str, a, b):
     """Apply a two-input Function after checking dtypes and broadcastability."""
-    left = a if isinstance(a, Tensor) else None
-    if left is None:  # e.g. 2 - tensor: b is the Tensor
+    if not isinstance(a, Tensor):  # e.g. 2 - tensor: b is the Tensor
         a = check_operand(op, b, a, "input")
     else:
         b = check_operand(op, a, b)
