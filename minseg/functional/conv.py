@@ -37,9 +37,8 @@ from .conv_workspace import matmul_nt, scratch
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "conv2d_reference",
            "conv_transpose2d_reference"]
 
-# Arrays smaller than this are processed by the serial kernels: waking the thread pool costs more
-# (the project-wide grain of kernels/_threads.py). The serial twins never touch the pool at all.
-PARALLEL_MIN_SIZE = GRAIN
+# Arrays smaller than GRAIN (the project-wide grain of kernels/_threads.py) go to the serial
+# kernels: waking the thread pool costs more. The serial twins never touch the pool at all.
 
 
 # ----- array helpers (ndarray in, ndarray out) --------------------------------------------------
@@ -49,7 +48,7 @@ def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray
     n, c = x.shape[:2]
     shape = (c * geom.kh * geom.kw, n, geom.oh * geom.ow)
     cols = np.empty(shape, x.dtype) if slot is None else scratch(slot, shape, x.dtype)
-    if cols.size >= PARALLEL_MIN_SIZE:
+    if cols.size >= GRAIN:
         _k.im2col(x, cols, *geom.kernel_args())
     else:
         _k.planes_serial(x, cols, *geom.kernel_args(), False)
@@ -60,7 +59,7 @@ def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarra
     """The (N, C, H, W) image that sums column array (C*kH*kW, N, oh*ow) back onto its pixels."""
     image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
     cols = np.ascontiguousarray(cols)
-    if cols.size >= PARALLEL_MIN_SIZE:
+    if cols.size >= GRAIN:
         _k.col2im(cols, image, *geom.kernel_args())
     else:
         _k.planes_serial(image, cols, *geom.kernel_args(), True)
@@ -196,7 +195,7 @@ class DepthwiseConv2d(Function):
 
 def depthwise_pass(x, grid, weight, mode, geom: Geometry) -> None:
     """Run kernels.depthwise (mode 0 forward, 1 input grad, 2 weight grad), serially when small."""
-    kernel = _k.depthwise if grid.size >= PARALLEL_MIN_SIZE else _k.depthwise_serial
+    kernel = _k.depthwise if grid.size >= GRAIN else _k.depthwise_serial
     kernel(x, grid, weight, mode, *geom.kernel_args())
 
 
