@@ -84,42 +84,41 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), b
 
     # ----- state ------------------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of every parameter and buffer as ndarrays, keyed by torch-style dotted names."""
-        state = OrderedDict()
+    def _state_entries(self) -> list:
+        """(dotted key, owning module, attribute name, value) of every parameter, then buffer, of
+        each module in turn: the order and names of state_dict()."""
+        entries = []
         for module_name, module in self.named_modules():
             prefix = f"{module_name}." if module_name else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    state[prefix + name] = p.data.copy()
-            for name, b in module._buffers.items():
-                if b is not None:
-                    state[prefix + name] = np.array(b, copy=True)
-        return state
+            for table in (module._parameters, module._buffers):
+                entries += [(prefix + name, module, name, v) for name, v in table.items() if v is not None]
+        return entries
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of every parameter and buffer as ndarrays, keyed by torch-style dotted names."""
+        return OrderedDict((key, np.array(as_array(value), copy=True))
+                           for key, _, _, value in self._state_entries())
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
         """Copy arrays into the parameters and buffers with the same names (shapes must match)."""
-        own = self.state_dict()
+        entries = self._state_entries()  # the keys only: no copies of the current arrays
+        own = dict.fromkeys(key for key, _, _, _ in entries)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        for module_name, module in self.named_modules():
-            prefix = f"{module_name}." if module_name else ""
-            for table in (module._parameters, module._buffers):
-                for name, current in list(table.items()):
-                    key = prefix + name
-                    if key not in state_dict or current is None:
-                        continue
-                    value = np.asarray(state_dict[key])
-                    old = as_array(current)
-                    if value.shape != old.shape:
-                        raise ValueError(f"load_state_dict: {key} has shape {value.shape}, "
-                                         f"the model expects {old.shape}")
-                    if isinstance(current, Tensor):
-                        current.data = value.astype(old.dtype, copy=True)
-                    else:
-                        setattr(module, name, value.astype(old.dtype, copy=True))
+        for key, module, name, current in entries:
+            if key not in state_dict:
+                continue
+            value = np.asarray(state_dict[key])
+            old = as_array(current)
+            if value.shape != old.shape:
+                raise ValueError(f"load_state_dict: {key} has shape {value.shape}, "
+                                 f"the model expects {old.shape}")
+            if isinstance(current, Tensor):
+                current.data = value.astype(old.dtype, copy=True)
+            else:
+                setattr(module, name, value.astype(old.dtype, copy=True))
 
     # ----- modes and gradients ------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
