@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Tensor, no_grad
+from .autograd import Tensor, as_array, no_grad
 
 
 def _as_tensors(inputs, requires_grad=True, dtype=None):
+    """Fresh Tensors (copies) of ``inputs``; float ones cast to ``dtype`` and requiring grad."""
     out = []
     for x in inputs:
-        if isinstance(x, Tensor):
-            x = x.data
-        x = np.asarray(x)
+        x = as_array(x)
         is_float = x.dtype.kind == "f"
         array = x.astype(dtype) if (dtype is not None and is_float) else x
         out.append(Tensor(array.copy(), requires_grad=requires_grad and is_float))
