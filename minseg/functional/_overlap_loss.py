@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ._loss_common import check_logits, class_last, class_targets
-from .activation import _log_sum_exp
+from .activation import log_sum_exp
 
 __all__ = ["dice_loss", "jaccard_loss"]
 
@@ -30,7 +30,7 @@ class _OverlapLoss(Function):
     @staticmethod
     def forward(ctx, x, target=None, valid=None, eps=1.0, kind="dice"):
         k = x.shape[1]
-        p = np.exp(x - _log_sum_exp(x, 1))
+        p = np.exp(x - log_sum_exp(x, 1))
         p_true = np.take_along_axis(p, target[:, None], axis=1)[:, 0]  # p_i,t_i
         counted = target[valid]
         inter = np.bincount(counted, weights=p_true[valid], minlength=k)

@@ -28,7 +28,9 @@ def tanh(input: Tensor) -> Tensor:
     return _ew.Tanh.apply(input)
 
 
-def _log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
+def log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
+    """log sum_j e^{a_j} along ``dim`` (kept as a size-1 axis), stable for large and -inf entries;
+    shared by softmax, log_softmax and the overlap losses."""
     # log sum_j e^{a_j} = m + log sum_j e^{a_j - m}, m = max_j a_j: no overflow, no underflow to 0
     m = a.max(axis=dim, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
@@ -38,7 +40,7 @@ def _log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
-        out = a - _log_sum_exp(a, dim)
+        out = a - log_sum_exp(a, dim)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -53,7 +55,7 @@ class LogSoftmax(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
-        out = np.exp(a - _log_sum_exp(a, dim))
+        out = np.exp(a - log_sum_exp(a, dim))
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
