@@ -14,6 +14,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b")
 
 
+def grade_id(cell) -> str | None:
+    """The nbgrader grade id of a graded check cell (a dict or notebook node), else None."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if meta.get("grade") else None
+
+
 def first_line(exc: BaseException) -> str:
     """The line a learner needs: ``NotImplementedError: ...`` / ``AssertionError: ...`` / nbval's reason."""
     message = str(exc).strip() or type(exc).__name__
@@ -42,9 +48,7 @@ def pytest_runtest_makereport(item, call):
     if cell is None or path is None or not (call.when == "call" or (call.when == "setup" and call.excinfo)):
         return
     outcome, message = _outcome(call)
-    grade = cell.get("metadata", {}).get("nbgrader", {})
-    grade_id = grade.get("grade_id") if grade.get("grade") else None
-    record = {"cell": item.cell_num, "id": cell.get("id"), "grade_id": grade_id, "outcome": outcome,
+    record = {"cell": item.cell_num, "id": cell.get("id"), "grade_id": grade_id(cell), "outcome": outcome,
               "message": message}
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from ._nbval_record import RECORD_ENV
+from ._nbval_record import RECORD_ENV, grade_id as _grade_id
 from .build import render
 from .syllabus import REPO_DIR, Course, Lecture
 
@@ -56,11 +56,6 @@ class NotebookGrade:
     def possible(self) -> int:
         """Points possible over all exercises."""
         return sum(ex.possible for ex in self.exercises)
-
-
-def _grade_id(cell) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta.get("grade_id") if meta.get("grade") else None
 
 
 def restore_checks(nb, reference):
