@@ -61,9 +61,10 @@ def digit_samples(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----- argument checks ------------------------------------------------------------------------
-def _check_int(name: str, value, minimum: int) -> int:
+def _check_int(name: str, value, minimum: int, op: str = "DigitScenes") -> int:
+    """``value`` as an int >= ``minimum``; ``op`` names the caller in the error."""
     if not isinstance(value, (numbers.Integral, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"DigitScenes: {name} must be an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{op}: {name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -254,14 +255,17 @@ class DigitScenes:
 
     def batches(self, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
         """Yield (images, masks) ndarray batches; the order is a permutation fixed by ``seed``."""
-        for chosen in batch_indices(len(self), batch_size, shuffle, seed, drop_last):
+        chosen_batches = batch_indices(len(self), batch_size, shuffle, seed, drop_last, "DigitScenes.batches")
+        for chosen in chosen_batches:
             yield self.images[chosen], self.masks[chosen]
 
 
-def batch_indices(n: int, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+def batch_indices(n: int, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
+                  op: str = "batch_indices"):
     """Yield the index arrays of consecutive batches of ``range(n)``, in the order of a permutation
-    fixed by ``seed`` (or in order); ``drop_last`` leaves out a last batch shorter than batch_size."""
-    batch_size = _check_int("batch_size", batch_size, 1)
+    fixed by ``seed`` (or in order); ``drop_last`` leaves out a last batch shorter than batch_size.
+    ``op`` names the caller in the error for a bad batch_size."""
+    batch_size = _check_int("batch_size", batch_size, 1, op)
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     stop = n - (n % batch_size if drop_last else 0)
     for start in range(0, stop, batch_size):

@@ -9,9 +9,9 @@ from ..models.backend import MINSEG
 from .loop import eval_forward
 
 
-def _instance_batches(scenes, batch_size, shuffle, seed, drop_last):
+def _instance_batches(scenes, batch_size, shuffle, seed, drop_last, op):
     """(images, rois (R, 5), classes (R,) in 0..9, instance masks (R, H, W)); empty batches skipped."""
-    for chosen in batch_indices(len(scenes), batch_size, shuffle, seed, drop_last):
+    for chosen in batch_indices(len(scenes), batch_size, shuffle, seed, drop_last, op):
         rois, labels, masks = mask_head.instance_rois([scenes.instances[i] for i in chosen])
         if len(rois):
             yield scenes.images[chosen], rois, labels - 1, masks
@@ -33,7 +33,7 @@ class InstanceBatches:
     def batches(self, batch_size, shuffle=True, seed=0, drop_last=False):
         """Yield (images, rois, classes, targets) batches, as DigitScenes.batches orders the scenes."""
         for images, rois, classes, masks in _instance_batches(self.scenes, batch_size, shuffle, seed,
-                                                               drop_last):
+                                                               drop_last, "InstanceBatches.batches"):
             yield images, rois, classes, mask_head.mask_targets(masks, rois, self.mask_size)
 
 
@@ -50,7 +50,8 @@ def evaluate_masks(model, scenes, backend=None, batch_size=16) -> dict:
     instances), 'iou_50' / 'iou_75' (fraction of instances at or above that IoU) and 'ious'."""
     backend = backend or MINSEG
     ious = []
-    for images, rois, classes, masks in _instance_batches(scenes, batch_size, False, 0, False):
+    batches = _instance_batches(scenes, batch_size, False, 0, False, "evaluate_masks")
+    for images, rois, classes, masks in batches:
         logits = eval_forward(model, backend, images, rois)
         probabilities = 1.0 / (1.0 + np.exp(-logits[np.arange(len(rois)), classes]))
         ious.append(mask_head.mask_iou(mask_head.paste_masks(probabilities, rois, images.shape[-2:]), masks))
