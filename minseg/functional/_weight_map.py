@@ -16,12 +16,14 @@ import numbers
 
 import numpy as np
 
+from ..autograd import as_array
+
 __all__ = ["unet_weight_map"]
 
 
 def _instance_labels(instance_mask) -> np.ndarray:
     """(H, W) int labels (0 = background, 1..M = instances) from labels or a (M, H, W) bool stack."""
-    mask = np.asarray(getattr(instance_mask, "data", instance_mask))
+    mask = as_array(instance_mask)
     if mask.ndim == 3 and mask.dtype == bool:
         if (mask.sum(0) > 1).any():
             raise ValueError("unet_weight_map: instance_mask stack (M, H, W) has overlapping instances")
