@@ -16,7 +16,7 @@ from ..functional.conv_args import check_output_padding, output_padding_for, res
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "ConvTranspose2d", "bilinear_kernel", "bilinear_init_"]
+__all__ = ["Conv2d", "ConvTranspose2d", "bilinear_kernel", "bilinear_weight", "bilinear_init_"]
 
 PADDING_MODES = ("zeros", "reflect", "replicate")
 
@@ -130,6 +130,16 @@ def bilinear_kernel(kernel_size: int) -> np.ndarray:
     return np.outer(taps, taps)
 
 
+def bilinear_weight(shape, kernel_size) -> np.ndarray:
+    """A transposed-convolution weight of ``shape`` (in, out/groups, k, k) in which input channel c
+    feeds only output channel c (modulo the group size), through ``bilinear_kernel``."""
+    weight = np.zeros(tuple(shape), np.float32)
+    kernel = bilinear_kernel(kernel_size)
+    for c in range(weight.shape[0]):
+        weight[c, c % weight.shape[1]] = kernel
+    return weight
+
+
 def bilinear_init_(layer: ConvTranspose2d) -> ConvTranspose2d:
     """Set a ConvTranspose2d (in_channels == out_channels) to per-channel bilinear upsampling:
     channel c feeds only output channel c, through bilinear_kernel; the bias becomes 0."""
@@ -138,12 +148,7 @@ def bilinear_init_(layer: ConvTranspose2d) -> ConvTranspose2d:
     if layer.in_channels != layer.out_channels:
         raise ValueError(f"bilinear_init_: needs in_channels == out_channels, got {layer.in_channels} "
                          f"and {layer.out_channels}")
-    weight = np.zeros_like(layer.weight.data)
-    kernel = bilinear_kernel(layer.kernel_size).astype(weight.dtype)
-    per_group = weight.shape[1]
-    for c in range(layer.in_channels):
-        weight[c, c % per_group] = kernel
-    layer.weight.data = weight
+    layer.weight.data = bilinear_weight(layer.weight.shape, layer.kernel_size).astype(layer.weight.dtype)
     if layer.bias is not None:
         layer.bias.data = np.zeros_like(layer.bias.data)
     return layer

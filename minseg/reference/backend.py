@@ -22,18 +22,14 @@ def _functional(torch, torchvision):
 def torch_backend(device: str = "cpu") -> Backend:
     """The torch Backend whose tensors live on ``device`` ('cpu', 'cuda', 'cuda:1', ...)."""
     torch, torchvision = require_torch(), require_torchvision()
-    from ..nn import bilinear_kernel
+    from ..nn.conv import bilinear_weight
 
     def assign(param, array):
         with torch.no_grad():
             param.copy_(torch.as_tensor(np.asarray(array)).reshape(param.shape))
 
     def bilinear_init_(layer):
-        weight = np.zeros(tuple(layer.weight.shape), np.float32)
-        kernel = bilinear_kernel(layer.kernel_size)
-        for c in range(layer.in_channels):
-            weight[c, c % weight.shape[1]] = kernel
-        assign(layer.weight, weight)
+        assign(layer.weight, bilinear_weight(tuple(layer.weight.shape), layer.kernel_size))
         if layer.bias is not None:
             assign(layer.bias, np.zeros(tuple(layer.bias.shape), np.float32))
         return layer
