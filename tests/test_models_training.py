@@ -206,6 +206,20 @@ def test_reference_training_runs_the_twin_on_the_cpu_without_a_gpu():
     assert 0.0 <= scores["mean_iou"] <= 1.0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["fcn8s", "deeplabv3plus"])
+def test_full_scale_presets_build_and_take_a_step_on_the_cpu(name):
+    # The GPU configuration (chosen automatically when CUDA is present) must at least build and
+    # train; this machine has no GPU, so run one tiny step of it on the CPU.
+    torch = pytest.importorskip("torch")
+    from minseg.reference import training
+
+    model, history, _ = training.train_reference(name, full_scale=True, device="cpu", train=2, val=2,
+                                                 size=32, steps=1, batch_size=2, progress=False)
+    assert isinstance(model, torch.nn.Module) and history["steps"] == 1
+    assert np.isfinite(history["loss"][-1])
+
+
 def test_median_frequency_weights_by_hand():
     masks = np.array([[[0, 0], [0, 1]], [[0, 0], [2, 2]]])
     # frequencies among images containing the class: 5/8, 1/4, 2/4; median 1/2; class 3 absent
