@@ -242,9 +242,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the unwrapped arguments; record the node when any input needs a gradient."""
-        parents = tuple(a if isinstance(a, Tensor) else None for a in args)
-        needs_grad = is_grad_enabled() and any(p is not None and p.requires_grad for p in parents)
-        ctx = Context(cls, parents)
+        ctx = Context(cls, tuple(a if isinstance(a, Tensor) else None for a in args))
+        needs_grad = is_grad_enabled() and any(ctx.needs_input_grad)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         out = cls.forward(ctx, *arrays, **kwargs)
         if not needs_grad:
