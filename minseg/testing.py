@@ -4,6 +4,8 @@
   in float64.
 - ``compare_with_torch(minseg_fn, torch_fn, inputs)``: run one computation in both libraries on the
   same arrays and compare the outputs and every input's gradient.
+- ``unavailable(*functions)``: a block in which those library functions refuse to run (check cells
+  of "build it yourself" exercises).
 """
 from __future__ import annotations
 
@@ -95,3 +97,51 @@ def compare_with_torch(minseg_fn, torch_fn, inputs, rtol: float = 1e-4, atol: fl
             got = np.zeros_like(expected_grad) if a.grad is None else a.grad
             np.testing.assert_allclose(got, expected_grad, rtol=rtol, atol=atol,
                                        err_msg=f"gradient of input {index} vs torch")
+
+
+class unavailable:
+    """Context manager: inside the block, calling any of ``functions`` raises RuntimeError.
+
+    A lecture's check cell wraps the learner's exercise in it when the exercise is to build something
+    the library already has, so a one-line call of the library function cannot pass the check::
+
+        with unavailable(F.conv2d, metrics.iou):
+            result = conv2d_unfold(x, w)
+
+    The function's code object is swapped (not the module attribute), so every reference to it is
+    blocked, including ``from minseg.functional import conv2d`` made earlier. Compute the expected
+    values before entering the block: the library refuses its own calls there too.
+    """
+
+    def __init__(self, *functions, reason: str = "this exercise asks you to build it yourself"):
+        for fn in functions:
+            if not hasattr(fn, "__code__") or fn.__closure__:
+                raise TypeError(f"unavailable: expected plain Python functions, got {fn!r}")
+        self.functions, self.reason = functions, reason
+        self._saved = []
+
+    def __enter__(self):
+        for fn in self.functions:
+            name = f"{fn.__module__}.{fn.__qualname__}"
+            message = f"{name} is unavailable while this check runs: {self.reason}"
+            self._saved.append((fn, fn.__code__))
+            fn.__code__ = _refusing_code(message, fn.__code__)
+        return self
+
+    def __exit__(self, *exc_info):
+        while self._saved:
+            fn, code = self._saved.pop()
+            fn.__code__ = code
+        return False
+
+
+def _refusal_template(*args, **kwargs):
+    raise RuntimeError("MESSAGE")
+
+
+def _refusing_code(message: str, original):
+    """A code object that raises RuntimeError(message), named like ``original`` (for tracebacks)."""
+    template = _refusal_template.__code__
+    consts = tuple(message if c == "MESSAGE" else c for c in template.co_consts)
+    return template.replace(co_consts=consts, co_name=original.co_name, co_qualname=original.co_qualname,
+                            co_filename=original.co_filename, co_firstlineno=original.co_firstlineno)

@@ -1,0 +1,36 @@
+"""minseg.testing.unavailable: the check cells' way to block a library shortcut during one exercise."""
+import numpy as np
+import pytest
+
+import minseg as ms
+import minseg.functional as F
+from minseg import metrics
+from minseg.functional import conv2d as imported_early
+from minseg.testing import unavailable
+
+
+def test_blocks_every_reference_and_restores_on_exit():
+    x, w = ms.tensor(np.ones((1, 1, 3, 3))), ms.tensor(np.ones((1, 1, 3, 3)))
+    before = F.conv2d(x, w).data
+    with unavailable(F.conv2d, metrics.iou, reason="write it from F.unfold"):
+        with pytest.raises(RuntimeError, match=r"conv2d is unavailable while this check runs: write it"):
+            F.conv2d(x, w)
+        with pytest.raises(RuntimeError, match="conv2d is unavailable"):
+            imported_early(x, w)  # a name bound before the block is blocked too
+        with pytest.raises(RuntimeError, match="iou is unavailable"):
+            metrics.iou(np.zeros(4, int), np.zeros(4, int), 2)
+        assert F.unfold(x, 3).shape == (1, 9, 1)  # everything else still works
+    np.testing.assert_array_equal(F.conv2d(x, w).data, before)
+    np.testing.assert_array_equal(imported_early(x, w).data, before)
+
+
+def test_restores_after_an_error_inside_the_block():
+    with pytest.raises(ValueError):
+        with unavailable(F.conv2d):
+            raise ValueError("learner's bug")
+    assert F.conv2d(ms.tensor(np.ones((1, 1, 2, 2))), ms.tensor(np.ones((1, 1, 1, 1)))).shape == (1, 1, 2, 2)
+
+
+def test_rejects_what_it_cannot_block():
+    with pytest.raises(TypeError, match="unavailable: expected plain Python functions, got <ufunc 'add'>"):
+        unavailable(np.add)
