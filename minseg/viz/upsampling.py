@@ -96,11 +96,11 @@ class TransposedConvStamps:
                      "trimmed": lay["trimmed"], "done": done}
         _cells(ax_in, self.image, f"input {self.image.shape[0]}x{self.image.shape[1]}: pixel ({i}, {j})")
         ax_in.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="C3", lw=2.5))
-        _cells(ax_stamp, stamp, f"stamp: x[{i},{j}] = {self.image[i, j]:g} times the kernel")
+        _cells(ax_stamp, stamp, f"stamp: x[{i},{j}] = {self.image[i, j]:g} times the kernel", labels=False)
         _frame(ax_stamp, (i * stride, j * stride), kernel_size)
         _cells(ax_out, so_far, "output so far" + (" = conv_transpose2d" if done else f" ({step + 1} stamps)"))
         _frame(ax_out, (i * stride, j * stride), kernel_size)
-        _cells(ax_count, lay["count"], "overlap count (stamps per pixel)", cmap="Purples")
+        _cells(ax_count, lay["count"], "overlap count (stamps per pixel)", cmap="Purples", labels=False)
         for ax in (ax_stamp, ax_out, ax_count):
             _trim_box(ax, padding, lay["size"])
         ax_count.set_xlabel(f"k={kernel_size}, s={stride}, p={padding}: output "
@@ -112,7 +112,7 @@ class TransposedConvStamps:
 
         last = self.image.size - 1
         controls = {"step": widgets.IntSlider(0, 0, last, description="input pixel"),
-                    "kernel_size": widgets.IntSlider(3, 1, 5, description="kernel"),
+                    "kernel_size": widgets.IntSlider(3, 1, 4, description="kernel"),
                     "stride": widgets.IntSlider(2, 1, 3, description="stride"),
                     "padding": widgets.IntSlider(0, 0, 2, description="padding")}
         play = widgets.Play(value=0, min=0, max=last, interval=900, description="stamp the pixels")
@@ -129,8 +129,9 @@ class TransposedConvStamps:
         return fig
 
 
-def _cells(ax, values: np.ndarray, title: str, cmap: str = "coolwarm") -> None:
-    """An annotated grid of numbers (nan cells blank), coloured around 0."""
+def _cells(ax, values: np.ndarray, title: str, cmap: str = "coolwarm", labels: bool = True) -> None:
+    """An annotated grid of numbers (nan cells blank), coloured around 0; ``labels=False`` drops the
+    row/column numbers (tick labels are text too, and text is most of a redraw's time)."""
     finite = values[np.isfinite(values)]
     limit = max(float(np.abs(finite).max()) if finite.size else 1.0, 1e-9)
     low = 0 if cmap == "Purples" else -limit
@@ -141,7 +142,7 @@ def _cells(ax, values: np.ndarray, title: str, cmap: str = "coolwarm") -> None:
     grid_lines(ax, values.shape)
     ax.set_xticks(range(values.shape[1]))
     ax.set_yticks(range(values.shape[0]))
-    ax.tick_params(labelsize=8)
+    ax.tick_params(labelsize=8, labelbottom=labels, labelleft=labels)
     ax.set_title(title, fontsize=10)
 
 
