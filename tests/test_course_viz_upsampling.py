@@ -67,16 +67,6 @@ def test_stamps_widget_redraws_on_every_control():
     assert "k=4, s=3, p=1: output 8x8" in widget.figure.axes[3].get_xlabel()
 
 
-def test_transposed_output_size_matches_the_slides_and_torch():
-    assert [uviz.transposed_output_size(n, 3, s, p) for n, s, p in ((2, 1, 0), (5, 1, 1), (2, 2, 0), (3, 2, 1))] \
-        == [4, 5, 5, 5]  # seed 002's four pictures
-    x = torch.zeros(1, 1, 5, 4)
-    for k, s, p, op, d in ((3, 2, 1, 1, 1), (4, 3, 0, 2, 2), (2, 1, 0, 0, 3)):
-        shape = torch.nn.functional.conv_transpose2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p,
-                                                     output_padding=op, dilation=d).shape
-        assert [uviz.transposed_output_size(n, k, s, p, op, d) for n in (5, 4)] == list(shape[2:])
-
-
 @pytest.mark.parametrize("mode", uviz.MODES)
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("scale", [1.5, 2.0, 3.0])

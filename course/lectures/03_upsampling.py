@@ -111,8 +111,8 @@ show(F.max_unpool2d(small, switches, 2).data[0, 0], 0)
 # %% [markdown]
 # The switches are flat indices into each output plane: 5 is row 1, column 1 (5 = 1·4 + 1). Bed of
 # nails is max unpooling with every switch at its block's top-left corner. None of these layers has
-# a weight to learn; max unpooling puts detail back where the encoder found it, which is why SegNet
-# draws cleaner boundaries than plain nearest-neighbour upsampling.
+# a weight to learn; max unpooling puts detail back where the encoder found it, which SegNet credits
+# for its clean object boundaries (and it stores only the indices, not the encoder's features).
 #
 # **Exercise (max_unpool).** Write `max_unpool(x, indices, output_size)` in NumPy: `x` and `indices`
 # have shape `(N, C, h, w)` (indices as `F.max_pool2d(..., return_indices=True)` gives them: flat

@@ -21,12 +21,6 @@ from ._figure import FigureWidget, LectureFigure, annotate_cells, grid_lines, me
 MODES = ("nearest", "bilinear", "bicubic")
 
 
-def transposed_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                           output_padding: int = 0, dilation: int = 1) -> int:
-    """(n - 1) s - 2p + d (k - 1) + output_padding + 1: the length conv_transpose2d returns."""
-    return (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
-
-
 class TransposedConvStamps:
     """A small single-channel input, upsampled by a transposed convolution one pixel at a time.
 
@@ -53,7 +47,7 @@ class TransposedConvStamps:
             count = F.conv_transpose2d(tensor(np.ones((1, 1) + self.image.shape)),
                                        tensor(np.ones((1, 1, kernel_size, kernel_size))),
                                        stride=stride).numpy()[0, 0]
-        size = [transposed_output_size(n, kernel_size, stride, padding) for n in self.image.shape]
+        size = [n - 2 * padding for n in full.shape]  # padding trims p from every side
         trimmed = full[padding:padding + size[0], padding:padding + size[1]] if min(size) > 0 else None
         return {"kernel": kernel, "full": full, "count": count, "size": tuple(size), "trimmed": trimmed}
 
