@@ -24,7 +24,6 @@
 # the library function off while it runs, so write it from the formula.
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
