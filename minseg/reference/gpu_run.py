@@ -44,19 +44,20 @@ SCALES = {
 FULL_OVERRIDES = {"fcn8s": dict(batch_norm=True, dropout=0.1)}
 
 
-def build_model(name: str, twin_scale: str):
-    """The torch model ``name``: a minseg twin at ``twin_scale`` widths, or torchvision's own
-    (weights=None, weights_backbone=None: nothing downloads)."""
-    if name in TORCHVISION:
-        build = getattr(require_torchvision().models.segmentation, name)
-        return build(weights=None, weights_backbone=None, num_classes=NUM_CLASSES)
+def build_model(name: str, twin_scale: str, device: str = "cpu"):
+    """The torch model ``name`` on ``device``: a minseg twin at ``twin_scale`` widths, or torchvision's
+    own (weights=None, weights_backbone=None: nothing downloads)."""
     from ..training import presets
     from .models import create
 
-    class_name, config, _ = presets.preset(name, twin_scale)
-    if twin_scale == "full":
-        config.update(FULL_OVERRIDES.get(name, {}))
-    return create(class_name, num_classes=NUM_CLASSES, **config)
+    with require_torch().device(device):  # parameters made where they will live (meta: shapes only)
+        if name in TORCHVISION:
+            build = getattr(require_torchvision().models.segmentation, name)
+            return build(weights=None, weights_backbone=None, num_classes=NUM_CLASSES)
+        class_name, config, _ = presets.preset(name, twin_scale)
+        if twin_scale == "full":
+            config.update(FULL_OVERRIDES.get(name, {}))
+        return create(class_name, device=device, num_classes=NUM_CLASSES, **config)
 
 
 def minseg_model_of(name: str, model):
