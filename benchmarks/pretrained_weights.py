@@ -20,7 +20,16 @@ import time
 # benchmarks/results/train_models.json), only to turn ``--minutes`` into a fixed step count.
 NOMINAL_STEPS_PER_MINUTE = {"fcn32s": 250, "fcn16s": 330, "fcn8s": 500, "unet": 350, "segnet": 300,
                             "deeplabv3": 800, "deeplabv3plus": 640, "deeplab_largefov": 510,
-                            "mask_roialign": 490, "mask_roipool": 460}
+                            "mask_roialign": 460, "mask_roipool": 460}  # the two mask heads: equal steps
+# How many ``--minutes`` each preset gets (default 1): the models the lectures lean on most get more,
+# each mask-head seed less (six runs: two poolers x three seeds).
+BUDGET_SHARE = {"fcn8s": 2.0, "unet": 1.5, "deeplabv3plus": 1.5, "deeplabv3": 0.5, "segnet": 0.5,
+                "deeplab_largefov": 0.5, "mask_roialign": 0.65, "mask_roipool": 0.65}
+# Settings for the shipped weights on top of each preset's fit settings (chosen on the choice split):
+# warmup (steps of linear lr warm-up), lr, class_weight_power (the median-frequency class weights
+# raised to this power: 1 = the preset's weights, 0 = unweighted).
+TRAINING: dict = {}
+CURVE_POINTS = 10  # times the choice score is measured during training; the best weights are kept
 CHECK = dict(split="val", n=16, seed=0)  # the small fixed subset a test recomputes
 SIZE_LIMIT = 2 * 1024 ** 2  # bytes per shipped file; above it the weights are stored as float16
 README_START, README_END = "<!-- pretrained-table:start -->", "<!-- pretrained-table:end -->"
@@ -41,10 +50,12 @@ def scenes(spec: dict, part: dict):
 
 
 def steps_for(name: str, options) -> int:
-    """``--steps`` if given, else ``--minutes`` times the preset's nominal steps per minute."""
+    """``--steps`` if given, else ``--minutes`` x the preset's BUDGET_SHARE (default 1) x its nominal
+    steps per minute."""
     if options.get("steps"):
         return int(options["steps"])
-    return max(10, int(round(options["minutes"] * NOMINAL_STEPS_PER_MINUTE[name])))
+    minutes = options["minutes"] * BUDGET_SHARE.get(name, 1.0)
+    return max(10, int(round(minutes * NOMINAL_STEPS_PER_MINUTE[name])))
 
 
 def headline(class_name: str) -> str:
@@ -69,6 +80,36 @@ def _jsonable_settings(settings: dict) -> dict:
             for k, v in settings.items()}
 
 
+def _settings(name: str, model, train, options: dict):
+    """(data source, loss_fn, fit settings) of preset ``name``: the preset's, then TRAINING's,
+    then any ``options['overrides'][name]`` (for comparisons on the choice split)."""
+    from minseg.training import presets
+
+    _, _, settings = presets.preset(name)
+    settings.update(TRAINING.get(name, {}), **options.get("overrides", {}).get(name, {}))
+    power = settings.pop("class_weight_power", 1.0)
+    source, loss_fn, settings = presets.preset_task(model, train, settings)
+    if settings.get("class_weight") is not None and power != 1.0:
+        settings["class_weight"] = settings["class_weight"] ** power
+    return source, loss_fn, settings, power
+
+
+class _BestOnChoice:
+    """fit's callback: scores the model on the choice scenes and keeps the best weights (early
+    stopping on the choice split, never on val); ``curve`` holds (step, score) pairs."""
+
+    def __init__(self, choice, metric):
+        self.choice, self.metric = choice, metric
+        self.curve, self.best, self.best_step, self.state = [], -1.0, 0, None
+
+    def __call__(self, step, model):
+        value = score(model, self.choice)[self.metric]
+        self.curve.append([step, value])
+        if value > self.best:
+            self.best, self.best_step = value, step
+            self.state = {k: v.copy() for k, v in model.state_dict().items()}
+
+
 def train_seed(name: str, seed: int, options: dict):
     """Train preset ``name`` with ``seed``; (record, state_dict) of the model, scored as stored."""
     import minseg as ms
@@ -76,27 +117,30 @@ def train_seed(name: str, seed: int, options: dict):
     from minseg.training import fit, presets
 
     spec = data_spec(options)
-    train = scenes(spec, spec["train"])
-    class_name, config, settings = presets.preset(name)
+    train, choice = scenes(spec, spec["train"]), scenes(spec, spec["choice"])
+    class_name, config, _ = presets.preset(name)
     ms.manual_seed(seed)
     model = models.create(class_name, num_classes=presets.preset_classes(class_name), **config)
-    source, loss_fn, settings = presets.preset_task(model, train, settings)
+    source, loss_fn, settings, power = _settings(name, model, train, options)
     steps = steps_for(name, options)
+    best = _BestOnChoice(choice, headline(class_name))
     started = time.perf_counter()
     history = fit(model, source, steps, batch_size=options["batch_size"], loss_fn=loss_fn, seed=seed,
-                  progress=False, **settings)
+                  progress=False, callback=best, callback_every=max(1, steps // CURVE_POINTS), **settings)
     minutes = (time.perf_counter() - started) / 60
+    model.load_state_dict(best.state)
     weights_dtype = _storage_dtype(model)
     _round_trip(model, weights_dtype)
     model.eval()
-    record = {"name": name, "class": class_name, "config": model.config, "fit": _jsonable_settings(settings),
-              "steps": history["steps"], "batch_size": options["batch_size"], "seed": seed, "data": spec,
+    record = {"name": name, "class": class_name, "config": model.config,
+              "fit": dict(_jsonable_settings(settings), class_weight_power=power),
+              "steps": history["steps"], "best_step": best.best_step, "choice_curve": best.curve,
+              "batch_size": options["batch_size"], "seed": seed, "data": spec,
               "minutes": round(minutes, 2), "library_version": ms.__version__, "command": options["command"],
               "weights_dtype": weights_dtype, "parameters": int(sum(p.data.size for p in model.parameters())),
               "note": options.get("note", ""), "metric": headline(class_name),
               "final_loss": round(float(sum(history["loss"][-20:]) / len(history["loss"][-20:])), 4),
-              "scores": {"val": score(model, scenes(spec, spec["val"])),
-                         "choice": score(model, scenes(spec, spec["choice"]))}}
+              "scores": {"val": score(model, scenes(spec, spec["val"])), "choice": score(model, choice)}}
     check = dict(CHECK, metric=record["metric"])
     check["value"] = score(model, scenes(spec, check))[record["metric"]]
     record["check"] = check

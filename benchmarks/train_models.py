@@ -96,7 +96,8 @@ def _seconds_per_step(name, args, train, steps=4) -> float:
 
 def train_one(name, args, train, val) -> dict:
     """Calibrate, train within the budget, evaluate; one row of the results table."""
-    from minseg.training import evaluate, evaluate_masks, fit
+    from benchmarks.pretrained_weights import score
+    from minseg.training import fit
 
     started = time.perf_counter()
     if args.steps:
@@ -113,12 +114,7 @@ def train_one(name, args, train, val) -> dict:
                sum(history["loss"][-20:]) / len(history["loss"][-20:])), 4),
            "parameters": int(sum(p.data.size for p in model.parameters())),
            "optimizer": settings["optimizer"]}
-    if loss_fn is None:
-        scores = evaluate(model, val, batch_size=32)
-        row.update(mean_iou=round(scores["mean_iou"], 4), pixel_accuracy=round(scores["pixel_accuracy"], 4))
-    else:
-        scores = evaluate_masks(model, val, batch_size=32)
-        row.update(mask_iou=round(scores["mask_iou"], 4), iou_50=round(scores["iou_50"], 4))
+    row.update(score(model, val))
     row["total_seconds"] = round(time.perf_counter() - started, 1)
     return row
 
@@ -155,13 +151,14 @@ def save_weights(args, argv) -> int:
     jobs = [(name, seed, options) for name in args.only
             for seed in (args.mask_seeds if name.startswith("mask_") else [args.seed])]
     context = multiprocessing.get_context("spawn")  # children inherit the one-thread environment
+    remaining = {name: sum(job[0] == name for job in jobs) for name in args.only}
+    results = {}
     with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs), mp_context=context) as pool:
-        results = {}
-        for job, result in zip(jobs, pool.map(_train_seed, jobs)):
+        for job, result in zip(jobs, pool.map(_train_seed, jobs)):  # in job order, as they finish
             print(pw.dumps(result[0]), flush=True)
             results.setdefault(job[0], []).append(result)
-    for name, seeds in results.items():
-        print(pw.save(pw.merge_seeds(seeds), seeds[0][1], args.weights_dir), flush=True)
+            if len(results[job[0]]) == remaining[job[0]]:  # saved at once: a stopped run keeps it
+                print(pw.save(pw.merge_seeds(results[job[0]]), result[1], args.weights_dir), flush=True)
     if args.readme:
         pw.update_readme(args.readme, pw.records_in(args.weights_dir))
     return 0

@@ -12,6 +12,7 @@ from minseg import models
 from minseg.data import DigitScenes
 from minseg.models import pretrained
 from minseg.training import evaluate, evaluate_masks, presets
+from tests.support import float64_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = sorted(pretrained.available())
@@ -77,24 +78,38 @@ def test_recomputed_score_matches_the_record(name):
     assert abs(actual - check["value"]) <= 0.01, f"{name}: {check['metric']} on {check} is {actual:.4f}"
 
 
+def _twin_logits(model, inputs):
+    import torch
+    from minseg.reference import interop
+
+    twin = interop.torch_twin(model)
+    assert not twin.training
+    with torch.no_grad():
+        return twin(*(torch.from_numpy(a) for a in inputs)).numpy()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_torch_twin_gives_the_same_logits(name):
-    torch = pytest.importorskip("torch")
-    from minseg.reference import interop
+    """float64 (the shipped weights cast up): equal logits to rtol 1e-7. In float32 the libraries'
+    rounding differs slightly, which can flip a near-tie of SegNet's max-pooling indices and so
+    move a few unpooled values, so there only the predicted classes are compared."""
+    pytest.importorskip("torch")
     from minseg.training import eval_forward
 
     model = pretrained.load(name)
-    twin = interop.torch_twin(model)
-    assert not twin.training
     scenes = DigitScenes(2, size=64, split="val", seed=5)
     inputs = [scenes.images]
     if type(model).__name__ == "MaskHeadModel":
         inputs.append(models.mask_head.instance_rois(scenes.instances)[0])
     logits = eval_forward(model, models.backend.MINSEG, *inputs)
-    with torch.no_grad():
-        expected = twin(*(torch.from_numpy(a) for a in inputs)).numpy()
+    agree = (logits.argmax(1) == _twin_logits(model, inputs).argmax(1)).mean()
+    assert agree >= 0.99, f"{name}: float32 predictions agree on {agree:.4f} of the pixels"
+    inputs = [a.astype(np.float64) for a in inputs]
+    model = float64_model(model)
+    logits, expected = eval_forward(model, models.backend.MINSEG, *inputs), _twin_logits(model, inputs)
+    assert logits.dtype == np.float64
     scale = float(np.abs(expected).max())
-    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4 * scale, err_msg=f"{name} logits")
+    np.testing.assert_allclose(logits, expected, rtol=1e-7, atol=1e-7 * scale, err_msg=f"{name} logits")
 
 
 def test_readme_table_is_generated_from_the_records():

@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 from minseg import models  # noqa: E402
 from minseg import tensor  # noqa: E402
 from minseg.reference import interop  # noqa: E402
+from tests.support import float64_model as _float64  # noqa: E402
 
 TINY_VGG = dict(widths=(4, 4, 6, 6, 8), convs=(1, 1, 2, 1, 1))
 TINY_RESNET = dict(widths=(4, 6, 6, 8), blocks_per_stage=(1, 2, 1, 1), aspp_width=6, rates=(1, 2, 3),
@@ -58,17 +59,6 @@ def _compare(model, twin, x, seed, rtol, gradients=True):
         _close(p.grad, twin_params[name].grad.numpy(), f"gradient of {name}", rtol)
     for key, value in model.state_dict().items():  # BatchNorm running statistics updated alike
         _close(value, twin.state_dict()[key].numpy(), f"buffer {key}", rtol)
-
-
-def _float64(model):
-    """Turn a minseg model's float32 parameters and buffers into float64 (in place)."""
-    for _, p in model.named_parameters():
-        p.data = p.data.astype(np.float64)
-    for module in model.modules():
-        for key, value in list(module._buffers.items()):
-            if np.asarray(value).dtype == np.float32:
-                setattr(module, key, np.asarray(value, np.float64))
-    return model
 
 
 @pytest.mark.parametrize("name, config, size", CASES, ids=IDS)

@@ -10,10 +10,13 @@ They are written by ``python -m benchmarks.train_models --save-weights``. Record
 
 - ``name``, ``class``, ``config``: the preset (minseg.training.presets.CPU) and the model's full
   config (``models.create(class, **config)`` rebuilds it);
-- ``fit``: the fit settings (optimizer, lr, schedule, class weights...), ``steps``, ``batch_size``,
+- ``fit``: the fit settings (optimizer, lr, warm-up, class weights...), ``steps``, ``batch_size``,
   ``seed`` (model initialisation and shuffling), ``data`` (which DigitScenes scenes trained,
   chose and validated it), ``minutes`` (wall-clock training minutes on the machine that made it),
   ``library_version``, ``command``, ``weights_dtype``, ``parameters``, ``note``;
+- ``choice_curve``: [step, choice score] pairs measured during training, ``best_step``: the step
+  whose weights are shipped (the best on the choice split) -- both absent from the first,
+  short-run set;
 - ``scores``: ``{'val': {...}, 'choice': {...}}``, the metrics on the validation split (reported)
   and on the choice split (used for decisions); ``metric``: the headline key in them
   ('mean_iou' for semantic models, 'mask_iou' for the mask heads);
