@@ -10,7 +10,8 @@ import pytest
 
 from course.__main__ import main
 from course.build import build, render, stale, to_bytes
-from course.grade import Exercise, NotebookGrade, format_table, restore_checks, to_json
+from course.grade import Exercise, NotebookGrade, restore_checks
+from course.report import format_table, to_json
 from course.syllabus import REPO_DIR, CourseError, load_course
 
 DEMO = Path(__file__).parent / "course_demo"
@@ -54,7 +55,8 @@ def test_graded_cells_carry_grade_id_points_and_stable_ids(demo):
         ("check-area", "area", 2), ("check-double", "double", 1)]
     assert all(c.metadata["editable"] is False and c.metadata["deletable"] is False for c in graded)
     ids = [cell.id for cell in nb.cells]
-    assert len(set(ids)) == len(ids) and ids[:2] == ["c000", "c001"]
+    assert len(set(ids)) == len(ids) and ids[:3] == ["c000", "course-grading", "c001"]
+    assert ids[-2:] == ["course-grade-heading", "course-grade"]  # every lecture ends with its grade cell
 
 
 
