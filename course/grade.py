@@ -260,11 +260,17 @@ def not_graded(path, lecture: Lecture | None, status: str, warnings=()) -> Noteb
                          graded=False)
 
 
-def _score(lecture: Lecture, graded_nb, cells: list, status: str) -> list[Exercise]:
-    """Each exercise's points from the records of the cells the grader itself put in (by position)."""
+def _label(graded_nb, cells: list) -> None:
+    """Give every record the grade id of the cell the grader put at its position (None for the learner's)."""
     code = [cell for cell in graded_nb.cells if cell.cell_type == "code"]
     ours = {index: _grade_id(cell) for index, cell in enumerate(code) if _grade_id(cell)}
-    by_grade = {ours[record["cell"]]: record for record in cells if record.get("cell") in ours}
+    for record in cells:
+        record["grade_id"] = ours.get(record.get("cell"))
+
+
+def _score(lecture: Lecture, cells: list, status: str) -> list[Exercise]:
+    """Each exercise's points from the records of the check cells (labelled by ``_label``)."""
+    by_grade = {record["grade_id"]: record for record in cells if record["grade_id"]}
     exercises = []
     for gid, points in lecture.points.items():
         record = by_grade.get(gid)
@@ -297,7 +303,8 @@ def grade_notebook(path: Path | str, course: Course, cell_timeout: float = CELL_
     warnings += integrity.scan((n, cell) for n, cell in enumerate(code) if not is_protected(cell))
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         cells, status = run_nbval(graded, Path(tmp), path.name, cell_timeout, notebook_timeout, memory_limit_gb)
-    result = NotebookGrade(str(path), lecture.id, status, _score(lecture, graded, cells, status), cells, warnings)
+    _label(graded, cells)
+    result = NotebookGrade(str(path), lecture.id, status, _score(lecture, cells, status), cells, warnings)
     result.graded = not status.startswith("nbval did not run")
     return result
 

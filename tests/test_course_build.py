@@ -14,6 +14,7 @@ import pytest
 from course.__main__ import main
 from course import integrity
 from course._nbval_record import explain, trim
+from course.checks import lend
 from course.build import build, is_protected, render, stale, to_bytes
 from course.grade import Exercise, NotebookGrade, lecture_of, not_graded, restore_checks
 from course.report import class_submissions, format_table, gradebook_csv, to_json
@@ -364,3 +365,27 @@ def test_the_grade_cell_does_not_grade_inside_a_grading_run(monkeypatch, capsys,
     assert course.grade_this_notebook() is None
     out = capsys.readouterr().out
     assert "make grade" in out and f"{sys.executable} -m course grade" in out
+
+
+def test_the_grade_cell_grades_the_saved_file_with_the_kernels_interpreter(monkeypatch, capsys, tmp_path):
+    """In JupyterLab the kernel knows its notebook (JPY_SESSION_NAME, maybe relative to its cwd): the
+    cell runs `<this interpreter> -m course grade <file>` and prints the report as it comes."""
+    import course
+
+    (tmp_path / "homework.ipynb").write_text(to_bytes(nbformat.v4.new_notebook()).decode())
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", "somewhere/homework.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert course.grade_this_notebook() == 1  # not a lecture of this course: the grader's exit status
+    out = capsys.readouterr().out
+    assert "Grading homework.ipynb as saved at" in out
+    assert f"{tmp_path / 'homework.ipynb'}  [not a lecture of this course]" in out
+
+
+def test_lend_puts_the_courses_function_in_place_for_the_block_only():
+    namespace = {"f": "learner's"}
+    with pytest.raises(ZeroDivisionError):
+        with lend(namespace, f="course's", g="course's"):
+            assert namespace == {"f": "course's", "g": "course's"}
+            1 / 0
+    assert namespace == {"f": "learner's"}

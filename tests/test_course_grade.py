@@ -94,6 +94,13 @@ def test_pasted_copied_and_forged_checks_score_nothing(built, tmp_path):
         "        for n in range(20):",
         "            fh.write(json.dumps({'cell': n, 'id': f'check-{n}', 'grade_id': 'area',",
         "                                 'outcome': 'passed', 'message': ''}) + '\\n')",
+        "for fd in os.listdir('/proc/self/fd'):  # and through every pipe the kernel holds",
+        "    try:",
+        "        if os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:'):",
+        "            os.write(int(fd), b''.join(json.dumps({'cell': n, 'outcome': 'passed', 'message': '',",
+        "                                                   'where': ''}).encode() + b'\\n' for n in range(20)))",
+        "    except OSError:",
+        "        pass",
     ])
     forged = with_cell(built / "student" / "01_demo.ipynb", tmp_path / "forged.ipynb", 1, forge)
     paths = [tmp_path / "pasted.ipynb", forged]

@@ -16,10 +16,10 @@
 # - turn a fully connected classifier into a convolution that outputs a heat map.
 #
 # The four **Exercise** cells are graded as in lecture 01, each on its own: the last three need
-# `conv_output_size`, so their checks lend your functions the course's own output size while they run,
-# and one mistake costs one exercise. Each check compares your function with minseg's `F.unfold`,
-# `F.conv2d` or `F.conv_matrix` and with PyTorch, and makes the minseg function you are rebuilding
-# unavailable (calling it raises) while your code runs.
+# `conv_output_size`, so their checks lend your functions the course's own output size while they run
+# (`course.checks.lend`), and one mistake costs one exercise. Each check compares your function with
+# minseg's `F.unfold`, `F.conv2d` or `F.conv_matrix` and with PyTorch, and makes the minseg function
+# you are rebuilding unavailable (calling it raises) while your code runs.
 
 # %%
 import matplotlib.pyplot as plt
@@ -214,31 +214,20 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
 
 
 # %% grade_id="im2col"
-import contextlib
-
 import numpy as np
 import torch
 
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import unavailable
+
+from course.checks import lend
 from minseg.viz import convolution as _cviz
 
 
 def _reference_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
     """The course's output size: lent to your function below, so this exercise is graded on its own."""
     return _cviz.out_size(n, kernel_size, stride, padding, dilation)
-
-
-@contextlib.contextmanager
-def _lend(**names):
-    """Your notebook's functions ``names`` replaced by the course's while the block runs, then given back."""
-    saved = {name: globals().get(name) for name in names}
-    globals().update(names)
-    try:
-        yield
-    finally:
-        globals().update(saved)
 
 
 _x_small = np.arange(16.0).reshape(1, 4, 4)
@@ -255,7 +244,7 @@ for _ in range(30):
 _x = _rng.normal(size=(2, 5, 11))
 _cases.append((_x, 3, 2, 2, 2, F.unfold(ms.tensor(_x[None]), 3, dilation=2, padding=2, stride=2).data[0]))
 ### END HIDDEN TESTS
-with _lend(conv_output_size=_reference_output_size):
+with lend(globals(), conv_output_size=_reference_output_size):
     with unavailable(F.unfold, torch.nn.functional.unfold):
         for _x, _k, _s, _p, _d, _expected in _cases:
             _call = f"im2col(x, {_k}, stride={_s}, padding={_p}, dilation={_d}) with x of shape {_x.shape}"
@@ -295,14 +284,14 @@ def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 
 # %% grade_id="conv2d_unfold"
-import contextlib
-
 import numpy as np
 import torch
 
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import unavailable
+
+from course.checks import lend
 from minseg.viz import convolution as _cviz
 
 
@@ -311,24 +300,13 @@ def _reference_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
     return _cviz.out_size(n, kernel_size, stride, padding, dilation)
 
 
-@contextlib.contextmanager
-def _lend(**names):
-    """Your notebook's functions ``names`` replaced by the course's while the block runs, then given back."""
-    saved = {name: globals().get(name) for name in names}
-    globals().update(names)
-    try:
-        yield
-    finally:
-        globals().update(saved)
-
-
 _rng = np.random.default_rng(3)
 _cases = [(_rng.integers([1, 1, 0, 1], [4, 3, 3, 3]), (2, 3, 8, 7), True) for _ in range(10)]
 _cases.append((np.array([2, 1, 0, 1]), (2, 3, 8, 7), False))  # no bias
 ### BEGIN HIDDEN TESTS
 _cases.append((np.array([3, 2, 1, 2]), (1, 2, 9, 10), True))
 ### END HIDDEN TESTS
-with _lend(conv_output_size=_reference_output_size):
+with lend(globals(), conv_output_size=_reference_output_size):
     for (_k, _s, _p, _d), (_n, _c, _h, _w), _with_bias in _cases:
         _k, _s, _p, _d = int(_k), int(_s), int(_p), int(_d)
         _xa, _wa, _ba = _rng.normal(size=(_n, _c, _h, _w)), _rng.normal(size=(4, _c, _k, _k)), _rng.normal(size=4)
@@ -392,30 +370,19 @@ def conv_matrix_2d(kernel, input_size, stride=1, padding=0):
 
 
 # %% grade_id="conv_matrix"
-import contextlib
-
 import numpy as np
 
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import unavailable
+
+from course.checks import lend
 from minseg.viz import convolution as _cviz
 
 
 def _reference_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
     """The course's output size: lent to your function below, so this exercise is graded on its own."""
     return _cviz.out_size(n, kernel_size, stride, padding, dilation)
-
-
-@contextlib.contextmanager
-def _lend(**names):
-    """Your notebook's functions ``names`` replaced by the course's while the block runs, then given back."""
-    saved = {name: globals().get(name) for name in names}
-    globals().update(names)
-    try:
-        yield
-    finally:
-        globals().update(saved)
 
 
 _row = np.array([[1.0, 2.0, 3.0]])
@@ -433,7 +400,7 @@ for _ in range(20):
 _kern = _rng.normal(size=(2, 3))
 _cases.append((_kern, (4, 7), (2, 1), (1, 2), F.conv_matrix(_kern, (4, 7), stride=(2, 1), padding=(1, 2))))
 ### END HIDDEN TESTS
-with _lend(conv_output_size=_reference_output_size):
+with lend(globals(), conv_output_size=_reference_output_size):
     with unavailable(F.conv_matrix, F.conv2d, F.unfold):
         for _kern, _size, _s, _p, _expected in _cases:
             _call = f"conv_matrix_2d(kernel of shape {_kern.shape}, {_size}, stride={_s}, padding={_p})"
