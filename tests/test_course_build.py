@@ -390,3 +390,16 @@ def test_lend_puts_the_courses_function_in_place_for_the_block_only():
             assert namespace == {"f": "course's", "g": "course's"}
             1 / 0
     assert namespace == {"f": "learner's"}
+
+
+def test_cli_grade_exits_1_and_counts_the_lectures_points_when_a_file_cannot_be_graded(tmp_path, capsys):
+    (tmp_path / "01_demo.ipynb").write_text('{"cells": [')
+    argv = ["--course", str(DEMO), "grade", "--json", str(tmp_path / "01_demo.ipynb"),
+            str(tmp_path / "gone" / "01_demo-Copy1.ipynb")]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    unreadable, missing = json.loads(captured.out)["notebooks"]
+    assert unreadable["status"].startswith("unreadable: ") and missing["status"] == "missing"
+    assert [(n["lecture"], n["earned"], n["possible"], n["graded"]) for n in (unreadable, missing)] == [
+        ("01_demo", 0, 4, False), ("01_demo", 0, 4, False)]
+    assert captured.err.count("could not grade") == 2
