@@ -45,16 +45,16 @@ _HINT_PREFIX = re.compile(r"^[\s:\-—]*(hint\s*:)?\s*", re.IGNORECASE)
 GRADING_NOTE_ID, GRADE_HEADING_ID, GRADE_CELL_ID = "course-grading", "course-grade-heading", "course-grade"
 GRADING_NOTE = """\
 **Grading.** Each cell headed **Exercise** is graded by the locked check cell after it, which gives its
-points only when it runs without an error. To score your work, save the notebook (Ctrl+S) and run the
-last cell of this notebook; or, in a terminal at the repository root, run `make grade` (every lecture)
-or `.venv/bin/python -m course grade notebooks/{notebook}` (this one). Use the course's interpreter
-(`.venv/bin/python`): a plain `python` may lack the course's packages."""
+points only when it runs without an error. To score your work, save the notebook (Ctrl+S) and press
+the button in the last cell of this notebook; or, in a terminal at the repository root, run
+`make grade` (every lecture) or `.venv/bin/python -m course grade notebooks/{notebook}` (this one).
+Use the course's interpreter (`.venv/bin/python`): a plain `python` may lack the course's packages."""
 GRADE_HEADING = """\
 ## Grade this notebook
 
-Save first (Ctrl+S): the grader reads the saved file, runs a copy of it with the course's own checks
-(hidden tests included), and prints your points for every exercise, with the reason for each point
-lost. It takes about as long as running the whole notebook."""
+Save first (Ctrl+S), then press the button below: the grader reads the saved file, runs a copy of it
+with the course's own checks (hidden tests included), and prints your points for every exercise, with
+the reason for each point lost. It takes about as long as running the whole notebook."""
 GRADE_CELL = "import course\n\ncourse.grade_this_notebook()"
 
 

@@ -33,16 +33,8 @@ def _how_to() -> str:
             f"  {sys.executable} -m course grade notebooks/NN_name.ipynb")
 
 
-def grade_this_notebook() -> None:
-    """Grade the saved file of the running notebook and print the report (returns nothing, so a cell
-    that ends with this call shows only the report)."""
-    if os.environ.get(GRADING_ENV):
-        print("This copy is being graded: the grade-this-notebook cell does nothing here.")
-        return None
-    path = _saved_notebook()
-    if path is None:
-        print("Run this cell in JupyterLab, after saving, to grade this notebook.\n" + _how_to())
-        return None
+def _run_grader(path: Path) -> None:
+    """Print ``<this interpreter> -m course grade <path>``'s report as it comes (from the repository root)."""
     saved = time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))
     print(f"Grading {path.name} as saved at {saved} (save first to grade what you see) ...", flush=True)
     cmd = [sys.executable, "-m", "course", "grade", str(path)]
@@ -52,3 +44,35 @@ def grade_this_notebook() -> None:
             print(line, end="", flush=True)
     if proc.returncode:
         print(f"(the grader could not grade everything: exit status {proc.returncode})")
+
+
+def grade_this_notebook():
+    """A button that grades the saved file of the running notebook and shows the report under it.
+
+    A button rather than grading straight away, so that Run All does not also grade (which takes as long
+    as the notebook itself). Outside JupyterLab and inside a grading run it prints what to do and returns
+    None.
+    """
+    if os.environ.get(GRADING_ENV):
+        print("This copy is being graded: the grade-this-notebook cell does nothing here.")
+        return None
+    path = _saved_notebook()
+    if path is None:
+        print("Run this cell in JupyterLab to grade this notebook.\n" + _how_to())
+        return None
+    import ipywidgets as widgets
+
+    button = widgets.Button(description=f"Grade the saved {path.name}", icon="check",
+                            layout=widgets.Layout(width="auto"))
+    report = widgets.Output()
+
+    def grade(_button):
+        button.disabled = True
+        report.clear_output()
+        try:
+            with report:
+                _run_grader(path)
+        finally:
+            button.disabled = False
+    button.on_click(grade)
+    return widgets.VBox([button, report])

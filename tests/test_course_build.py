@@ -369,16 +369,21 @@ def test_the_grade_cell_does_not_grade_inside_a_grading_run(monkeypatch, capsys,
 
 def test_the_grade_cell_grades_the_saved_file_with_the_kernels_interpreter(monkeypatch, capsys, tmp_path):
     """In JupyterLab the kernel knows its notebook (JPY_SESSION_NAME, maybe relative to its cwd): the
-    cell runs `<this interpreter> -m course grade <file>` and prints the report as it comes."""
+    cell shows a button that runs `<this interpreter> -m course grade <file>` and prints the report."""
     import course
 
     (tmp_path / "homework.ipynb").write_text(to_bytes(nbformat.v4.new_notebook()).decode())
     monkeypatch.delenv("COURSE_GRADING", raising=False)
     monkeypatch.setenv("JPY_SESSION_NAME", "somewhere/homework.ipynb")
     monkeypatch.chdir(tmp_path)
-    assert course.grade_this_notebook() is None
-    out = capsys.readouterr().out
+    panel = course.grade_this_notebook()  # a button: Run All must not grade as well
+    assert capsys.readouterr().out == ""
+    button, report = panel.children
+    assert "homework.ipynb" in button.description
+    button.click()
+    out = capsys.readouterr().out  # outside a kernel the report widget lets the text through
     assert "exit status 1" in out  # not a lecture of this course
+    assert not button.disabled
     assert "Grading homework.ipynb as saved at" in out
     assert f"{tmp_path / 'homework.ipynb'}  [not a lecture of this course]" in out
 
