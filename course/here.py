@@ -1,9 +1,10 @@
-"""``course.grade_this_notebook()``: grade the saved notebook from the last cell of a lecture, in JupyterLab.
+"""``course.grade_this_notebook()``: the last cell of every lecture, grading the saved notebook in JupyterLab.
 
-It runs ``python -m course grade`` on the notebook's saved file with the kernel's own interpreter (the
-one that has the course's packages), from the repository root, and prints the report as it comes. The
-notebook's path comes from JupyterLab (``JPY_SESSION_NAME``, set for every kernel it starts); outside
-JupyterLab, and inside a grading run (which must not grade itself again), it only says how to grade.
+It shows a button; pressing it runs ``python -m course grade`` on the notebook's saved file with the
+kernel's own interpreter (the one that has the course's packages), from the repository root, and prints
+the report under the button as it comes. The notebook's path comes from JupyterLab
+(``JPY_SESSION_NAME``, set for every kernel it starts); outside JupyterLab, and inside a grading run
+(which must not grade itself again), the cell only says how to grade.
 """
 from __future__ import annotations
 
