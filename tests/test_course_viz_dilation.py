@@ -76,7 +76,7 @@ def test_bad_stacks_are_refused_with_a_clear_message():
 
 def test_draw_field_shows_the_counts_it_computed():
     fig = dilation.draw_field((2, 2, 2))
-    ax_grid, ax_paths = fig.axes[0], fig.axes[1]
+    ax_grid, ax_paths = fig.axes[0], fig.axes[-1]
     picture = np.ma.filled(ax_grid.images[0].get_array(), 0)
     np.testing.assert_array_equal(picture, np.outer([1, 0, 3, 0, 6, 0, 7, 0, 6, 0, 3, 0, 1],
                                                     [1, 0, 3, 0, 6, 0, 7, 0, 6, 0, 3, 0, 1]))
@@ -120,3 +120,39 @@ def test_static_figures():
     sparse_low = np.array([low[i] + 2 * low[i + 1] + low[i + 2] for i in range(6)])
     np.testing.assert_allclose(fig.sparse, np.repeat(sparse_low, 2))
     np.testing.assert_allclose(fig.dense[::2], sparse_low)  # dense keeps the sparse samples, and fills in
+
+
+def test_path_diagram_is_drawn_in_input_pixels():
+    fig = dilation.draw_field((3, 1), (2, 1))  # layer 2's units sit 2 input pixels apart
+    ax_paths = fig.axes[-1]
+    rows = [np.sort(points.get_offsets()[:, 0]) for points in ax_paths.collections[1:]]
+    np.testing.assert_array_equal(rows[0], [-5, -3, -2, -1, 0, 1, 2, 3, 5])  # input: offsets with a path
+    np.testing.assert_array_equal(rows[1], [-2, 0, 2])  # layer 1: positions -1, 0, 1 times the jump 2
+    np.testing.assert_array_equal(rows[2], [0])
+    used = fig.field.offsets[fig.field.counts_1d > 0]
+    np.testing.assert_array_equal(rows[0], used)
+    for start, end in ax_paths.collections[0].get_segments():  # every line joins two drawn units
+        assert start[0] in rows[int(start[1])] and end[0] in rows[int(end[1])]
+
+
+def test_text_is_readable_and_inside_the_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for fig in (dilation.draw_field((3, 3, 3, 3), (2, 1, 2, 1)), dilation.draw_field((1, 2, 3)),
+                dilation.field_static_figure(), dilation.draw_sparse_dense(np.arange(20.0) % 5, [1, 2, 1])):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        texts = [t for ax in fig.axes for t in [ax.title, ax.xaxis.label, ax.yaxis.label,
+                                                *ax.get_yticklabels(), *ax.texts] if t.get_text()]
+        for text in texts:
+            assert text.get_fontsize() >= 8, text.get_text()
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= -1 and box.x1 <= fig.bbox.x1 + 1, text.get_text()
+    fig = dilation.draw_field((3, 3, 3, 3), (2, 1, 2, 1))  # the longest layer labels
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax_bar, ax_paths = fig.axes[1], fig.axes[2]
+    left_of_labels = min(t.get_window_extent(renderer).x0 for t in ax_paths.get_yticklabels())
+    assert left_of_labels > ax_bar.yaxis.label.get_window_extent(renderer).x1  # no overlap with "paths"

@@ -171,9 +171,10 @@ print("convolving with dilate_kernel(w, r) == F.conv2d(dilation=r) == torch")
 # %%
 import torch
 
-_x, _w = np.random.default_rng(0).normal(size=(2, 3, 12, 12)), np.random.default_rng(1).normal(size=(4, 3, 3, 3))
+demo = np.random.default_rng(0)
+inputs = [demo.normal(size=(2, 3, 12, 12)), demo.normal(size=(4, 3, 3, 3))]
 compare_with_torch(lambda x, w: F.conv2d(x, w, padding=3, dilation=3),
-                   lambda x, w: torch.nn.functional.conv2d(x, w, padding=3, dilation=3), [_x, _w])
+                   lambda x, w: torch.nn.functional.conv2d(x, w, padding=3, dilation=3), inputs)
 print("F.conv2d(dilation=3) == torch, forward and backward")
 
 # %% [markdown]
@@ -637,9 +638,9 @@ print("separable_conv2d == grouped + 1x1 convolution (minseg and torch); paramet
 # uses separable convolutions in its ASPP and decoder.
 
 # %%
-_x, _w = np.random.default_rng(2).normal(size=(2, 4, 9, 9)), np.random.default_rng(3).normal(size=(4, 1, 3, 3))
+inputs = [demo.normal(size=(2, 4, 9, 9)), demo.normal(size=(4, 1, 3, 3))]
 compare_with_torch(lambda x, w: F.conv2d(x, w, padding=2, dilation=2, groups=4),
-                   lambda x, w: torch.nn.functional.conv2d(x, w, padding=2, dilation=2, groups=4), [_x, _w])
+                   lambda x, w: torch.nn.functional.conv2d(x, w, padding=2, dilation=2, groups=4), inputs)
 small = dict(num_classes=11, widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64, rates=(1, 2, 3))
 for name, net in [("DeepLabV3", models.DeepLabV3(output_stride=8, **small)),
                   ("DeepLabV3Plus", models.DeepLabV3Plus(output_stride=16, low_level_width=16, **small))]:
@@ -695,8 +696,8 @@ rng = np.random.default_rng(6)
 features = ms.tensor(rng.normal(size=(1, 64, 24, 24)).astype(np.float32))
 reducers = [ms.tensor(rng.normal(size=(16, 64, 1, 1)).astype(np.float32)) for _ in range(4)]
 print("PSP module:", features.shape, "->", pyramid_pooling(features, reducers).shape)
-_x = np.random.default_rng(4).normal(size=(2, 3, 12, 10))
-compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, 3), lambda x: torch.nn.functional.adaptive_avg_pool2d(x, 3), [_x])
+compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, 3), lambda x: torch.nn.functional.adaptive_avg_pool2d(x, 3),
+                   [demo.normal(size=(2, 3, 12, 10))])
 print("F.adaptive_avg_pool2d == torch, forward and backward")
 
 # %% [markdown]
@@ -719,7 +720,7 @@ for ax in (ax_aspp, ax_psp):
     ax.set_xlim(-0.5, 23.5)
     ax.set_ylim(23.5, -0.5)
     ax.set_aspect("equal")
-    ax.plot(here[1], here[0], "s", color="C3", ms=9)
+    ax.plot(here[1], here[0], "s", color="C3", ms=9, zorder=3)
 for rate, colour in zip((2, 4, 6), ("C0", "C1", "C2")):
     taps = [(here[0] + rate * i, here[1] + rate * j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
     ax_aspp.plot([t[1] for t in taps], [t[0] for t in taps], "o", color=colour, label=f"rate {rate}")
@@ -728,8 +729,8 @@ ax_aspp.set_title("ASPP: 3x3 taps at each rate", fontsize=10)
 for bins, colour in zip((1, 2, 3, 6), ("C0", "C1", "C2", "C4")):
     cell = 24 / bins
     row, col = int(here[0] // cell), int(here[1] // cell)
-    ax_psp.add_patch(plt.Rectangle((col * cell - 0.5, row * cell - 0.5), cell, cell, fill=False, ec=colour,
-                                   lw=2, label=f"{bins}x{bins} bins"))
+    ax_psp.add_patch(plt.Rectangle((col * cell - 0.5, row * cell - 0.5), cell, cell, fc=colour, alpha=0.15,
+                                   ec=colour, lw=2, label=f"{bins}x{bins} bins"))
 ax_psp.legend(loc="lower right", fontsize=8)
 ax_psp.set_title("pyramid pooling: the bins containing the pixel", fontsize=10)
 plt.show()

@@ -90,29 +90,31 @@ def _draw_grid(ax, field: FieldCounts) -> None:
     span = field.size
     ax.add_patch(Rectangle((field.offsets[0] - 0.5, field.offsets[0] - 0.5), span, span, fill=False,
                            ec="C3", lw=1.5))
-    if span <= 41:
-        ax.set_xticks(np.arange(field.offsets[0] - 0.5, field.offsets[-1] + 1, 1), minor=True)
-        ax.set_yticks(np.arange(field.offsets[0] - 0.5, field.offsets[-1] + 1, 1), minor=True)
-        ax.grid(which="minor", color="0.85", linewidth=0.5)
-        ax.tick_params(which="minor", length=0)
+    if span <= 41:  # cell borders as two line collections (cheaper to draw than minor ticks)
+        edges = np.arange(field.offsets[0] - 0.5, field.offsets[-1] + 1, 1)
+        low, high = edges[0], edges[-1]
+        ax.add_collection(LineCollection([[(e, low), (e, high)] for e in edges] +
+                                         [[(low, e), (high, e)] for e in edges], colors="0.85", linewidths=0.5))
     for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_major_locator(MaxNLocator(integer=True, nbins=7))
     ax.set_xlabel("input column (0 = under the output pixel)")
     ax.set_ylabel("input row")
-    ax.figure.colorbar(picture, ax=ax, shrink=0.8, label="paths")
+    return picture
 
 
 def _draw_paths(ax, field: FieldCounts, rates, strides) -> None:
-    """The 1-D picture: one row of units per layer (input at the bottom), a line per kernel tap."""
+    """The 1-D picture: one row of units per layer (input at the bottom), a line per kernel tap; a unit
+    at position p of layer l sits over input pixel p * (stride_1 * ... * stride_l)."""
+    jumps = np.cumprod((1,) + tuple(strides))
     segments = []
     for level in range(len(rates), 0, -1):
         for position in field.levels[level]:
             for tap in TAPS:
-                segments.append([(position * strides[level - 1] + tap * rates[level - 1], level - 1),
-                                 (position, level)])
+                source = position * strides[level - 1] + tap * rates[level - 1]
+                segments.append([(source * jumps[level - 1], level - 1), (position * jumps[level], level)])
     ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.8))
     for level, paths in enumerate(field.levels):
-        positions = np.array(sorted(paths))
+        positions = np.array(sorted(paths)) * jumps[level]
         ax.scatter(positions, np.full(len(positions), level), s=18, c="C3" if level == len(rates) else "C0",
                    zorder=3)
     ax.set_yticks(range(len(rates) + 1),
@@ -121,7 +123,7 @@ def _draw_paths(ax, field: FieldCounts, rates, strides) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(field.offsets[0] - 1, field.offsets[-1] + 1)
     ax.set_ylim(-0.5, len(rates) + 0.5)
-    ax.set_xlabel("position along one axis (in the layer's input pixels)")
+    ax.set_xlabel("position along one axis (input pixels)")
     ax.set_title("one axis: every unit that feeds the output (red)", fontsize=10)
 
 
@@ -136,9 +138,11 @@ def draw_field(rates=(1, 2, 3), strides=None) -> Figure:
     field = field_counts(rates, strides)
     rates = tuple(int(r) for r in rates)
     strides = (1,) * len(rates) if strides is None else tuple(int(s) for s in strides)
-    fig = LectureFigure(figsize=(11, 4.6), layout="constrained")
-    ax_grid, ax_paths = fig.subplots(1, 2, width_ratios=[1, 1.25])
-    _draw_grid(ax_grid, field)
+    fig = LectureFigure(figsize=(11, 4.6))  # fixed axes (no layout engine): redraws stay fast
+    ax_grid = fig.add_axes((0.065, 0.12, 0.34, 0.8))
+    ax_bar = fig.add_axes((0.415, 0.2, 0.012, 0.64))
+    ax_paths = fig.add_axes((0.6, 0.12, 0.385, 0.8))
+    fig.colorbar(_draw_grid(ax_grid, field), cax=ax_bar, label="paths")
     ax_grid.set_title(field_title(field, int(np.prod(strides))), fontsize=9)
     _draw_paths(ax_paths, field, rates, strides)
     fig.counts, fig.field = field.counts, field
@@ -175,7 +179,7 @@ def field_static_figure(stacks=((2, 2, 2), (1, 2, 3), (1, 2, 5))) -> Figure:
     fig = LectureFigure(figsize=(4 * len(stacks), 4.2), layout="constrained")
     for ax, rates in zip(fig.subplots(1, len(stacks), squeeze=False)[0], stacks):
         field = field_counts(rates)
-        _draw_grid(ax, field)
+        fig.colorbar(_draw_grid(ax, field), ax=ax, shrink=0.8, label="paths")
         ax.set_title(f"rates {tuple(rates)}: {field.size}x{field.size}, {field.holes} holes", fontsize=10)
     return fig
 
