@@ -647,6 +647,9 @@ for name, net in [("DeepLabV3", models.DeepLabV3(output_stride=8, **small)),
     total = sum(p.data.size for p in net.parameters())
     print(f"{name:13s}: ASPP {sum(p.data.size for p in net.aspp.parameters()):6d} parameters, "
           f"whole model {total}")
+decoder = sum(p.data.size for p in net.decoder.parameters() if p.data.ndim == 4)  # convolution weights only
+print(f"v3+ decoder: two separable 3x3 convs (80 -> 64 -> 64 channels) hold {decoder} weights; "
+      f"two standard 3x3 convs would hold {9 * 80 * 64 + 9 * 64 * 64}")
 
 # %% [markdown]
 # ## 8. Spatial pyramid pooling and PSPNet
