@@ -151,18 +151,29 @@ _got = np.asarray(dilate_kernel(_nine, 2))
 assert _got.shape == (1, 1, 5, 5), f"dilate_kernel(3x3 weights 1..9, 2): expected shape (1, 1, 5, 5), got {_got.shape}"
 np.testing.assert_array_equal(_got[0, 0], _want, err_msg="dilate_kernel(3x3 weights 1..9, rate 2)")
 np.testing.assert_array_equal(np.asarray(dilate_kernel(_nine, 1)), _nine, err_msg="rate 1 changes nothing")
-_rng = np.random.default_rng(12)
-for _ in range(8):
-    _r, _kh, _kw, _p = (int(v) for v in _rng.integers([1, 1, 1, 0], [4, 4, 4, 4]))
-    _x, _w = _rng.normal(size=(2, 3, 11, 12)), _rng.normal(size=(4, 3, _kh, _kw))
-    _expected = F.conv2d(ms.tensor(_x), ms.tensor(_w), padding=_p, dilation=_r).numpy()
-    _torch = torch.nn.functional.conv2d(torch.tensor(_x), torch.tensor(_w), padding=_p, dilation=_r).numpy()
-    _sparse = np.asarray(dilate_kernel(_w, _r))
-    _kernel_shape = (4, 3, _r * (_kh - 1) + 1, _r * (_kw - 1) + 1)
-    assert _sparse.shape == _kernel_shape, f"dilate_kernel(shape {_w.shape}, {_r}): expected {_kernel_shape}, got {_sparse.shape}"
-    _got = F.conv2d(ms.tensor(_x), ms.tensor(_sparse), padding=_p).numpy()
-    np.testing.assert_allclose(_got, _expected, atol=1e-10, err_msg=f"rate {_r}, kernel {_kh}x{_kw}, padding {_p}")
-    np.testing.assert_allclose(_got, _torch, atol=1e-10, err_msg=f"against torch: rate {_r}, padding {_p}")
+
+
+def _check_dilate_kernel(seed, trials, max_rate):
+    """Random kernels: convolving with dilate_kernel(w, r) must equal minseg's and torch's dilation=r."""
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        r, kh, kw, p, o, c = (int(v) for v in rng.integers([1, 1, 1, 0, 1, 1], [max_rate + 1, 4, 4, 4, 5, 4]))
+        x, w = rng.normal(size=(2, c, 13, 14)), rng.normal(size=(o, c, kh, kw))
+        expected = F.conv2d(ms.tensor(x), ms.tensor(w), padding=p, dilation=r).numpy()
+        theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=p, dilation=r).numpy()
+        sparse = np.asarray(dilate_kernel(w, r))
+        shape = (o, c, r * (kh - 1) + 1, r * (kw - 1) + 1)
+        assert sparse.shape == shape, f"dilate_kernel(weight of shape {w.shape}, {r}): expected shape {shape}, got {sparse.shape}"
+        got = F.conv2d(ms.tensor(x), ms.tensor(sparse), padding=p).numpy()
+        case = f"weight {w.shape}, rate {r}, padding {p}"
+        np.testing.assert_allclose(got, expected, atol=1e-10, err_msg=f"conv with dilate_kernel vs F.conv2d(dilation): {case}")
+        np.testing.assert_allclose(got, theirs, atol=1e-10, err_msg=f"conv with dilate_kernel vs torch: {case}")
+
+
+_check_dilate_kernel(12, 8, 3)
+### BEGIN HIDDEN TESTS
+_check_dilate_kernel(112, 10, 5)
+### END HIDDEN TESTS
 print("convolving with dilate_kernel(w, r) == F.conv2d(dilation=r) == torch")
 
 # %% [markdown]
@@ -503,6 +514,7 @@ import torch
 
 
 def _torch_aspp(x, branches, pool_weight, project_weight):
+    """The reference: the same head in PyTorch."""
     tf = torch.nn.functional
     outs = [tf.relu(tf.conv2d(x, w, padding=r * (w.shape[-1] // 2), dilation=r)) for w, r in branches]
     pooled = tf.relu(tf.conv2d(x.mean((2, 3), keepdim=True), pool_weight))
@@ -510,27 +522,41 @@ def _torch_aspp(x, branches, pool_weight, project_weight):
     return tf.relu(tf.conv2d(torch.cat(outs, 1), project_weight))
 
 
-_rng = np.random.default_rng(14)
-for _trial in range(4):
-    _c, _o, _h, _w = (int(v) for v in _rng.integers([1, 1, 5, 5], [4, 4, 12, 12]))
-    _rates = [1] + [int(r) for r in _rng.integers(1, 5, int(_rng.integers(1, 4)))]
-    _arrays = [_rng.normal(size=(2, _c, _h, _w))] + [_rng.normal(size=(_o, _c, 1 if i == 0 else 3, 1 if i == 0 else 3))
-                                                     for i in range(len(_rates))]
-    _arrays += [_rng.normal(size=(_o, _c, 1, 1)), _rng.normal(size=(3, _o * (len(_rates) + 1), 1, 1))]
-    _tx = [torch.tensor(a, requires_grad=True) for a in _arrays]
-    _tout = _torch_aspp(_tx[0], list(zip(_tx[1:-2], _rates)), _tx[-2], _tx[-1])
-    _mx = [ms.tensor(a, requires_grad=True) for a in _arrays]
-    _out = aspp_forward(_mx[0], list(zip(_mx[1:-2], _rates)), _mx[-2], _mx[-1])
-    _case = f"x {_arrays[0].shape}, rates {_rates}"
-    assert tuple(_out.shape) == tuple(_tout.shape), f"aspp_forward({_case}): expected shape {tuple(_tout.shape)}, got {tuple(_out.shape)}"
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), rtol=1e-9, atol=1e-9, err_msg=f"aspp_forward({_case})")
-    _g = _rng.normal(size=_tout.shape)
-    _out.backward(_g)
-    _tout.backward(torch.tensor(_g))
-    for _i, (_a, _b) in enumerate(zip(_mx, _tx)):
-        assert _a.grad is not None, f"aspp_forward({_case}): no gradient reached input {_i}"
-        np.testing.assert_allclose(_a.grad, _b.grad.numpy(), rtol=1e-8, atol=1e-9,
-                                   err_msg=f"aspp_forward({_case}): gradient of input {_i}")
+def _check_aspp(seed, trials):
+    """Random ASPP heads: aspp_forward must match the PyTorch one above, forward and every gradient."""
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        c, o, h, w = (int(v) for v in rng.integers([1, 1, 5, 5], [4, 4, 12, 12]))
+        rates = [1] + [int(r) for r in rng.integers(1, 5, int(rng.integers(1, 4)))]
+        arrays = [rng.normal(size=(2, c, h, w))] + [rng.normal(size=(o, c, 1, 1) if i == 0 else (o, c, 3, 3))
+                                                    for i in range(len(rates))]
+        arrays += [rng.normal(size=(o, c, 1, 1)), rng.normal(size=(3, o * (len(rates) + 1), 1, 1))]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        expected = _torch_aspp(theirs[0], list(zip(theirs[1:-2], rates)), theirs[-2], theirs[-1])
+        ours = [ms.tensor(a, requires_grad=True) for a in arrays]
+        out = aspp_forward(ours[0], list(zip(ours[1:-2], rates)), ours[-2], ours[-1])
+        case = f"x {arrays[0].shape}, rates {rates}"
+        assert tuple(out.shape) == tuple(expected.shape), f"aspp_forward({case}): expected shape {tuple(expected.shape)}, got {tuple(out.shape)}"
+        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-9, err_msg=f"aspp_forward({case})")
+        upstream = rng.normal(size=expected.shape)
+        out.backward(upstream)
+        expected.backward(torch.tensor(upstream))
+        for index, (mine, reference) in enumerate(zip(ours, theirs)):
+            assert mine.grad is not None, f"aspp_forward({case}): no gradient reached input {index}"
+            np.testing.assert_allclose(mine.grad, reference.grad.numpy(), rtol=1e-8, atol=1e-9,
+                                       err_msg=f"aspp_forward({case}): gradient of input {index}")
+
+
+# by hand: a 3x3 map of ones; a 1x1 branch (1 everywhere), a 3x3 rate-2 branch of ones (taps inside: 2 x 2 at
+# the corners, 1 at the centre), the image-level branch (mean 1) and a projection that adds the three
+_ones = [ms.tensor(np.ones(shape)) for shape in [(1, 1, 3, 3), (1, 1, 1, 1), (1, 1, 3, 3), (1, 1, 1, 1), (1, 3, 1, 1)]]
+_got = aspp_forward(_ones[0], [(_ones[1], 1), (_ones[2], 2)], _ones[3], _ones[4]).data
+np.testing.assert_allclose(np.asarray(_got).reshape(3, 3), [[6, 4, 6], [4, 3, 4], [6, 4, 6]],
+                           err_msg="aspp_forward on a 3x3 map of ones, rates 1 and 2, all-ones weights")
+_check_aspp(14, 4)
+### BEGIN HIDDEN TESTS
+_check_aspp(114, 4)
+### END HIDDEN TESTS
 print("aspp_forward agrees with a PyTorch ASPP, forward and every gradient")
 
 # %% [markdown]
@@ -656,7 +682,7 @@ print(f"v3+ decoder: two separable 3x3 convs (80 -> 64 -> 64 channels) hold {dec
 #
 # ASPP is named after **spatial pyramid pooling (SPP)** (He et al.), but works differently. SPP was
 # invented so that a classification network could take images of any size: it max-pools the last
-# feature map into a fixed grid of bins — 1×1, 2×2, 4×4 — whatever the map's size (the pooling window
+# feature map into fixed grids of bins — 1×1, 2×2 and 4×4 in the slides' figure — whatever the map's size (the pooling window
 # and stride scale with the input, $\lceil n/b\rceil$ and $\lfloor n/b\rfloor$), and concatenates them
 # into a vector of fixed length for the fully connected layers.
 
@@ -781,7 +807,7 @@ plt.show()
 # - Fields add up, $(k_\text{eff}-1)$ times the jump per layer; equal rates leave holes (gridding),
 #   rates like 1, 2, 3 fill them.
 # - Trading strides for dilation keeps every weight and the field, and makes the maps 2× or 4× larger:
-#   output stride 16 doubles the compute, 8 quadruples it.
+#   for ResNet-18, output stride 16 costs 1.7 times the multiply-adds of 32, output stride 8 five times.
 # - LargeFOV: one fc6 at rate 12. ASPP: parallel rates (S: 2–12, L: 6–24; wider is better). v3: ASPP +
 #   1×1 + image-level pooling + batch norm (large rates on small maps collapse to their centre tap).
 #   v3+: a decoder with stride-4 features, and depthwise-separable convolutions (8.7× fewer weights).
