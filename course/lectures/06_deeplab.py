@@ -833,8 +833,8 @@ for method, (rates, miou) in paper.items():
 # against 11 classes of digits on textures with networks of a few hundred thousand weights trained for
 # minutes on a CPU — so compare the *orderings* and their reasons rather than the numbers. Does the
 # v3 family, with its image-level context and batch norm, beat LargeFOV here as it does in the papers?
-# Does v3+'s decoder, at output stride 16, make up for its coarser encoder? Look at the predictions:
-# where do the thin strokes of the digits survive?
+# Does v3+'s decoder, at output stride 16, make up for its coarser encoder? Look at the predictions
+# (a colour per class, black the background): where do the thin strokes of the digits survive?
 
 # %% tags=["nbval-ignore-output"]
 from minseg.training import predict
