@@ -148,7 +148,8 @@ import torch
 _nine = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
 _want = np.array([[1, 0, 2, 0, 3], [0] * 5, [4, 0, 5, 0, 6], [0] * 5, [7, 0, 8, 0, 9]], float)
 _got = np.asarray(dilate_kernel(_nine, 2))
-assert _got.shape == (1, 1, 5, 5), f"dilate_kernel(3x3 weights 1..9, 2): expected shape (1, 1, 5, 5), got {_got.shape}"
+assert _got.shape == (1, 1, 5, 5), \
+    f"dilate_kernel(3x3 weights 1..9, 2): expected shape (1, 1, 5, 5), got {_got.shape}"
 np.testing.assert_array_equal(_got[0, 0], _want, err_msg="dilate_kernel(3x3 weights 1..9, rate 2)")
 np.testing.assert_array_equal(np.asarray(dilate_kernel(_nine, 1)), _nine, err_msg="rate 1 changes nothing")
 
@@ -163,11 +164,14 @@ def _check_dilate_kernel(seed, trials, max_rate):
         theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=p, dilation=r).numpy()
         sparse = np.asarray(dilate_kernel(w, r))
         shape = (o, c, r * (kh - 1) + 1, r * (kw - 1) + 1)
-        assert sparse.shape == shape, f"dilate_kernel(weight of shape {w.shape}, {r}): expected shape {shape}, got {sparse.shape}"
+        assert sparse.shape == shape, \
+            f"dilate_kernel(weight of shape {w.shape}, {r}): expected shape {shape}, got {sparse.shape}"
         got = F.conv2d(ms.tensor(x), ms.tensor(sparse), padding=p).numpy()
         case = f"weight {w.shape}, rate {r}, padding {p}"
-        np.testing.assert_allclose(got, expected, atol=1e-10, err_msg=f"conv with dilate_kernel vs F.conv2d(dilation): {case}")
-        np.testing.assert_allclose(got, theirs, atol=1e-10, err_msg=f"conv with dilate_kernel vs torch: {case}")
+        np.testing.assert_allclose(got, expected, atol=1e-10,
+                                   err_msg=f"conv with dilate_kernel vs F.conv2d(dilation): {case}")
+        np.testing.assert_allclose(got, theirs, atol=1e-10,
+                                   err_msg=f"conv with dilate_kernel vs torch: {case}")
 
 
 _check_dilate_kernel(12, 8, 3)
@@ -209,7 +213,7 @@ print("F.conv2d(dilation=3) == torch, forward and backward")
 # %%
 def stack_field(layers):
     """(receptive field size, jump) in input pixels after a chain of (kernel_size, stride, rate) layers."""
-    ### BEGIN SOLUTION hint: start at size = jump = 1; each layer adds (effective kernel - 1) * jump, then jump *= stride
+    ### BEGIN SOLUTION hint: size = jump = 1; a layer adds (effective kernel - 1) * jump, then jump *= stride
     size, jump = 1, 1
     for kernel_size, stride, rate in layers:
         size += (kernel_size + (kernel_size - 1) * (rate - 1) - 1) * jump
@@ -226,8 +230,8 @@ _cases = {((3, 1, 1),) * 3: (7, 1), ((3, 1, 2),) * 3: (13, 1), ((3, 1, 1), (3, 1
           ((3, 1, 1), (3, 1, 2), (3, 1, 3)): (13, 1), ((11, 4, 1), (3, 2, 1)): (19, 8),
           ((3, 2, 1), (3, 1, 2)): (11, 2)}  # worked by hand
 _rng = np.random.default_rng(13)
-_random = [[tuple(int(v) for v in _rng.integers([1, 1, 1], [6, 3, 4])) for _ in range(int(_rng.integers(1, 7)))]
-           for _ in range(25)]
+_random = [[tuple(int(v) for v in _rng.integers([1, 1, 1], [6, 3, 4]))  # (kernel, stride, rate)
+            for _ in range(int(_rng.integers(1, 7)))] for _ in range(25)]
 _expected = [(_library_field([(k, s, 0, r) for k, s, r in _layers])[-1].size,
               _library_field([(k, s, 0, r) for k, s, r in _layers])[-1].jump) for _layers in _random]
 with unavailable(_library_field):
@@ -253,13 +257,13 @@ print("stack_field agrees with the hand-worked stacks")
 for rates in [(1, 1, 1), (2, 2, 2), (1, 2, 3), (1, 2, 4)]:
     field = dviz.field_counts(rates)
     used = np.count_nonzero(field.counts)
-    print(f"rates {rates}: field {field.size}x{field.size} = {field.size ** 2} pixels, {used} used, "
-          f"{field.holes} holes; paths along one axis {field.counts_1d.tolist()}")
+    print(f"rates {rates}: {field.size}x{field.size}, {used} of {field.size ** 2} used, {field.holes} holes; "
+          f"one axis {field.counts_1d.tolist()}")
 # Expected output:
-# rates (1, 1, 1): field 7x7 = 49 pixels, 49 used, 0 holes; paths along one axis [1, 3, 6, 7, 6, 3, 1]
-# rates (2, 2, 2): field 13x13 = 169 pixels, 49 used, 120 holes; paths along one axis [1, 0, 3, 0, 6, 0, 7, 0, 6, 0, 3, 0, 1]
-# rates (1, 2, 3): field 13x13 = 169 pixels, 169 used, 0 holes; paths along one axis [1, 1, 2, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1]
-# rates (1, 2, 4): field 15x15 = 225 pixels, 225 used, 0 holes; paths along one axis [1, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 1, 2, 1, 1]
+# rates (1, 1, 1): 7x7, 49 of 49 used, 0 holes; one axis [1, 3, 6, 7, 6, 3, 1]
+# rates (2, 2, 2): 13x13, 49 of 169 used, 120 holes; one axis [1, 0, 3, 0, 6, 0, 7, 0, 6, 0, 3, 0, 1]
+# rates (1, 2, 3): 13x13, 169 of 169 used, 0 holes; one axis [1, 1, 2, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1]
+# rates (1, 2, 4): 15x15, 225 of 225 used, 0 holes; one axis [1, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 1, 2, 1, 1]
 
 # %% [markdown]
 # The counts are what autograd sees too: for a stack of all-ones 3×3 kernels, the gradient of one
@@ -273,7 +277,8 @@ y = x
 for rate in (2, 2, 2):
     y = F.conv2d(y, ms.tensor(np.ones((1, 1, 3, 3))), padding=rate, dilation=rate)
 y[0, 0, 13, 13].backward()
-print("gradient == path counts:", np.array_equal(x.grad[0, 0, 7:20, 7:20], dviz.field_counts((2, 2, 2)).counts))
+counts = dviz.field_counts((2, 2, 2)).counts
+print("gradient == path counts:", np.array_equal(x.grad[0, 0, 7:20, 7:20], counts))
 print("centre row of the gradient:", x.grad[0, 0, 13, 7:20].astype(int))
 # Expected output:
 # gradient == path counts: True
@@ -324,8 +329,9 @@ def resnet18_convs(output_stride):
             dilation *= 2  # the stride this stage lost becomes dilation
         for block in range(2):
             name = f"stage{stage}.{block + 1}"
-            convs.append((dict(name=name + "a", kernel=3, stride=stride if block == 0 else 1, padding=dilation,
-                               dilation=dilation), channels, width))
+            first = dict(name=name + "a", kernel=3, stride=stride if block == 0 else 1, padding=dilation,
+                         dilation=dilation)
+            convs.append((first, channels, width))
             convs.append((dict(name=name + "b", kernel=3, padding=dilation, dilation=dilation), width, width))
             channels = width
     return convs
@@ -405,8 +411,10 @@ print("same number of parameters:", counts[16] == counts[8])
 def deeplab_v1_chain(rate):
     """VGG-16 as DeepLab v1 runs it (pool4 and pool5 at stride 1, conv5 dilated by 2), then fc6."""
     layers = []
-    for stage, (convs, dil, pool_stride) in enumerate([(2, 1, 2), (2, 1, 2), (3, 1, 2), (3, 1, 1), (3, 2, 1)], 1):
-        layers += [dict(name=f"conv{stage}_{i + 1}", kernel=3, padding=dil, dilation=dil) for i in range(convs)]
+    stages = [(2, 1, 2), (2, 1, 2), (3, 1, 2), (3, 1, 1), (3, 2, 1)]  # (convs, dilation, pool stride)
+    for stage, (convs, dil, pool_stride) in enumerate(stages, 1):
+        layers += [dict(name=f"conv{stage}_{i + 1}", kernel=3, padding=dil, dilation=dil)
+                   for i in range(convs)]
         layers.append(dict(name=f"pool{stage}", kernel=3, stride=pool_stride, padding=1))
     return layers + [dict(name="fc6", kernel=3, padding=rate, dilation=rate)]
 
@@ -431,6 +439,13 @@ print(f"VGG-16's own fc6 (7x7, 512 -> 4096): {(49 * 512 * 4096 + 4096) / 1e6:.2f
 # ASPP-S    (2, 4, 8, 12)    [5, 9, 17, 25]   -> [40, 72, 136, 200]   419    23.16 M     66.98
 # ASPP-L    (6, 12, 18, 24)  [13, 25, 37, 49] -> [104, 200, 296, 392]   611    23.16 M     68.96
 # VGG-16's own fc6 (7x7, 512 -> 4096): 102.76 M weights
+
+# %% [markdown]
+# LargeFOV's chain layer by layer, from `minseg.receptive_field` (on a 320×320 input): the jump stops at
+# 8 after `pool3`, yet the field keeps growing, fastest at the dilated `conv5` and `fc6`.
+
+# %%
+print(format_table(receptive_field(deeplab_v1_chain(12), input_size=320)))
 
 # %% [markdown]
 # (mIoU on PASCAL VOC 2012 *val*, VGG-16, before the CRF of the next lecture — the table on the
@@ -473,7 +488,8 @@ def taps_inside(size, rate, kernel_size=3):
 
 
 for size in (33, 8):
-    print(f"{size}x{size} map:", ", ".join(f"rate {r}: {taps_inside(size, r):.2f}" for r in (1, 6, 12, 18, 24, 33)))
+    shares = [f"rate {r}: {taps_inside(size, r):.2f}" for r in (1, 6, 12, 18, 24, 33)]
+    print(f"{size}x{size} map:", ", ".join(shares))
 # Expected output:
 # 33x33 map: rate 1: 0.96, rate 6: 0.77, rate 12: 0.57, rate 18: 0.40, rate 24: 0.27, rate 33: 0.11
 # 8x8 map: rate 1: 0.84, rate 6: 0.25, rate 12: 0.11, rate 18: 0.11, rate 24: 0.11, rate 33: 0.11
@@ -500,7 +516,7 @@ for size in (33, 8):
 def aspp_forward(x, branches, pool_weight, project_weight):
     """Atrous spatial pyramid pooling: parallel dilated convolutions + image-level features, projected."""
     h, w = x.shape[-2:]
-    ### BEGIN SOLUTION hint: a list of branch outputs; F.interpolate(pooled, size=(h, w)) spreads the 1x1 branch
+    ### BEGIN SOLUTION hint: a list of branch outputs; F.interpolate(pooled, size=(h, w)) spreads the 1x1 one
     outputs = [F.relu(F.conv2d(x, weight, padding=rate * (weight.shape[-1] // 2), dilation=rate))
                for weight, rate in branches]
     pooled = F.relu(F.conv2d(F.adaptive_avg_pool2d(x, 1), pool_weight))
@@ -536,8 +552,10 @@ def _check_aspp(seed, trials):
         ours = [ms.tensor(a, requires_grad=True) for a in arrays]
         out = aspp_forward(ours[0], list(zip(ours[1:-2], rates)), ours[-2], ours[-1])
         case = f"x {arrays[0].shape}, rates {rates}"
-        assert tuple(out.shape) == tuple(expected.shape), f"aspp_forward({case}): expected shape {tuple(expected.shape)}, got {tuple(out.shape)}"
-        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-9, err_msg=f"aspp_forward({case})")
+        assert tuple(out.shape) == tuple(expected.shape), \
+            f"aspp_forward({case}): expected shape {tuple(expected.shape)}, got {tuple(out.shape)}"
+        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-9,
+                                   err_msg=f"aspp_forward({case})")
         upstream = rng.normal(size=expected.shape)
         out.backward(upstream)
         expected.backward(torch.tensor(upstream))
@@ -549,7 +567,8 @@ def _check_aspp(seed, trials):
 
 # by hand: a 3x3 map of ones; a 1x1 branch (1 everywhere), a 3x3 rate-2 branch of ones (taps inside: 2 x 2 at
 # the corners, 1 at the centre), the image-level branch (mean 1) and a projection that adds the three
-_ones = [ms.tensor(np.ones(shape)) for shape in [(1, 1, 3, 3), (1, 1, 1, 1), (1, 1, 3, 3), (1, 1, 1, 1), (1, 3, 1, 1)]]
+_shapes = [(1, 1, 3, 3), (1, 1, 1, 1), (1, 1, 3, 3), (1, 1, 1, 1), (1, 3, 1, 1)]  # x, branches, pool, project
+_ones = [ms.tensor(np.ones(shape)) for shape in _shapes]
 _got = aspp_forward(_ones[0], [(_ones[1], 1), (_ones[2], 2)], _ones[3], _ones[4]).data
 np.testing.assert_allclose(np.asarray(_got).reshape(3, 3), [[6, 4, 6], [4, 3, 4], [6, 4, 6]],
                            err_msg="aspp_forward on a 3x3 map of ones, rates 1 and 2, all-ones weights")
@@ -606,7 +625,7 @@ print(f"image-level: {sum(p.data.size for p in aspp.image_pool.parameters())} pa
 # %%
 def separable_conv2d(x, depthwise, pointwise, dilation=1):
     """Depthwise (one k x k kernel per channel, dilated) then pointwise (1x1) convolution."""
-    ### BEGIN SOLUTION hint: slice x[:, c:c + 1] and depthwise[c:c + 1], convolve, F.cat along axis 1, then a 1x1 F.conv2d
+    ### BEGIN SOLUTION hint: convolve x[:, c:c + 1] with depthwise[c:c + 1]; F.cat on axis 1; then a 1x1 conv
     k = depthwise.shape[-1]
     per_channel = [F.conv2d(x[:, c:c + 1], depthwise[c:c + 1], padding=dilation * (k // 2), dilation=dilation)
                    for c in range(x.shape[1])]
@@ -625,34 +644,41 @@ def separable_parameters(in_channels, out_channels, kernel_size):
 # %% grade_id="separable"
 import torch
 
-for (_ci, _co, _k), _want in {(256, 256, 3): (589824, 67840), (3, 8, 3): (216, 51), (16, 32, 5): (12800, 912)}.items():
+_by_hand = {(256, 256, 3): (589824, 67840), (3, 8, 3): (216, 51), (16, 32, 5): (12800, 912)}
+for (_ci, _co, _k), _want in _by_hand.items():
     _got = tuple(separable_parameters(_ci, _co, _k))
-    assert _got == _want, f"separable_parameters({_ci}, {_co}, {_k}): expected (standard, separable) {_want}, got {_got}"
+    assert _got == _want, \
+        f"separable_parameters({_ci}, {_co}, {_k}): expected (standard, separable) {_want}, got {_got}"
 _rng = np.random.default_rng(15)
 for _ in range(5):
     _c, _o, _k, _d = (int(v) for v in _rng.integers([1, 1, 1, 1], [5, 5, 4, 4]))
-    _arrays = [_rng.normal(size=(2, _c, 9, 10)), _rng.normal(size=(_c, 1, _k, _k)), _rng.normal(size=(_o, _c, 1, 1))]
+    _arrays = [_rng.normal(size=shape) for shape in [(2, _c, 9, 10), (_c, 1, _k, _k), (_o, _c, 1, 1)]]
     _case = f"C={_c}, O={_o}, k={_k}, dilation={_d}"
     _mx = [ms.tensor(a, requires_grad=True) for a in _arrays]
-    _grouped = F.conv2d(F.conv2d(_mx[0], _mx[1], padding=_d * (_k // 2), dilation=_d, groups=_c), _mx[2]).numpy()
+    _depthwise = F.conv2d(_mx[0], _mx[1], padding=_d * (_k // 2), dilation=_d, groups=_c)
+    _grouped = F.conv2d(_depthwise, _mx[2]).numpy()
     _tx = [torch.tensor(a, requires_grad=True) for a in _arrays]
     _tout = torch.nn.functional.conv2d(torch.nn.functional.conv2d(_tx[0], _tx[1], padding=_d * (_k // 2),
                                                                   dilation=_d, groups=_c), _tx[2])
     _out = separable_conv2d(_mx[0], _mx[1], _mx[2], dilation=_d)
-    assert tuple(_out.shape) == tuple(_tout.shape), f"separable_conv2d({_case}): expected shape {tuple(_tout.shape)}, got {tuple(_out.shape)}"
-    np.testing.assert_allclose(_out.data, _grouped, atol=1e-10, err_msg=f"separable_conv2d({_case}) vs grouped + 1x1 conv")
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), atol=1e-10, err_msg=f"separable_conv2d({_case}) vs torch")
+    assert tuple(_out.shape) == tuple(_tout.shape), \
+        f"separable_conv2d({_case}): expected shape {tuple(_tout.shape)}, got {tuple(_out.shape)}"
+    np.testing.assert_allclose(_out.data, _grouped, atol=1e-10,
+                               err_msg=f"separable_conv2d({_case}) vs grouped + 1x1 conv")
+    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), atol=1e-10,
+                               err_msg=f"separable_conv2d({_case}) vs torch")
     _g = _rng.normal(size=_tout.shape)
     _out.backward(_g)
     _tout.backward(torch.tensor(_g))
     for _i, (_a, _b) in enumerate(zip(_mx, _tx)):
         assert _a.grad is not None, f"separable_conv2d({_case}): no gradient reached input {_i}"
-        np.testing.assert_allclose(_a.grad, _b.grad.numpy(), atol=1e-9, err_msg=f"separable_conv2d({_case}): gradient {_i}")
+        np.testing.assert_allclose(_a.grad, _b.grad.numpy(), atol=1e-9,
+                                   err_msg=f"separable_conv2d({_case}): gradient {_i}")
 ### BEGIN HIDDEN TESTS
 for _ in range(10):
     _ci, _co, _k = (int(v) for v in _rng.integers([1, 1, 1], [300, 300, 8]))
     _want = (_k * _k * _ci * _co, _k * _k * _ci + _ci * _co)
-    _layer = ms.nn.Conv2d(_ci, _ci, _k, groups=_ci, bias=False)  # count the depthwise weights off a real layer
+    _layer = ms.nn.Conv2d(_ci, _ci, _k, groups=_ci, bias=False)  # the depthwise weights of a real layer
     assert _layer.weight.data.size + _ci * _co == _want[1]
     _got = tuple(separable_parameters(_ci, _co, _k))
     assert _got == _want, f"separable_parameters({_ci}, {_co}, {_k}): expected {_want}, got {_got}"
@@ -667,7 +693,8 @@ print("separable_conv2d == grouped + 1x1 convolution (minseg and torch); paramet
 inputs = [demo.normal(size=(2, 4, 9, 9)), demo.normal(size=(4, 1, 3, 3))]
 compare_with_torch(lambda x, w: F.conv2d(x, w, padding=2, dilation=2, groups=4),
                    lambda x, w: torch.nn.functional.conv2d(x, w, padding=2, dilation=2, groups=4), inputs)
-small = dict(num_classes=11, widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64, rates=(1, 2, 3))
+small = dict(num_classes=11, widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64,
+             rates=(1, 2, 3))
 for name, net in [("DeepLabV3", models.DeepLabV3(output_stride=8, **small)),
                   ("DeepLabV3Plus", models.DeepLabV3Plus(output_stride=16, low_level_width=16, **small))]:
     total = sum(p.data.size for p in net.parameters())
@@ -682,9 +709,10 @@ print(f"v3+ decoder: two separable 3x3 convs (80 -> 64 -> 64 channels) hold {dec
 #
 # ASPP is named after **spatial pyramid pooling (SPP)** (He et al.), but works differently. SPP was
 # invented so that a classification network could take images of any size: it max-pools the last
-# feature map into fixed grids of bins — 1×1, 2×2 and 4×4 in the slides' figure — whatever the map's size (the pooling window
-# and stride scale with the input, $\lceil n/b\rceil$ and $\lfloor n/b\rfloor$), and concatenates them
-# into a vector of fixed length for the fully connected layers.
+# feature map into fixed grids of bins — 1×1, 2×2 and 4×4 in the slides' figure — whatever the map's
+# size (the pooling window and stride scale with the input, $\lceil n/b\rceil$ and
+# $\lfloor n/b\rfloor$), and concatenates them into a vector of fixed length for the fully connected
+# layers.
 
 # %% tags=["nbval-check-output"]
 def spp(x, bins=(1, 2, 4)):
@@ -714,9 +742,9 @@ for size in (13, 10, 9):
 
 # %%
 def pyramid_pooling(x, reducers, bins=(1, 2, 3, 6)):
-    """PSPNet: for each bin count b, adaptive average pool to b x b, 1x1 conv + ReLU, upsample; concat with x."""
-    size = x.shape[-2:]
-    levels = [F.interpolate(F.relu(F.conv2d(F.adaptive_avg_pool2d(x, b), w)), size=tuple(size), mode="bilinear",
+    """PSPNet: for each bin count b, average-pool to b x b, 1x1 conv + ReLU, upsample; concat with x."""
+    size = tuple(x.shape[-2:])
+    levels = [F.interpolate(F.relu(F.conv2d(F.adaptive_avg_pool2d(x, b), w)), size=size, mode="bilinear",
                             align_corners=False) for b, w in zip(bins, reducers)]
     return F.cat([x] + levels, 1)
 
@@ -725,7 +753,8 @@ rng = np.random.default_rng(6)
 features = ms.tensor(rng.normal(size=(1, 64, 24, 24)).astype(np.float32))
 reducers = [ms.tensor(rng.normal(size=(16, 64, 1, 1)).astype(np.float32)) for _ in range(4)]
 print("PSP module:", features.shape, "->", pyramid_pooling(features, reducers).shape)
-compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, 3), lambda x: torch.nn.functional.adaptive_avg_pool2d(x, 3),
+compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, 3),
+                   lambda x: torch.nn.functional.adaptive_avg_pool2d(x, 3),
                    [demo.normal(size=(2, 3, 12, 10))])
 print("F.adaptive_avg_pool2d == torch, forward and backward")
 
@@ -734,8 +763,8 @@ print("F.adaptive_avg_pool2d == torch, forward and backward")
 #
 # | | ASPP (DeepLab v2/v3) | pyramid pooling (SPP, PSPNet) |
 # |---|---|---|
-# | context from | a few *samples* at a fixed distance (the rate), learned 3×3 weights | the *average* (or max) of whole regions |
-# | the regions | the same pixel distances everywhere: translation-equivariant | a fixed grid over the image: bins grow with the image |
+# | context from | a few *samples* at fixed offsets, learned 3×3 weights | the *average* (max) of regions |
+# | the regions | the same pixel offsets everywhere (equivariant) | a fixed grid: bins grow with the image |
 # | scale set by | the rates, in feature pixels | the number of bins, as a fraction of the image |
 #
 # DeepLab v3's image-level branch is PSPNet's 1×1 bin. The picture: the input positions that one
@@ -815,17 +844,18 @@ for name in names:
 print("made by:", pretrained.record("deeplabv3")["command"])
 
 # %% tags=["nbval-ignore-output"]
-described = {"deeplab_largefov": "DeepLab v1 LargeFOV (VGG, fc6 rate 4)", "deeplabv3": "DeepLab v3 (ASPP + image pooling)",
+described = {"deeplab_largefov": "DeepLab v1 LargeFOV (VGG, fc6 rate 4)",
+             "deeplabv3": "DeepLab v3 (ASPP + image pooling)",
              "deeplabv3plus": "DeepLab v3+ (separable ASPP + decoder)"}
 print(f"{'model':40s} {'data':26s} {'stride':>6s} {'params':>8s} {'mIoU':>6s} {'pixel acc':>9s}")
 for name, model in trained.items():
-    stride = model.config.get("output_stride", getattr(model, "output_stride", None))  # LargeFOV: an attribute
+    stride = model.config.get("output_stride", getattr(model, "output_stride", None))  # LargeFOV: attribute
     print(f"{described[name]:40s} {'DigitScenes val, ' + str(len(val)) + ' scenes':26s} {stride:6d} "
           f"{sum(p.data.size for p in model.parameters()):8d} {100 * scores[name]['mean_iou']:6.2f} "
           f"{100 * scores[name]['pixel_accuracy']:9.2f}")
 for method, (rates, miou) in paper.items():
-    print(f"{'paper: ' + method + ' ' + str(rates):40s} {'PASCAL VOC 2012 val':26s} {8:6d} {'VGG-16':>8s} {miou:6.2f} "
-          f"{'-':>9s}")
+    label = f"paper: {method} {rates}"
+    print(f"{label:40s} {'PASCAL VOC 2012 val':26s} {8:6d} {'VGG-16':>8s} {miou:6.2f} {'-':>9s}")
 
 # %% [markdown]
 # (mIoU in percent, before any CRF: the after-CRF column is the next lecture's.) The two halves of the
@@ -844,7 +874,8 @@ picked = [0, 1, 2]
 fig, axes = plt.subplots(len(picked), 2 + len(trained), figsize=(11, 2.4 * len(picked)), layout="constrained")
 predictions = {name: predict(model, val.images[picked]).argmax(1) for name, model in trained.items()}
 for row, index in enumerate(picked):
-    panels = [(val.images[index].transpose(1, 2, 0), "image"), (colorize(val.masks[index], 11), "ground truth")]
+    panels = [(val.images[index].transpose(1, 2, 0), "image"),
+              (colorize(val.masks[index], 11), "ground truth")]
     panels += [(colorize(predictions[name][row], 11), described[name].split(" (")[0]) for name in trained]
     for ax, (picture, title) in zip(axes[row], panels):
         ax.imshow(picture)

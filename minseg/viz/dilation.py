@@ -93,8 +93,8 @@ def _draw_grid(ax, field: FieldCounts) -> None:
     if span <= 41:  # cell borders as two line collections (cheaper to draw than minor ticks)
         edges = np.arange(field.offsets[0] - 0.5, field.offsets[-1] + 1, 1)
         low, high = edges[0], edges[-1]
-        ax.add_collection(LineCollection([[(e, low), (e, high)] for e in edges] +
-                                         [[(low, e), (high, e)] for e in edges], colors="0.85", linewidths=0.5))
+        borders = [[(e, low), (e, high)] for e in edges] + [[(low, e), (high, e)] for e in edges]
+        ax.add_collection(LineCollection(borders, colors="0.85", linewidths=0.5))
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True, nbins=7))
     ax.set_xlabel("input column (0 = under the output pixel)")
@@ -117,9 +117,8 @@ def _draw_paths(ax, field: FieldCounts, rates, strides) -> None:
         positions = np.array(sorted(paths)) * jumps[level]
         ax.scatter(positions, np.full(len(positions), level), s=18, c="C3" if level == len(rates) else "C0",
                    zorder=3)
-    ax.set_yticks(range(len(rates) + 1),
-                  ["input"] + [f"layer {i + 1}: r={r}, s={s}" for i, (r, s) in enumerate(zip(rates, strides))],
-                  fontsize=8)
+    names = [f"layer {i + 1}: r={r}, s={s}" for i, (r, s) in enumerate(zip(rates, strides))]
+    ax.set_yticks(range(len(rates) + 1), ["input"] + names, fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(field.offsets[0] - 1, field.offsets[-1] + 1)
     ax.set_ylim(-0.5, len(rates) + 0.5)
@@ -149,7 +148,8 @@ def draw_field(rates=(1, 2, 3), strides=None) -> Figure:
     return fig
 
 
-def field_widget(rates=(1, 2, 3, 1), strides=(1, 1, 1, 1), layers=3, max_rate=4, max_stride=2) -> FigureWidget:
+def field_widget(rates=(1, 2, 3, 1), strides=(1, 1, 1, 1), layers=3, max_rate=4,
+                 max_stride=2) -> FigureWidget:
     """A layer-count slider and a rate and a stride slider per layer (two rows of four)."""
     import ipywidgets as widgets
 
@@ -213,5 +213,5 @@ def draw_sparse_dense(signal, kernel, rate: int = 2) -> Figure:
     return fig
 
 
-__all__ = ["FieldCounts", "field_counts", "draw_field", "field_widget", "field_static_figure",
-           "draw_sparse_dense", "field_title"]
+__all__ = ["FieldCounts", "draw_field", "draw_sparse_dense", "field_counts", "field_static_figure",
+           "field_title", "field_widget"]
