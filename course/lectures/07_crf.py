@@ -135,8 +135,8 @@ print(f"same colour, 40 pixels apart:    {kernel_pair((0, 0), (0, 40), (200, 40,
 # theta_gamma, distance="euclidean")`: the $N \times N$ matrix $W$ of an image `(H, W)` or
 # `(H, W, C)`, pixels in raster order (row by row), positions $p_i = (\text{row}, \text{column})$,
 # zero diagonal. With `distance="chebyshev"` both $\|p_i - p_j\|$ and $\|I_i - I_j\|$ are
-# $\max_k |v_k - w_k|$ (the slides' example uses it). minseg's own kernel matrix
-# (`ms.crf.dense.pairwise_matrix`) is unavailable while the check runs.
+# $\max_k |v_k - w_k|$ (the slides' example uses it). minseg's own kernel matrices
+# (`ms.crf.dense.pairwise_matrix`, `ms.crf.dense.kernel_matrices`) are unavailable while the check runs.
 
 # %%
 def pairwise_kernel_matrix(image, w1, theta_alpha, theta_beta, w2, theta_gamma, distance="euclidean"):
@@ -297,8 +297,8 @@ print(len(paying), "pairs pay in x_A:", paying)
 # %% [markdown]
 # **Exercise (energy).** Write `crf_energy(labels, unary, weights)`: $E(\mathbf{x})$ for labels
 # `(H, W)`, unary costs `(K, H, W)` and the pairwise matrix `weights` $W$ `(N, N)` (symmetric,
-# zero diagonal, raster order), each unordered pair counted once. `DenseCRF.energy` is unavailable
-# while the check runs.
+# zero diagonal, raster order), each unordered pair counted once. `DenseCRF.energy` (and
+# `ms.crf.dense.energy_reference`) are unavailable while the check runs.
 
 # %%
 def crf_energy(labels, unary, weights):
@@ -343,7 +343,7 @@ for _ in range(8):
                _rng.uniform(0.5, 4))
     _u, _x = _rng.uniform(0, 3, (_k, _h, _w)), _rng.integers(0, _k, (_h, _w))
     _cases.append((_x, _u, _weights(_img, *_params), ms.crf.DenseCRF(*_params).energy(_x, _u, _img)))
-with ms.testing.unavailable(ms.crf.DenseCRF.energy):
+with ms.testing.unavailable(ms.crf.DenseCRF.energy, ms.crf.dense.energy_reference):
     _got = crf_energy(_x_a, _unary, _slide_w)
     assert round(_got, 2) == 5.47, f"the slides' x_A: expected 0.62 + 4.85 = 5.47, got {_got:.4f}"
     _got = crf_energy(_x_b, _unary, _slide_w)
@@ -472,7 +472,8 @@ for _shape, _k, _strength in (((3, 3), 2, 1.0), ((2, 3), 3, 2.0), ((2, 2), 4, 0.
 _learners = globals().get("crf_energy")
 globals()["crf_energy"] = _energy
 try:
-    with ms.testing.unavailable(ms.crf.DenseCRF.minimize_exact, ms.crf.DenseCRF.energy):
+    with ms.testing.unavailable(ms.crf.DenseCRF.minimize_exact, ms.crf.DenseCRF.energy,
+                                ms.crf.dense.energy_reference):
         _labels, _e = exact_minimiser(_unary, _weights(_image, 1, 1, 1, 1, 1, chebyshev=True))
         assert np.array_equal(_labels, np.ones((3, 3))) and round(_e, 2) == 1.57, \
             f"the slides' example: expected x_B (all 1) with E = 1.57, got {np.asarray(_labels).tolist()}, E = {_e:.4f}"
@@ -519,8 +520,8 @@ print("exact_minimiser finds x_B and agrees with DenseCRF.minimize_exact")
 #
 # **Exercise (mean_field_step).** Write `mean_field_step(q, unary, weights)`: one parallel update of
 # all pixels, for `q` and `unary` `(K, N)` and `weights` `(N, N)` (zero diagonal), returning the new
-# `(K, N)` (each column sums to 1). `DenseCRF.mean_field` and `DenseCRF.predict` are unavailable while
-# the check runs.
+# `(K, N)` (each column sums to 1). `DenseCRF.mean_field`, `DenseCRF.predict` and
+# `ms.crf.dense.mean_field_step_reference` are unavailable while the check runs.
 
 # %%
 def mean_field_step(q, unary, weights):
@@ -562,7 +563,8 @@ for _ in range(5):
     _cases.append((_u.reshape(_k, -1), _weights(_img, *_params),
                    _crf.mean_field(_u, _img, n_iter=1, method="naive").reshape(_k, -1),
                    _crf.mean_field(_u, _img, n_iter=3, method="naive").reshape(_k, -1)))
-with ms.testing.unavailable(ms.crf.DenseCRF.mean_field, ms.crf.DenseCRF.predict):
+with ms.testing.unavailable(ms.crf.DenseCRF.mean_field, ms.crf.DenseCRF.predict,
+                            ms.crf.dense.mean_field_step_reference):
     _got = mean_field_step(np.array([[0.5, 0.9], [0.5, 0.1]]), np.zeros((2, 2)), np.array([[0.0, 1.0], [1.0, 0.0]]))
     np.testing.assert_allclose(_got, _hand, rtol=1e-9, err_msg="two pixels, W_01 = 1, no unary, Q = [[0.5, 0.9], "
                                "[0.5, 0.1]]: expected [[0.690, 0.5], [0.310, 0.5]]")
