@@ -805,6 +805,9 @@ def crf_labels(crf, probabilities, images):
     out = []
     for prob, image in zip(probabilities, images):
         kept = np.flatnonzero(prob.max(axis=(1, 2)) > 1e-3)
+        if len(kept) == 1:  # the network is sure of one label everywhere: nothing to decide
+            out.append(np.full(prob.shape[1:], kept[0]))
+            continue
         unary = -np.log(np.clip(prob[kept], 1e-8, None))
         out.append(kept[crf.predict(unary, image.transpose(1, 2, 0).astype(np.float64) * 255, n_iter=5)])
     return np.stack(out)
