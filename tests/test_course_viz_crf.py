@@ -37,13 +37,15 @@ def test_numpy_lattice_is_minsegs_lattice(d):
     np.testing.assert_allclose(ours["bary"], weights, atol=1e-12)
     assert (ours["bary"] >= -1e-12).all() and np.allclose(ours["bary"].sum(axis=1), 1.0)
     # barycentric: the weighted vertices give back the lifted point
-    np.testing.assert_allclose(np.einsum("pr,pri->pi", ours["bary"], ours["vertices"]), ours["elevated"], atol=1e-9)
+    rebuilt = np.einsum("pr,pri->pi", ours["bary"], ours["vertices"])
+    np.testing.assert_allclose(rebuilt, ours["elevated"], atol=1e-9)
     assert np.allclose(ours["vertices"].sum(axis=2), 0) and ours["index"].max() + 1 == len(ours["keys"])
     # the same vertices shared by the same points
     same_ours = ours["index"].ravel()[:, None] == ours["index"].ravel()[None, :]
     same_numba = offsets.ravel()[:, None] == offsets.ravel()[None, :]
     np.testing.assert_array_equal(same_ours, same_numba)
-    np.testing.assert_allclose(ours["sliced"], lattice_filter(values, offsets, weights, neighbours), atol=1e-10)
+    numba = lattice_filter(values, offsets, weights, neighbours)
+    np.testing.assert_allclose(ours["sliced"], numba, atol=1e-10)
 
 
 def test_lattice_approximates_the_gaussian_filter():
@@ -101,7 +103,8 @@ def test_explorer_panels_are_the_crf_run_from_scratch(small_problem):
         assert f"after {iteration} iteration" in ax_q.get_title()
     curve = ax_energy.lines[0].get_ydata()
     labels = [crf.predict(unary, image, n_iter=t, method="naive") for t in range(5)]
-    np.testing.assert_allclose(curve, [brute_force_energy(x, unary, image, **PARAMS) for x in labels], rtol=1e-10)
+    by_hand = [brute_force_energy(x, unary, image, **PARAMS) for x in labels]
+    np.testing.assert_allclose(curve, by_hand, rtol=1e-10)
     assert ax_energy.lines[1].get_ydata()[0] == pytest.approx(curve[4])
     assert explorer.last["changed"] == int(np.count_nonzero(labels[4] != unary.argmin(0)))
 
@@ -139,7 +142,8 @@ def test_explorer_static_figure_shows_the_chosen_iterations(small_problem):
     assert len(fig.axes) == 5
     crf = ms.crf.DenseCRF(**PARAMS)
     for ax, t in zip(fig.axes[1:4], (0, 2, 5)):
-        np.testing.assert_array_equal(ax.images[0].get_array(), crf.predict(unary, image, n_iter=t, method="naive"))
+        expected = crf.predict(unary, image, n_iter=t, method="naive")
+        np.testing.assert_array_equal(ax.images[0].get_array(), expected)
 
 
 def test_explorer_refuses_large_or_mismatched_images():

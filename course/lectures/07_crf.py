@@ -13,7 +13,8 @@
 # **You will be able to**
 # - explain why pixel-wise predictions come out ragged, and what a pairwise term adds;
 # - write the unary and the Potts pairwise potentials (appearance and smoothness kernels) and the energy;
-# - reproduce the slides' 3×3 example to the last digit, and find its exact minimiser among all 2⁹ labelings;
+# - reproduce the slides' 3×3 example to the last digit, and find its exact minimiser among all 2⁹
+#   labelings;
 # - derive the mean-field update and compute it naively in O(N²);
 # - explain how the permutohedral lattice (splat, blur, slice) makes it O(N), and at what error;
 # - say what the CRF gains on real predictions, and why its five parameters are hard to tune.
@@ -98,7 +99,8 @@ plt.show()
 # **Pairwise potential**, for every pair of pixels $i \ne j$ (*fully connected*: all pairs, not only
 # neighbours):
 # $$\theta_{ij}(x_i, x_j) = \mu(x_i, x_j)\Big[w_1 \exp\Big(-\frac{\|p_i - p_j\|^2}{2\theta_\alpha^2}
-#   - \frac{\|I_i - I_j\|^2}{2\theta_\beta^2}\Big) + w_2 \exp\Big(-\frac{\|p_i - p_j\|^2}{2\theta_\gamma^2}\Big)\Big]$$
+#   - \frac{\|I_i - I_j\|^2}{2\theta_\beta^2}\Big)
+#   + w_2 \exp\Big(-\frac{\|p_i - p_j\|^2}{2\theta_\gamma^2}\Big)\Big]$$
 # with the Potts compatibility $\mu(x_i, x_j) = 1$ if $x_i \ne x_j$ and 0 otherwise: a pair pays only
 # when its labels differ. $p_i$ is the pixel's position (row, column), $I_i$ its colour.
 # - The **appearance kernel** ($w_1$, $\theta_\alpha$, $\theta_\beta$) is large for pixels that are
@@ -145,7 +147,7 @@ def pairwise_kernel_matrix(image, w1, theta_alpha, theta_beta, w2, theta_gamma, 
     if image.ndim == 2:
         image = image[:, :, None]
     h, w, c = image.shape
-    ### BEGIN SOLUTION hint: positions from np.indices((h, w)); pairwise differences by broadcasting (N, 1, d) - (1, N, d)
+    ### BEGIN SOLUTION hint: positions from np.indices((h, w)); differences: broadcast (N, 1, d) - (1, N, d)
     rows, cols = np.indices((h, w))
     positions = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.float64)
     colours = image.reshape(h * w, c)
@@ -196,7 +198,8 @@ with ms.testing.unavailable(ms.crf.dense.pairwise_matrix, ms.crf.dense.kernel_ma
                                err_msg="the slides' 3x3 image, Chebyshev, all parameters 1: the centre's row "
                                        "should be exp(-1/2) = 0.6065 for each of its 8 neighbours")
     assert abs(_got[0, 8] - 2 * np.exp(-2)) < 1e-12, \
-        f"corner to opposite corner (Chebyshev distance 2, same colour): expected 2 e^-2 = 0.2707, got {_got[0, 8]}"
+        (f"corner to opposite corner (Chebyshev distance 2, same colour): expected 2 e^-2 = 0.2707, "
+         f"got {_got[0, 8]}")
     _got = pairwise_kernel_matrix(_slide, 1, 1, 1, 1, 1)
     assert abs(_got[0, 8] - 2 * np.exp(-4)) < 1e-12, \
         f"corner to opposite corner (Euclidean |dp|^2 = 8): expected 2 e^-4 = 0.0366, got {_got[0, 8]}"
@@ -305,7 +308,7 @@ def crf_energy(labels, unary, weights):
     """E(x) = sum_i unary[x_i, i] + sum_{i<j} W_ij [x_i != x_j]."""
     labels = np.asarray(labels).ravel()
     unary = np.asarray(unary, dtype=np.float64)
-    ### BEGIN SOLUTION hint: fancy-index the unary with (labels, pixel); the pairs that differ are labels[:, None] != labels[None, :]
+    ### BEGIN SOLUTION hint: index the unary with (labels, pixel); differing pairs: labels[:, None] != labels
     flat_unary = unary.reshape(unary.shape[0], -1)
     unary_part = flat_unary[labels, np.arange(labels.size)].sum()
     differ = labels[:, None] != labels[None, :]
@@ -351,7 +354,8 @@ with ms.testing.unavailable(ms.crf.DenseCRF.energy, ms.crf.dense.energy_referenc
     for _x, _u, _wm, _expected in _cases:
         _got = crf_energy(_x, _u, _wm)
         assert abs(_got - _expected) < 1e-9 * max(1.0, abs(_expected)), \
-            f"labels {_x.tolist()} with K = {_u.shape[0]}: expected DenseCRF.energy = {_expected:.6f}, got {_got:.6f}"
+            (f"labels {_x.tolist()} with K = {_u.shape[0]}: expected DenseCRF.energy = {_expected:.6f}, "
+             f"got {_got:.6f}")
     ### BEGIN HIDDEN TESTS
     _x = np.zeros((2, 2), int)
     _x[0, 0] = 1
@@ -389,7 +393,8 @@ print(f"{len(all_energies)} labelings; fewer than E(x_A) = 5.47: "
 
 # %% tags=["nbval-check-output"]
 for w2 in (0.0, 0.1, 0.19, 0.2, 0.5):
-    labels, energy = DenseCRF(1.0, 1.0, 1.0, w2, 1.0).minimize_exact(slide_unary, slide_image, distance="chebyshev")
+    crf = DenseCRF(1.0, 1.0, 1.0, w2, 1.0)
+    labels, energy = crf.minimize_exact(slide_unary, slide_image, distance="chebyshev")
     print(f"w2 = {w2:<4}: centre label {labels[1, 1]}, E = {energy:.3f}")
 # Expected output:
 # w2 = 0.0 : centre label 0, E = 0.616
@@ -425,7 +430,7 @@ def exact_minimiser(unary, weights):
     unary = np.asarray(unary, dtype=np.float64)
     k, h, w = unary.shape
     n = h * w
-    ### BEGIN SOLUTION hint: all labelings: np.array(list(itertools.product(range(k), repeat=n))), shape (K^N, N)
+    ### BEGIN SOLUTION hint: all labelings, (K^N, N): np.array(list(itertools.product(range(k), repeat=n)))
     labelings = np.array(list(itertools.product(range(k), repeat=n)))
     energies = unary.reshape(k, n)[labelings, np.arange(n)].sum(axis=1)
     for label in range(k):  # sum_{i<j} W_ij [x_i = l != x_j], counted from both ends, halved
@@ -476,16 +481,19 @@ try:
                                 ms.crf.dense.energy_reference):
         _labels, _e = exact_minimiser(_unary, _weights(_image, 1, 1, 1, 1, 1, chebyshev=True))
         assert np.array_equal(_labels, np.ones((3, 3))) and round(_e, 2) == 1.57, \
-            f"the slides' example: expected x_B (all 1) with E = 1.57, got {np.asarray(_labels).tolist()}, E = {_e:.4f}"
+            (f"the slides' example: expected x_B (all 1) with E = 1.57, got {np.asarray(_labels).tolist()}, "
+             f"E = {_e:.4f}")
         for _u, _wm, (_expected, _expected_e) in _cases:
             _labels, _e = exact_minimiser(_u, _wm)
             assert np.array_equal(_labels, _expected) and abs(_e - _expected_e) < 1e-9, \
-                (f"unary of shape {_u.shape}: expected the minimiser {_expected.tolist()} with E = {_expected_e:.6f}, "
+                (f"unary of shape {_u.shape}: expected the minimiser {_expected.tolist()} "
+                 f"with E = {_expected_e:.6f}, "
                  f"got {np.asarray(_labels).tolist()} with E = {_e:.6f}")
         ### BEGIN HIDDEN TESTS
         _u = _rng.uniform(0, 3, (2, 2, 3))
         _labels, _e = exact_minimiser(_u, np.zeros((6, 6)))
-        assert np.array_equal(_labels, _u.argmin(0)), "with no pairwise term the minimiser is the unary's argmin"
+        assert np.array_equal(_labels, _u.argmin(0)), \
+            "with no pairwise term the minimiser is the unary's argmin"
         ### END HIDDEN TESTS
 finally:
     if _learners is None:
@@ -527,7 +535,7 @@ print("exact_minimiser finds x_B and agrees with DenseCRF.minimize_exact")
 def mean_field_step(q, unary, weights):
     """Q_i(l) <- softmax_l(-unary[l, i] + sum_j W_ij Q_j(l)), all pixels at once."""
     q, unary = np.asarray(q, dtype=np.float64), np.asarray(unary, dtype=np.float64)
-    ### BEGIN SOLUTION hint: the message for all labels and pixels is one matrix product; subtract the column max before exp
+    ### BEGIN SOLUTION hint: the message of all labels and pixels is one matrix product; subtract the max
     logits = -unary + q @ weights.T  # m[l, i] = sum_j Q_j(l) W_ij
     logits -= logits.max(axis=0, keepdims=True)
     new = np.exp(logits)
@@ -549,7 +557,8 @@ def _weights(image, w1, ta, tb, w2, tg, chebyshev=False):
                                         "chebyshev" if chebyshev else "euclidean")
 
 
-# by hand: two pixels, W_01 = 1, no unary: pixel 0 gets exp(Q_1): 1 / (1 + e^-0.8) = 0.68997; pixel 1 stays 1/2
+# by hand: two pixels, W_01 = 1, no unary: pixel 0 gets exp(Q_1): 1 / (1 + e^-0.8) = 0.68997;
+# pixel 1 stays 1/2
 _hand = np.array([[1 / (1 + np.exp(-0.8)), 0.5], [1 - 1 / (1 + np.exp(-0.8)), 0.5]])
 _rng = np.random.default_rng(13)
 _cases = []
@@ -565,9 +574,9 @@ for _ in range(5):
                    _crf.mean_field(_u, _img, n_iter=3, method="naive").reshape(_k, -1)))
 with ms.testing.unavailable(ms.crf.DenseCRF.mean_field, ms.crf.DenseCRF.predict,
                             ms.crf.dense.mean_field_step_reference):
-    _got = mean_field_step(np.array([[0.5, 0.9], [0.5, 0.1]]), np.zeros((2, 2)), np.array([[0.0, 1.0], [1.0, 0.0]]))
-    np.testing.assert_allclose(_got, _hand, rtol=1e-9, err_msg="two pixels, W_01 = 1, no unary, Q = [[0.5, 0.9], "
-                               "[0.5, 0.1]]: expected [[0.690, 0.5], [0.310, 0.5]]")
+    _got = mean_field_step(np.array([[0.5, 0.9], [0.5, 0.1]]), np.zeros((2, 2)), np.array([[0.0, 1], [1, 0]]))
+    np.testing.assert_allclose(_got, _hand, rtol=1e-9, err_msg="two pixels, W_01 = 1, no unary, "
+                               "Q = [[0.5, 0.9], [0.5, 0.1]]: expected [[0.690, 0.5], [0.310, 0.5]]")
     for _u, _wm, _one, _three in _cases:
         _q0 = np.exp(-_u) / np.exp(-_u).sum(0)
         np.testing.assert_allclose(mean_field_step(_q0, _u, _wm), _one, rtol=1e-9, atol=1e-12,
@@ -579,7 +588,8 @@ with ms.testing.unavailable(ms.crf.DenseCRF.mean_field, ms.crf.DenseCRF.predict,
         np.testing.assert_allclose(_q, _three, rtol=1e-9, atol=1e-12,
                                    err_msg=f"three updates, unary of shape {_u.shape}, against n_iter=3")
     ### BEGIN HIDDEN TESTS
-    _big = mean_field_step(np.full((2, 3), 0.5), np.array([[0.0, 800.0, 0.0], [800.0, 0.0, 0.0]]), np.zeros((3, 3)))
+    _big = mean_field_step(np.full((2, 3), 0.5), np.array([[0.0, 800.0, 0.0], [800.0, 0.0, 0.0]]),
+                           np.zeros((3, 3)))
     np.testing.assert_allclose(_big, [[1, 0, 0.5], [0, 1, 0.5]], atol=1e-12,
                                err_msg="unary costs of 800 must not overflow: subtract the max before exp")
     ### END HIDDEN TESTS
@@ -675,7 +685,8 @@ photo_crf = DenseCRF(10.0, 80.0, 13.0, 3.0, 3.0, normalization="symmetric")
 q_naive = photo_crf.mean_field(photo_unary, small_photo, n_iter=5, method="naive")
 q_lattice = photo_crf.mean_field(photo_unary, small_photo, n_iter=5, method="permutohedral")
 print(f"after 5 iterations: |Q_naive - Q_lattice| is {np.abs(q_naive - q_lattice).mean():.3f} on average, "
-      f"{np.abs(q_naive - q_lattice).max():.3f} at most; labels agree on {np.mean(q_naive.argmax(0) == q_lattice.argmax(0)):.1%} of the pixels")
+      f"{np.abs(q_naive - q_lattice).max():.3f} at most; "
+      f"labels agree on {np.mean(q_naive.argmax(0) == q_lattice.argmax(0)):.1%} of the pixels")
 
 # %% [markdown]
 # A few percent on each message, and nearly the same labels. What it buys: time. One mean-field
@@ -718,7 +729,8 @@ plt.show()
 # neighbours within reach, so $\sum_j k_{ij}$ grows with the image and the plain formula's weights
 # would have to shrink with it. minseg (with `normalization="symmetric"`) does as pydensecrf:
 # each kernel is divided by $\sqrt{d_i d_j}$, $d_i = \sum_{j\ne i} k_{ij}$, and then the usual
-# $w_1 = 10$, $\theta_\alpha = 80$, $\theta_\beta = 13$, $w_2 = 3$, $\theta_\gamma = 3$ (colours 0…255) work.
+# $w_1 = 10$, $\theta_\alpha = 80$, $\theta_\beta = 13$, $w_2 = 3$, $\theta_\gamma = 3$ (colours
+# 0…255) work.
 
 # %%
 coffee = sample_photo("coffee", size=(120, 180)).transpose(1, 2, 0).astype(np.float64) * 255
@@ -791,7 +803,8 @@ for method, (before, after) in paper.items():
 from minseg.models import pretrained
 from minseg.training import predict
 
-DEEPLABS = {"deeplab_largefov": "LargeFOV (v1)", "deeplabv3": "DeepLabv3 (ASPP)", "deeplabv3plus": "DeepLabv3+"}
+DEEPLABS = {"deeplab_largefov": "LargeFOV (v1)", "deeplabv3": "DeepLabv3 (ASPP)",
+            "deeplabv3plus": "DeepLabv3+"}
 tuning = DigitScenes(8, size=64, split="train", seed=2026)
 validation = DigitScenes(32, size=64, split="val", seed=0)
 
@@ -826,8 +839,8 @@ def grid_search(probabilities, data):
     scores = {}
     for w1, theta_alpha, theta_beta in itertools.product(*GRID.values()):
         crf = DenseCRF(w1, theta_alpha, theta_beta, 3.0, 1.0, normalization="symmetric")
-        scores[w1, theta_alpha, theta_beta] = mean_iou(crf_labels(crf, probabilities, data.images), data.masks,
-                                                       num_classes)
+        labels = crf_labels(crf, probabilities, data.images)
+        scores[w1, theta_alpha, theta_beta] = mean_iou(labels, data.masks, num_classes)
     return scores
 
 # %% tags=["nbval-ignore-output"]
@@ -845,7 +858,8 @@ for name, title in DEEPLABS.items():
                          after=mean_iou(val_after, validation.masks, num_classes), val_after=val_after,
                          best=best, scores=scores,
                          tuning_before=mean_iou(tuning_probabilities.argmax(1), tuning.masks, num_classes))
-print(f"{'model':18} {'val mIoU before':>15} {'after CRF':>10} {'gain':>6}   CRF (w1, θα, θβ) from the tuning set")
+print(f"{'model':18} {'val mIoU before':>15} {'after CRF':>10} {'gain':>6}   "
+      "CRF (w1, θα, θβ) from the tuning set")
 for name, r in results.items():
     print(f"{DEEPLABS[name]:18} {100 * r['before']:15.2f} {100 * r['after']:10.2f} "
           f"{100 * (r['after'] - r['before']):+6.2f}   {r['best']}")
@@ -882,8 +896,9 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 theta_alpha = GRID["theta_alpha"][0]
-gains = {name: 100 * np.array([[r["scores"][w1, theta_alpha, tb] - r["tuning_before"] for tb in GRID["theta_beta"]]
-                               for w1 in GRID["w1"]]) for name, r in results.items()}
+gains = {name: 100 * np.array([[r["scores"][w1, theta_alpha, tb] - r["tuning_before"]
+                                for tb in GRID["theta_beta"]] for w1 in GRID["w1"]])
+         for name, r in results.items()}
 limit = 1.5 * max(np.abs(g).max() for g in gains.values()) + 1e-9  # one colour scale, light enough for text
 fig, axes = plt.subplots(1, len(results), figsize=(12, 3.0), layout="constrained")
 for ax, (name, gain) in zip(axes, gains.items()):

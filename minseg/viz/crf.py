@@ -63,7 +63,7 @@ class MeanFieldExplorer:
         return DenseCRF(w1, theta_alpha, theta_beta, w2, theta_gamma, normalization=self.normalization)
 
     def run(self, w1, theta_alpha, theta_beta, w2, theta_gamma) -> dict:
-        """labels (max_iter + 1, H, W): argmax of Q after 0, 1, ... updates; energy (max_iter + 1,): E(labels).
+        """labels (max_iter + 1, H, W): argmax of Q after 0, 1, ... updates; energy (max_iter + 1,): their E.
 
         Cached by parameter set (least recently used goes first). The energy is exact: the two
         kernels as N x N matrices (with unit weights, then weighted), as DenseCRF.energy uses them.
@@ -89,14 +89,16 @@ class MeanFieldExplorer:
         only w1 or w2 then costs a mean-field run and no N x N work)."""
         key = (theta_alpha, theta_beta, theta_gamma)
         if key not in self.kernels:
-            self.kernels[key] = kernel_matrices(self.crf(1.0, theta_alpha, theta_beta, 1.0, theta_gamma), self.image)
+            unit = self.crf(1.0, theta_alpha, theta_beta, 1.0, theta_gamma)
+            self.kernels[key] = kernel_matrices(unit, self.image)
             if len(self.kernels) > 2:
                 self.kernels.popitem(last=False)
         self.kernels.move_to_end(key)
         return self.kernels[key]
 
     def draw(self, iteration: int = 5, w1=DEFAULTS["w1"], theta_alpha=DEFAULTS["theta_alpha"],
-             theta_beta=DEFAULTS["theta_beta"], w2=DEFAULTS["w2"], theta_gamma=DEFAULTS["theta_gamma"]) -> Figure:
+             theta_beta=DEFAULTS["theta_beta"], w2=DEFAULTS["w2"],
+             theta_gamma=DEFAULTS["theta_gamma"]) -> Figure:
         """The update function: image | unary's labels | Q's labels after ``iteration`` | E per iteration."""
         result = self.run(w1, theta_alpha, theta_beta, w2, theta_gamma)
         iteration = int(np.clip(iteration, 0, self.max_iter))
@@ -119,7 +121,8 @@ class MeanFieldExplorer:
         ax_energy.plot([iteration], [result["energy"][iteration]], "o", color="C3", ms=9)
         ax_energy.set_xlabel("mean-field iteration")
         ax_energy.set_ylabel("E(x) of Q's labels")
-        ax_energy.set_title(f"energy: {result['energy'][iteration]:.1f} at iteration {iteration}", fontsize=10)
+        ax_energy.set_title(f"energy: {result['energy'][iteration]:.1f} at iteration {iteration}",
+                            fontsize=10)
         ax_energy.set_xticks(steps)
         return fig
 
@@ -131,8 +134,9 @@ class MeanFieldExplorer:
             return widgets.FloatSlider(value, min=low, max=high, step=step, description=description,
                                        continuous_update=False, style={"description_width": "80px"})
 
-        controls = {"iteration": widgets.IntSlider(min(5, self.max_iter), 0, self.max_iter, description="iteration",
-                                                   style={"description_width": "80px"}),
+        iteration = widgets.IntSlider(min(5, self.max_iter), 0, self.max_iter, description="iteration",
+                                      style={"description_width": "80px"})
+        controls = {"iteration": iteration,
                     "w1": slider(DEFAULTS["w1"], 0.0, 20.0, 0.5, "w1"),
                     "theta_alpha": slider(DEFAULTS["theta_alpha"], 2.0, 120.0, 1.0, "θα (position)"),
                     "theta_beta": slider(DEFAULTS["theta_beta"], 1.0, 80.0, 1.0, "θβ (colour)"),

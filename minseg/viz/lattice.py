@@ -27,7 +27,7 @@ PLANE_BASIS = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]).T / np.sqrt([2.0, 6
 
 
 def embed(features: np.ndarray) -> dict:
-    """Lift ``features`` (N, d) onto the lattice: elevated (N, d+1), vertices (N, d+1, d+1) int, bary (N, d+1).
+    """Lift ``features`` (N, d) onto the lattice: elevated (N, d+1), vertices (N, d+1, d+1), bary (N, d+1).
 
     ``vertices[p, r]`` is the integer position of vertex r of point p's simplex, ``bary[p, r]`` its
     weight (non-negative, summing to 1, and sum_r bary[p, r] vertices[p, r] = elevated[p]).
@@ -151,8 +151,9 @@ def draw_lattice(signal: np.ndarray, theta_x: float, theta_i: float) -> Figure:
                      edgecolors="C3", zorder=2)
     ax_splat.set_title(f"splat: {len(signal)} points onto {len(vertices)} vertices\n"
                        "(circle area = weight received)", fontsize=10)
-    shown = ax_blur.scatter(vertices[:, 0], vertices[:, 1], c=lattice["blurred"][:, 0] / lattice["blurred"][:, 1],
-                            cmap="viridis", s=40, vmin=signal.min(), vmax=signal.max(), zorder=3)
+    blurred = lattice["blurred"][:, 0] / lattice["blurred"][:, 1]
+    shown = ax_blur.scatter(vertices[:, 0], vertices[:, 1], c=blurred, cmap="viridis", s=40,
+                            vmin=signal.min(), vmax=signal.max(), zorder=3)
     fig.colorbar(shown, ax=ax_blur, shrink=0.7, label="blurred value / blurred weight")
     ax_blur.set_title("blur: [1/2 1 1/2] along the 3 lattice directions", fontsize=10)
     ax_slice.plot(x, signal, "o", color="0.6", ms=3, label="input (noisy step)")
