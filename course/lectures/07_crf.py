@@ -634,8 +634,9 @@ print("labels:", labels.tolist())
 # ## 6. The permutohedral lattice: from O(N²) to O(N)
 #
 # The message $\sum_j k(f_i, f_j)\, Q_j(l)$ is a Gaussian filter over *feature* vectors
-# $f_i = (p_i/\theta_\alpha, I_i/\theta_\beta)$: five numbers for a colour pixel. In the image grid
-# such a filter would be a convolution, but in feature space the pixels are scattered points. Adams,
+# $f_i = (p_i/\theta_\alpha, I_i/\theta_\beta)$: five numbers for a colour pixel. The smoothness
+# kernel alone would be an ordinary Gaussian blur of the image grid; the appearance kernel is not,
+# because colour is part of the distance: in (position, colour) space the pixels are scattered points. Adams,
 # Baek and Davis (2010) filter them on the **permutohedral lattice**, a tiling of $d$-dimensional
 # space by simplices (triangles for $d = 2$) whose vertices can be found and hashed cheaply:
 # 1. **splat**: each point spreads its value onto the $d + 1$ vertices of its simplex, with its
