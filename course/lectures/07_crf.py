@@ -446,6 +446,7 @@ def exact_minimiser(unary, weights):
 import numpy as np
 
 import minseg as ms
+from course.checks import lend
 
 
 def _weights(image, w1, ta, tb, w2, tg, chebyshev=False):
@@ -475,32 +476,25 @@ for _shape, _k, _strength in (((3, 3), 2, 1.0), ((2, 3), 3, 2.0), ((2, 2), 4, 0.
     _params = (_strength, _rng.uniform(1, 3), _rng.uniform(20, 100), _strength, _rng.uniform(1, 3))
     _u = _rng.uniform(0, 3, (_k,) + _shape)
     _cases.append((_u, _weights(_img, *_params), ms.crf.DenseCRF(*_params).minimize_exact(_u, _img)))
-_learners = globals().get("crf_energy")
-globals()["crf_energy"] = _energy
-try:
-    with ms.testing.unavailable(ms.crf.DenseCRF.minimize_exact, ms.crf.DenseCRF.energy,
-                                ms.crf.dense.energy_reference):
-        _labels, _e = exact_minimiser(_unary, _weights(_image, 1, 1, 1, 1, 1, chebyshev=True))
-        assert np.array_equal(_labels, np.ones((3, 3))) and round(_e, 2) == 1.57, \
-            (f"the slides' example: expected x_B (all 1) with E = 1.57, got {np.asarray(_labels).tolist()}, "
-             f"E = {_e:.4f}")
-        for _u, _wm, (_expected, _expected_e) in _cases:
-            _labels, _e = exact_minimiser(_u, _wm)
-            assert np.array_equal(_labels, _expected) and abs(_e - _expected_e) < 1e-9, \
-                (f"unary of shape {_u.shape}: expected the minimiser {_expected.tolist()} "
-                 f"with E = {_expected_e:.6f}, "
-                 f"got {np.asarray(_labels).tolist()} with E = {_e:.6f}")
-        ### BEGIN HIDDEN TESTS
-        _u = _rng.uniform(0, 3, (2, 2, 3))
-        _labels, _e = exact_minimiser(_u, np.zeros((6, 6)))
-        assert np.array_equal(_labels, _u.argmin(0)), \
-            "with no pairwise term the minimiser is the unary's argmin"
-        ### END HIDDEN TESTS
-finally:
-    if _learners is None:
-        del globals()["crf_energy"]
-    else:
-        globals()["crf_energy"] = _learners
+with lend(globals(), crf_energy=_energy), \
+        ms.testing.unavailable(ms.crf.DenseCRF.minimize_exact, ms.crf.DenseCRF.energy,
+                               ms.crf.dense.energy_reference):
+    _labels, _e = exact_minimiser(_unary, _weights(_image, 1, 1, 1, 1, 1, chebyshev=True))
+    assert np.array_equal(_labels, np.ones((3, 3))) and round(_e, 2) == 1.57, \
+        (f"the slides' example: expected x_B (all 1) with E = 1.57, got {np.asarray(_labels).tolist()}, "
+         f"E = {_e:.4f}")
+    for _u, _wm, (_expected, _expected_e) in _cases:
+        _labels, _e = exact_minimiser(_u, _wm)
+        assert np.array_equal(_labels, _expected) and abs(_e - _expected_e) < 1e-9, \
+            (f"unary of shape {_u.shape}: expected the minimiser {_expected.tolist()} "
+             f"with E = {_expected_e:.6f}, "
+             f"got {np.asarray(_labels).tolist()} with E = {_e:.6f}")
+    ### BEGIN HIDDEN TESTS
+    _u = _rng.uniform(0, 3, (2, 2, 3))
+    _labels, _e = exact_minimiser(_u, np.zeros((6, 6)))
+    assert np.array_equal(_labels, _u.argmin(0)), \
+        "with no pairwise term the minimiser is the unary's argmin"
+    ### END HIDDEN TESTS
 print("exact_minimiser finds x_B and agrees with DenseCRF.minimize_exact")
 
 # %% [markdown]
