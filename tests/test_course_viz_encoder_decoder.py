@@ -92,7 +92,8 @@ def test_predictions_highlight_matched_and_missed_boundaries():
     target[0, 4:12, 4:12] = 2
     shifted = np.roll(target, 4, axis=2)  # 4 px right: its left and right edges miss by 3 > 2 px
     image = np.zeros((1, 3, 20, 20), np.float32)
-    fig = ed.draw_predictions(image, target, {"same": target, "shifted": shifted}, num_classes=3, tolerance=2.0)
+    fig = ed.draw_predictions(image, target, {"same": target, "shifted": shifted}, num_classes=3,
+                              tolerance=2.0)
     # boundary pixels (both sides of every edge) and those within 2 px of a true one, by brute force
     edges = np.zeros((20, 20), bool)
     truth_edges = np.zeros((20, 20), bool)
@@ -106,8 +107,8 @@ def test_predictions_highlight_matched_and_missed_boundaries():
     assert fig.matched["shifted"] == [pytest.approx(np.mean(matched))]
     assert 0 < np.mean(matched) < 1
     same, moved = fig.axes[2], fig.axes[3]
-    red = [c for c in moved.collections if isinstance(c, LineCollection) and np.allclose(c.get_colors()[0][:3],
-                                                                                          ed._MISSED)]
+    red = [c for c in moved.collections
+           if isinstance(c, LineCollection) and np.allclose(c.get_colors()[0][:3], ed._MISSED)]
     assert red and len(red[0].get_segments()) > 0
     assert all(len(c.get_segments()) == 0 for c in same.collections
                if np.allclose(c.get_colors()[0][:3], ed._MISSED))

@@ -129,10 +129,12 @@ def test_overlap_tile_at_depth_3_keeps_the_first_tile_rows_of_each_larger_output
     ms.manual_seed(5)
     net = models.UNet(2, width=2, depth=3, padding=False).eval()
     layout = net.tile_layout((40, 29), 16)
-    assert (layout.input_tile, layout.output_tile, layout.margin, layout.rows, layout.cols) == (108, 20, 44, 3, 2)
+    geometry = (layout.input_tile, layout.output_tile, layout.margin, layout.rows, layout.cols)
+    assert geometry == (108, 20, 44, 3, 2)
     image = np.random.default_rng(1).random((1, 3, 40, 29), dtype=np.float32)
     # the whole padded image: 2 more tiles of 16 after the first input tile of 108 rows, 1 more column
-    whole = np.pad(image, ((0, 0), (0, 0), (44, 108 + 32 - 44 - 40), (44, 108 + 16 - 44 - 29)), mode="reflect")
+    pads = ((0, 0), (0, 0), (44, 108 + 32 - 44 - 40), (44, 108 + 16 - 44 - 29))
+    whole = np.pad(image, pads, mode="reflect")
     with ms.no_grad():
         direct = net(ms.tensor(whole)).data
     np.testing.assert_allclose(net.predict_tiles(image, 16), direct[:, :, :40, :29], rtol=1e-5, atol=1e-6)

@@ -119,6 +119,21 @@ walk_unet(models.UNet(num_classes=NUM_CLASSES, width=8, depth=3, padding=True), 
 # *learns* how to combine the fine encoder features with the coarse, context-rich ones, where FCN
 # fixes that combination to a sum of class scores.
 #
+# The skip connection is plain slicing and concatenation, so minseg and PyTorch must agree on it
+# exactly, gradients included (`center_crop` slices torch tensors as well):
+
+# %% tags=["nbval-ignore-output"]
+def skip_join(cat):
+    """The copy-and-crop join with a given concatenation (ms.cat or torch.cat)."""
+    return lambda skip, up: cat([center_crop(skip, tuple(up.shape[-2:])), up], 1)
+
+
+rng = np.random.default_rng(2)
+join_inputs = [rng.normal(size=(2, 4, 17, 16)), rng.normal(size=(2, 4, 9, 8))]
+compare_with_torch(skip_join(ms.cat), skip_join(torch.cat), join_inputs)
+print("copy and crop (17x16 skip, 9x8 upsampled -> 8 channels of 9x8) equals torch's, forward and backward")
+
+# %% [markdown]
 # **Exercise (copy_and_crop).** Write `copy_and_crop(skip, upsampled)` for minseg tensors `skip`
 # `(N, C1, H, W)` and `upsampled` `(N, C2, h, w)` with $h \le H$, $w \le W$: cut the centre $h \times w$
 # window out of `skip` (top row $\lfloor (H-h)/2 \rfloor$, left column $\lfloor (W-w)/2 \rfloor$) and
@@ -149,9 +164,11 @@ _skip = ms.tensor(np.arange(568 * 568, dtype=np.float32).reshape(1, 1, 568, 568)
 _up = ms.tensor(np.full((1, 2, 392, 392), -1.0, np.float32), requires_grad=True)
 with unavailable(center_crop):
     _out = copy_and_crop(_skip, _up)
-assert _out.shape == (1, 3, 392, 392), f"568 -> 392 crop + 2 channels: expected (1, 3, 392, 392), got {_out.shape}"
+assert _out.shape == (1, 3, 392, 392), (
+    f"568 -> 392 crop + 2 channels: expected (1, 3, 392, 392), got {_out.shape}")
 assert _out.data[0, 0, 0, 0] == 88 * 568 + 88, (
-    f"the crop starts 88 pixels in ((568 - 392) / 2): expected value {88 * 568 + 88}, got {_out.data[0, 0, 0, 0]}")
+    f"the crop starts 88 pixels in ((568 - 392) / 2): expected value {88 * 568 + 88}, "
+    f"got {_out.data[0, 0, 0, 0]}")
 assert (_out.data[0, 1:] == -1).all(), "the upsampled channels come after the cropped skip"
 _rng = np.random.default_rng(5)
 for _ in range(8):
@@ -215,7 +232,7 @@ walk_unet(models.UNet(num_classes=2, in_channels=1, width=1, depth=4, padding=Fa
 def unet_sizes(n, depth=4):
     """Every size of the unpadded U-Net of ``depth`` poolings along one axis of length n (None if invalid)."""
     sizes = [n]
-    ### BEGIN SOLUTION hint: per level down: two convs (-2 each), then the pool (even? halve); bottom: two convs; per level up: 2n, then two convs
+    ### BEGIN SOLUTION hint: down: two convs (-2 each), pool (even? halve); bottom: 2 convs; up: 2n, 2 convs
     for _ in range(depth):
         sizes += [sizes[-1] - 2, sizes[-1] - 4]
         if sizes[-1] <= 0 or sizes[-1] % 2:
@@ -267,10 +284,12 @@ with unavailable(models.UNet.output_size, models.UNet.valid_input_size):
     ### BEGIN HIDDEN TESTS
     for (_n, _d), _want in _expected.items():
         _got = unet_sizes(_n, _d)
-        assert (_got is None if _want is None else _got is not None and _got[-1] == _want and len(_got) == 6 * _d + 3), (
-            f"n={_n}, depth={_d}: expected output {_want}, got sizes {_got}")
+        _right = _got is None if _want is None else (_got is not None and _got[-1] == _want
+                                                     and len(_got) == 6 * _d + 3)
+        assert _right, f"n={_n}, depth={_d}: expected output {_want}, got sizes {_got}"
     for _d, _want in _smallest.items():
-        assert smallest_unet_input(_d) == _want, f"depth {_d}: expected {_want}, got {smallest_unet_input(_d)}"
+        _got = smallest_unet_input(_d)
+        assert _got == _want, f"depth {_d}: expected {_want}, got {_got}"
     ### END HIDDEN TESTS
 print("unet_sizes and smallest_unet_input agree with the paper and with models.UNet")
 
@@ -290,13 +309,17 @@ def accepted(net, n):
 
 
 valid = [n for n in range(1, 700) if accepted(paper_unet, n)]
-print("valid inputs below 700:", valid)
-print("their outputs:         ", [accepted(paper_unet, n) for n in valid])
+print("valid inputs below 700 -> their outputs:")
+for start in range(0, len(valid), 8):
+    print("  " + "  ".join(f"{n} -> {accepted(paper_unet, n)}" for n in valid[start:start + 8]))
 print("every valid n is 188 + 16k:", all((n - 188) % 16 == 0 for n in valid),
       "| smallest input for a 388 output:", paper_unet.valid_input_size(388))
 # Expected output:
-# valid inputs below 700: [188, 204, 220, 236, 252, 268, 284, 300, 316, 332, 348, 364, 380, 396, 412, 428, 444, 460, 476, 492, 508, 524, 540, 556, 572, 588, 604, 620, 636, 652, 668, 684]
-# their outputs:          [4, 20, 36, 52, 68, 84, 100, 116, 132, 148, 164, 180, 196, 212, 228, 244, 260, 276, 292, 308, 324, 340, 356, 372, 388, 404, 420, 436, 452, 468, 484, 500]
+# valid inputs below 700 -> their outputs:
+#   188 -> 4  204 -> 20  220 -> 36  236 -> 52  252 -> 68  268 -> 84  284 -> 100  300 -> 116
+#   316 -> 132  332 -> 148  348 -> 164  364 -> 180  380 -> 196  396 -> 212  412 -> 228  428 -> 244
+#   444 -> 260  460 -> 276  476 -> 292  492 -> 308  508 -> 324  524 -> 340  540 -> 356  556 -> 372
+#   572 -> 388  588 -> 404  604 -> 420  620 -> 436  636 -> 452  652 -> 468  668 -> 484  684 -> 500
 # every valid n is 188 + 16k: True | smallest input for a 388 output: 572
 
 # %% [markdown]
@@ -321,13 +344,14 @@ unpadded.load_state_dict(unet.state_dict())
 probe = DigitScenes(1, size=136, split="val", seed=1, digit_size=(16, 32)).images
 with ms.no_grad():
     whole = unet(ms.tensor(probe)).data
-    for o in (2, 10, 0, 4):
+    for o in (2, 10, 4):
         inside = unpadded(ms.tensor(np.ascontiguousarray(probe[..., o:o + 124, o:o + 124]))).data
         difference = np.abs(whole[..., o + 44:o + 80, o + 44:o + 80] - inside).max()
-        print(f"offset {o:2d}: unpadded {inside.shape[-2:]} vs the padded output there: largest difference {difference:.1e}")
+        print(f"offset {o:2d}: unpadded {inside.shape[-2:]} vs the padded output there: "
+              f"largest difference {difference:.1e}")
 
 # %% [markdown]
-# At offsets 2 and 10 the two agree to the last bit; at 0 and 4 they do not. The unpadded network's
+# At offsets 2 and 10 the two agree to the last bit; at 4 they do not. The unpadded network's
 # first max-pool groups the pixels of its map after two convolutions, which starts 2 pixels into its
 # input; the padded network pools pairs (0, 1), (2, 3), … of the whole scene. Only when the
 # window's offset puts *every* level's pooling on the same 2×2 groups — offsets $2 + 8k$ for three
@@ -337,13 +361,14 @@ with ms.no_grad():
 # ## 4. Overlap-tile: segmenting an image larger than a tile
 #
 # For an image larger than what fits in memory (the paper's microscopy images), U-Net is applied tile
-# by tile: each output tile is computed from an input tile that has the missing context around it.
+# by tile, with no need to rescale the image: each output tile is computed from an input tile that
+# has the missing context around it.
 # At the image border that context does not exist, so U-Net **mirrors** the image: the pixels beyond
 # the edge are a reflection of those inside (`F.pad(..., mode='reflect')`, which does not repeat the
 # edge pixel, as `numpy.pad(mode='reflect')` and torch's `reflect`). One line against PyTorch:
 
 # %% tags=["nbval-ignore-output"]
-scene = DigitScenes(1, size=96, split="val", seed=3, digit_size=(16, 32))
+scene = DigitScenes(1, size=96, split="val", seed=3, digits_per_scene=(4, 6), digit_size=(16, 32))
 compare_with_torch(lambda x: F.pad(x, (44, 44, 44, 44), mode="reflect"),
                    lambda x: torch.nn.functional.pad(x, (44, 44, 44, 44), mode="reflect"), [scene.images])
 print("F.pad(mode='reflect') equals torch's, forward and backward")
@@ -405,7 +430,7 @@ def overlap_tile(net, image, tile, input_tile, margin):
     """Overlap-tile inference: (C, H, W) image -> (K, H, W) scores from tiles of the mirrored image."""
     _, h, w = image.shape
     rows, cols = -(-h // tile), -(-w // tile)
-    ### BEGIN SOLUTION hint: pad bottom = (rows - 1) * tile + input_tile - margin - h; window i, j at (i * tile, j * tile)
+    ### BEGIN SOLUTION hint: bottom pad (rows - 1) * tile + input_tile - margin - h; tile (i, j) at i*tile, j*tile
     bottom, right = (rows - 1) * tile + input_tile - margin - h, (cols - 1) * tile + input_tile - margin - w
     padded = np.pad(image, ((0, 0), (margin, bottom), (margin, right)), mode="reflect")
     out = None
@@ -429,7 +454,8 @@ from minseg.testing import unavailable
 
 def _box3(window):
     """A toy 'network': the valid 3 x 3 box sum (margin 1), one channel in and out."""
-    return sum(window[:, i:i + window.shape[1] - 2, j:j + window.shape[2] - 2] for i in range(3) for j in range(3))
+    h, w = window.shape[1] - 2, window.shape[2] - 2
+    return sum(window[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
 
 
 _rng = np.random.default_rng(6)
@@ -450,12 +476,13 @@ _lay = _net.tile_layout((40, 29), 16)  # input tile 108, output 20 >= 16, margin
 _whole = _unet(np.pad(_scene, ((0, 0),) + _lay.pad_width, mode="reflect"))[:, :40, :29]
 with unavailable(models.UNet.tile_layout):
     _got = overlap_tile(_box3, _img, 2, 4, 1)
-    np.testing.assert_allclose(_got, _expected_box, err_msg=f"3x3 box sum of the 5x7 image {_img[0].tolist()} "
-                               "with tile 2, input tile 4, margin 1")
+    np.testing.assert_allclose(_got, _expected_box, err_msg=f"3x3 box sum of the 5x7 image "
+                               f"{_img[0].tolist()} with tile 2, input tile 4, margin 1")
     _got = overlap_tile(_unet, _scene, 16, _lay.input_tile, _lay.margin)
     assert _got.shape == (3, 40, 29), f"expected (3, 40, 29) scores, got {_got.shape}"
     np.testing.assert_allclose(_got, _whole, rtol=1e-4, atol=1e-5,
-                               err_msg="a depth-3 U-Net on a 40x29 image, tile 16: tiles vs one pass over the padded image")
+                               err_msg="a depth-3 U-Net on a 40x29 image, tile 16: tiles vs one pass "
+                                       "over the padded image")
     ### BEGIN HIDDEN TESTS
     for _tile, _h, _w in ((1, 3, 4), (3, 7, 5), (4, 4, 9)):
         _x = _rng.normal(size=(2, _h, _w))
@@ -519,8 +546,8 @@ def close_pairs(instances, within=2.5):
 crowded = max(range(len(crowd)), key=lambda i: close_pairs(crowd.instances[i]))
 crowd_ids = instance_map(crowd.instances[crowded])
 crowd_weights = F.unet_weight_map(crowd_ids, w0=10.0, sigma=5.0)
-print(f"scene {crowded}: {crowd_ids.max()} digits, {close_pairs(crowd.instances[crowded])} of them within 2.5 px "
-      f"of another; weights from {crowd_weights.min():.2f} to {crowd_weights.max():.2f}")
+print(f"scene {crowded}: {crowd_ids.max()} digits, {close_pairs(crowd.instances[crowded])} of them within "
+      f"2.5 px of another; weights from {crowd_weights.min():.2f} to {crowd_weights.max():.2f}")
 # Expected output:
 # scene 8: 7 digits, 7 of them within 2.5 px of another; weights from 0.67 to 9.90
 
@@ -588,7 +615,7 @@ for _seed in range(3):
         _cases.append((_ids, _w0, _sigma, F.unet_weight_map(_ids, w0=_w0, sigma=_sigma)))
 with unavailable(F.unet_weight_map):
     np.testing.assert_allclose(border_weight_map(_row), _hand, rtol=1e-6,
-                               err_msg="instances [[1, 0, 0, 0, 2]], w0 = 10, sigma = 5 (worked by hand above)")
+                               err_msg="instances [[1, 0, 0, 0, 2]], w0 = 10, sigma = 5 (by hand above)")
     np.testing.assert_allclose(border_weight_map(_single), np.where(_single > 0, 16 / 8, 16 / 24), rtol=1e-6,
                                err_msg="one object: only the class balance, 16 / (2 * 4) and 16 / (2 * 12)")
     for _ids, _w0, _sigma, _want in _cases:
@@ -604,11 +631,13 @@ print("border_weight_map agrees with the hand example and with F.unet_weight_map
 # %% tags=["nbval-ignore-output"]
 with ms.no_grad():
     crowd_logits = unet(ms.tensor(crowd.images[crowded:crowded + 1]))
-    pixel_loss = F.cross_entropy(crowd_logits, ms.tensor(crowd.masks[crowded:crowded + 1]), reduction="none").data[0]
+    crowd_target = ms.tensor(crowd.masks[crowded:crowded + 1])
+    pixel_loss = F.cross_entropy(crowd_logits, crowd_target, reduction="none").data[0]
+weighted_loss = crowd_weights * pixel_loss
 gaps = crowd_weights > 5
-print(f"plain loss {pixel_loss.mean():.3f}, weighted loss {(crowd_weights * pixel_loss).mean():.3f}; "
-      f"the {gaps.sum()} gap pixels (w > 5) carry {pixel_loss[gaps].sum() / pixel_loss.sum():.0%} of the plain "
-      f"loss and {(crowd_weights * pixel_loss)[gaps].sum() / (crowd_weights * pixel_loss).sum():.0%} of the weighted")
+print(f"plain loss {pixel_loss.mean():.3f}, weighted loss {weighted_loss.mean():.3f}; the {gaps.sum()} gap "
+      f"pixels (w > 5) carry {pixel_loss[gaps].sum() / pixel_loss.sum():.0%} of the plain loss and "
+      f"{weighted_loss[gaps].sum() / weighted_loss.sum():.0%} of the weighted one")
 
 # %% [markdown]
 # ## 6. SegNet: remember where the maximum was
@@ -618,8 +647,9 @@ print(f"plain loss {pixel_loss.mean():.3f}, weighted loss {(crowd_weights * pixe
 # largest of each 2×2 window, it also **remembers which of the four** it was. The decoder's
 # *max-unpooling* puts each value back exactly there and zeros in the other three ("bed of nails"
 # with the nails where the maxima were), then convolutions fill in the sparse map. Upsampling needs no
-# weights at all, and boundaries come back where the encoder saw them. The slides' example, on a
-# 4×4 feature map pooled to 2×2 and unpooled:
+# weights at all, and boundaries come back where the encoder saw them. (The SegNet paper also
+# studies decoder designs, FCN's among them, and argues for this one: less to learn, less to store,
+# cleaner boundaries.) The slides' example, on a 4×4 feature map pooled to 2×2 and unpooled:
 
 # %% tags=["nbval-check-output"]
 feature = ms.tensor(np.array([[[[0, 1, 0, 0], [0, 0, 2, 0], [0, 3, 0, 0], [0, 0, 0, 4]]]], np.float32))
@@ -638,8 +668,13 @@ print(F.max_unpool2d(pooled, indices, 2).data[0, 0].astype(int))
 # minseg's pooling with indices and unpooling against PyTorch's, forward and backward, in one line:
 
 # %% tags=["nbval-ignore-output"]
-unpool = lambda lib: lambda x: lib.max_unpool2d(*lib.max_pool2d(x, 2, return_indices=True), 2, output_size=(7, 9))  # noqa: E731
-compare_with_torch(unpool(F), unpool(torch.nn.functional), [np.random.default_rng(9).normal(size=(2, 3, 7, 9))])
+def pool_and_unpool(lib):
+    """x -> max-pool 2x2 with indices -> max-unpool back to 7 x 9, in minseg (F) or torch."""
+    return lambda x: lib.max_unpool2d(*lib.max_pool2d(x, 2, return_indices=True), 2, output_size=(7, 9))
+
+
+compare_with_torch(pool_and_unpool(F), pool_and_unpool(torch.nn.functional),
+                   [np.random.default_rng(9).normal(size=(2, 3, 7, 9))])
 print("max_pool2d(return_indices=True) + max_unpool2d equal torch's, forward and backward")
 
 # %% [markdown]
@@ -709,8 +744,8 @@ for _size in ((8, 6), (7, 9), (5, 5)):
     _wt = torch.tensor(_rng.normal(size=(4, 3, 3, 3)), requires_grad=True)
     _bt = torch.tensor(_rng.normal(size=4), requires_grad=True)
     _pt.requires_grad_(True)
-    _yt = torch.relu(torch.nn.functional.conv2d(torch.nn.functional.max_unpool2d(_pt, _it, 2, output_size=_size),
-                                                _wt, _bt, padding=1))
+    _unpooled = torch.nn.functional.max_unpool2d(_pt, _it, 2, output_size=_size)
+    _yt = torch.relu(torch.nn.functional.conv2d(_unpooled, _wt, _bt, padding=1))
     _g = _rng.normal(size=_yt.shape)
     _yt.backward(torch.tensor(_g))
     _cases.append((_size, _pt.detach().numpy(), _it.numpy(), _wt.detach().numpy(), _bt.detach().numpy(), _g,
@@ -719,7 +754,8 @@ with unavailable(F.max_unpool2d):
     _out = segnet_decoder_step(ms.tensor(_p.numpy()), _i.numpy(), (4, 4), ms.tensor(_identity),
                                ms.tensor(np.zeros(1, np.float32)))
     np.testing.assert_allclose(_out.data[0, 0], _feature[0, 0].numpy(),
-                               err_msg="the slides' 4x4 map: pooled [[1, 2], [3, 4]] must unpool to where the maxima were")
+                               err_msg="the slides' 4x4 map: pooled [[1, 2], [3, 4]] must unpool to "
+                                       "where the maxima were")
     for _size, _pn, _in, _wn, _bn, _g, _want, _grads in _cases:
         _tensors = [ms.tensor(_a, requires_grad=True) for _a in (_pn, _wn, _bn)]
         _got = segnet_decoder_step(_tensors[0], _in, _size, _tensors[1], _tensors[2])
@@ -783,11 +819,17 @@ print(f"total: features {total_features / 1e6:.1f} MB, indices {total_bits / 1e6
 camvid_classes = ["Building", "Tree", "Sky", "Car", "Sign-Symbol", "Road", "Pedestrian", "Fence",
                   "Column-Pole", "Side-walk", "Bicyclist"]
 segnet_camvid = [89.6, 83.4, 96.1, 87.7, 52.7, 96.4, 62.2, 53.45, 32.1, 93.3, 36.5]
-print("SegNet on CamVid, per-class accuracy:", dict(zip(camvid_classes, segnet_camvid)))
+print("SegNet on CamVid, per-class accuracy:")
+for start in range(0, 11, 4):
+    four = zip(camvid_classes[start:start + 4], segnet_camvid[start:start + 4])
+    print("  " + ", ".join(f"{c} {a}" for c, a in four))
 print(f"class average = mean of the 11 = {np.mean(segnet_camvid):.2f} (table: 71.20); global average 90.40, "
       "mIoU 60.10, BF 46.84")
 # Expected output:
-# SegNet on CamVid, per-class accuracy: {'Building': 89.6, 'Tree': 83.4, 'Sky': 96.1, 'Car': 87.7, 'Sign-Symbol': 52.7, 'Road': 96.4, 'Pedestrian': 62.2, 'Fence': 53.45, 'Column-Pole': 32.1, 'Side-walk': 93.3, 'Bicyclist': 36.5}
+# SegNet on CamVid, per-class accuracy:
+#   Building 89.6, Tree 83.4, Sky 96.1, Car 87.7
+#   Sign-Symbol 52.7, Road 96.4, Pedestrian 62.2, Fence 53.45
+#   Column-Pole 32.1, Side-walk 93.3, Bicyclist 36.5
 # class average = mean of the 11 = 71.22 (table: 71.20); global average 90.40, mIoU 60.10, BF 46.84
 
 # %% [markdown]
@@ -806,8 +848,8 @@ print(f"class average = mean of the 11 = {np.mean(segnet_camvid):.2f} (table: 71
 # %% tags=["nbval-ignore-output"]
 for name in ("fcn8s", "unet", "segnet"):
     made = pretrained.available()[name]
-    print(f"{name:>6}: {made['class']} {made['config']}\n        {made['steps']} steps, {made['minutes']:.0f} min; "
-          f"reproduce with: {made['command']}")
+    print(f"{name:>6}: {made['class']} {made['config']}")
+    print(f"        {made['steps']} steps, {made['minutes']:.0f} min; reproduce with: {made['command']}")
 
 # %% [markdown]
 # The three models on the same 48 validation scenes, every score computed here from their
@@ -826,8 +868,8 @@ header = f"{'method':<7}" + "".join(f"{c[:4]:>6}" for c in CLASSES) + "  class a
 print(header)
 for name, r in scores.items():
     print(f"{name:<7}" + "".join(f"{100 * v:6.1f}" for v in r["class_recall"])
-          + f"  {100 * r['class_accuracy']:9.1f}  {100 * r['pixel_accuracy']:10.1f}  {100 * r['mean_iou']:5.1f}"
-          f"  {100 * r['boundary_f1']:5.1f}")
+          + f"  {100 * r['class_accuracy']:9.1f}  {100 * r['pixel_accuracy']:10.1f}"
+          + f"  {100 * r['mean_iou']:5.1f}  {100 * r['boundary_f1']:5.1f}")
 print("per-class accuracy in %, by class: background, then the digits 0 ... 9")
 
 # %% [markdown]

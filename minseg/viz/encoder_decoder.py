@@ -68,8 +68,9 @@ class TileExplorer:
             block = self.layout.output_block(*divmod(done, self.layout.cols))
             stitched[block] = self.prediction[block]  # a block may hang over the image: slices clip it
         block = self.layout.output_block(row, col)
-        return {"step": step, "row": row, "col": col, "window": window, "input_tile": self.padded[(...,) + window],
-                "mirrored": self._mirrored()[window], "output_tile": self.prediction[block], "stitched": stitched}
+        return {"step": step, "row": row, "col": col, "window": window,
+                "input_tile": self.padded[(...,) + window], "mirrored": self._mirrored()[window],
+                "output_tile": self.prediction[block], "stitched": stitched}
 
     def draw(self, step: int = 0) -> Figure:
         """The update function: padded scene, input tile, its output tile, the stitched prediction."""
@@ -116,7 +117,8 @@ class TileExplorer:
         """A few tiles, one row each (default: the first, one in the middle, the last)."""
         steps = steps if steps is not None else (0, self.steps // 2, self.steps - 1)
         fig = LectureFigure(figsize=(12, 3.1 * len(steps)), layout="constrained")
-        for axes, step in zip(fig.subplots(len(steps), 4, width_ratios=[1.25, 1, 0.8, 1], squeeze=False), steps):
+        rows = fig.subplots(len(steps), 4, width_ratios=[1.25, 1, 0.8, 1], squeeze=False)
+        for axes, step in zip(rows, steps):
             self.draw_into(axes, self.state(step))
         return fig
 
@@ -156,8 +158,9 @@ class WeightMapExplorer:
         _bare(ax_map, f"w(x), w0 = {s['w0']:g}, sigma = {s['sigma']:g}: max {s['weights'].max():.2f}")
         values = s["weights"][s["row"]]
         ax_line.plot(values, color="C0", label="w(x) on the profile row")
-        ax_line.fill_between(np.arange(len(values)), 0, values.max() * 1.05, where=self.instances[s["row"]] > 0,
-                             color="0.85", step="mid", label="instance pixels")
+        ax_line.fill_between(np.arange(len(values)), 0, values.max() * 1.05,
+                             where=self.instances[s["row"]] > 0, color="0.85", step="mid",
+                             label="instance pixels")
         ax_line.set_xlabel("column", fontsize=9)
         ax_line.set_ylabel("weight", fontsize=9)
         ax_line.tick_params(labelsize=8)
@@ -168,15 +171,15 @@ class WeightMapExplorer:
         """Sliders for w0 and sigma."""
         import ipywidgets as widgets
 
-        return FigureWidget(self.draw, {"w0": widgets.FloatSlider(10.0, min=0.0, max=20.0, step=1.0, description="w0"),
-                                        "sigma": widgets.FloatSlider(5.0, min=1.0, max=15.0, step=0.5,
-                                                                     description="sigma")})
+        controls = {"w0": widgets.FloatSlider(10.0, min=0.0, max=20.0, step=1.0, description="w0"),
+                    "sigma": widgets.FloatSlider(5.0, min=1.0, max=15.0, step=0.5, description="sigma")}
+        return FigureWidget(self.draw, controls)
 
     def static_figure(self, settings=((10.0, 5.0), (10.0, 2.0), (0.0, 5.0))) -> Figure:
         """One row per (w0, sigma): the paper's setting, a narrow sigma, and no border term."""
         fig = LectureFigure(figsize=(12, 3.2 * len(settings)), layout="constrained")
-        for axes, (w0, sigma) in zip(fig.subplots(len(settings), 3, width_ratios=[1, 1.2, 1.6], squeeze=False),
-                                     settings):
+        rows = fig.subplots(len(settings), 3, width_ratios=[1, 1.2, 1.6], squeeze=False)
+        for axes, (w0, sigma) in zip(rows, settings):
             self.draw(w0, sigma)
             self.draw_into(axes, self.last)
         return fig
