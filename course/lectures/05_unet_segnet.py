@@ -220,7 +220,7 @@ walk_unet(models.UNet(num_classes=2, in_channels=1, width=1, depth=4, padding=Fa
 # the point of the design — no output depends on invented zeros — and its price: **the 92-pixel
 # border of the image cannot be segmented**, because its context does not exist.
 #
-# **Exercise (unet_output_size).** Write `unet_sizes(n, depth=4)`: the list of every feature-map size
+# **Exercise (unet_sizes).** Write `unet_sizes(n, depth=4)`: the list of every feature-map size
 # of the unpadded U-Net along one axis, in the order printed above — the input, after each
 # convolution, after each max-pool, after each up-convolution — so `unet_sizes(572)` runs
 # `[572, 570, 568, 284, ..., 392, 390, 388]` (27 sizes at depth 4). Return `None` when `n` is not
@@ -256,7 +256,7 @@ def smallest_unet_input(depth=4):
     ### END SOLUTION
 
 
-# %% grade_id="unet_output_size"
+# %% grade_id="unet_sizes"
 from minseg import models
 from minseg.testing import unavailable
 
