@@ -351,11 +351,12 @@ with ms.no_grad():
               f"largest difference {difference:.1e}")
 
 # %% [markdown]
-# At offsets 2 and 10 the two agree to the last bit; at 4 they do not. The unpadded network's
-# first max-pool groups the pixels of its map after two convolutions, which starts 2 pixels into its
-# input; the padded network pools pairs (0, 1), (2, 3), … of the whole scene. Only when the
-# window's offset puts *every* level's pooling on the same 2×2 groups — offsets $2 + 8k$ for three
-# poolings — do both networks compute the same thing. Keep that in mind for the tiles below.
+# At offsets 2 and 10 the two agree (up to rounding, if not exactly); at 4 they do not. The
+# unpadded network's first max-pool groups the pixels of its map after two convolutions, which
+# starts 2 pixels into its input; the padded network pools pairs (0, 1), (2, 3), … of the whole
+# scene. Only when the window's offset puts *every* level's pooling on the same 2×2 groups —
+# offsets $2 + 8k$ for three poolings — do both networks compute the same thing. Keep that in mind
+# for the tiles below.
 
 # %% [markdown]
 # ## 4. Overlap-tile: segmenting an image larger than a tile
