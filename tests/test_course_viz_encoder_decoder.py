@@ -101,11 +101,17 @@ def test_predictions_highlight_matched_and_missed_boundaries():
         for (r, c), v in np.ndenumerate(mask):
             out[r, c] = any(0 <= r + dr < 20 and 0 <= c + dc < 20 and mask[r + dr, c + dc] != v
                             for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)))
-    true_points = np.argwhere(truth_edges)
-    matched = [np.hypot(*(true_points - p).T).min() <= 2.0 for p in np.argwhere(edges)]
-    assert fig.matched["same"] == [1.0]
-    assert fig.matched["shifted"] == [pytest.approx(np.mean(matched))]
-    assert 0 < np.mean(matched) < 1
+    def near(points, others):
+        return [np.hypot(*(others - p).T).min() <= 2.0 for p in points]
+
+    precision = np.mean(near(np.argwhere(edges), np.argwhere(truth_edges)))
+    recall = np.mean(near(np.argwhere(truth_edges), np.argwhere(edges)))
+    assert fig.boundary["same"] == [(1.0, 1.0)]
+    assert fig.boundary["shifted"] == [(pytest.approx(precision), pytest.approx(recall))]
+    assert 0 < precision < 1 and 0 < recall < 1
+    assert f"precision {precision:.2f}, recall {recall:.2f}" in fig.axes[3].get_xlabel()
+    nothing = ed.draw_predictions(image, target, {"empty": np.zeros_like(target)}, num_classes=3)
+    assert nothing.boundary["empty"] == [(0.0, 0.0)]  # no boundary predicted: nothing matched, nothing found
     same, moved = fig.axes[2], fig.axes[3]
     red = [c for c in moved.collections
            if isinstance(c, LineCollection) and np.allclose(c.get_colors()[0][:3], ed._MISSED)]

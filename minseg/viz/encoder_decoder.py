@@ -185,14 +185,23 @@ class WeightMapExplorer:
         return fig
 
 
-def boundary_match(labels, target, tolerance: float = 2.0):
-    """Boundary pixels of the label map ``labels`` and which of them lie within ``tolerance`` pixels
-    of a boundary pixel of ``target`` (matched, as the BF score counts them, without the split by
-    class): (edges, matched) boolean maps."""
+def _near(edges: np.ndarray, other: np.ndarray, tolerance: float) -> np.ndarray:
+    """The pixels of ``edges`` that lie within ``tolerance`` pixels of a pixel of ``other``."""
+    if not other.any():
+        return np.zeros_like(edges)
+    return edges & (ndimage.distance_transform_edt(~other) <= tolerance)
+
+
+def boundary_match(labels, target, tolerance: float = 2.0) -> dict:
+    """The boundary pixels of the label map ``labels`` and of ``target``, matched as the BF score
+    matches them but without its split by class: 'edges', 'matched' (predicted boundary pixels
+    near a true one) maps, and 'precision' / 'recall' (true boundary pixels near a predicted one),
+    0 where there is nothing to count."""
     edges, true_edges = label_boundaries(np.asarray(labels)), label_boundaries(np.asarray(target))
-    if not true_edges.any():
-        return edges, np.zeros_like(edges)
-    return edges, edges & (ndimage.distance_transform_edt(~true_edges) <= tolerance)
+    matched, found = _near(edges, true_edges, tolerance), _near(true_edges, edges, tolerance)
+    return {"edges": edges, "matched": matched,
+            "precision": float(matched.sum() / edges.sum()) if edges.any() else 0.0,
+            "recall": float(found.sum() / true_edges.sum()) if true_edges.any() else 0.0}
 
 
 def _edge_segments(labels: np.ndarray, matched: np.ndarray):
@@ -206,34 +215,37 @@ def _edge_segments(labels: np.ndarray, matched: np.ndarray):
     return segments[True], segments[False]
 
 
-def _show_with_boundaries(ax, labels, target, num_classes: int, tolerance: float) -> float:
+def _show_with_boundaries(ax, labels, target, num_classes: int, tolerance: float) -> dict:
     """The coloured label map with its boundaries drawn on the pixel edges (white: matched, red:
-    not); returns the fraction of boundary pixels matched."""
+    not); returns boundary_match's result."""
     from matplotlib.collections import LineCollection
 
     ax.imshow(colorize(labels, num_classes), interpolation="nearest")
-    edges, matched = boundary_match(labels, target, tolerance)
-    good, bad = _edge_segments(np.asarray(labels), matched)
+    match = boundary_match(labels, target, tolerance)
+    good, bad = _edge_segments(np.asarray(labels), match["matched"])
     ax.add_collection(LineCollection(good, colors=[_MATCHED], linewidths=1.0))
     ax.add_collection(LineCollection(bad, colors=[_MISSED], linewidths=1.6))
-    return float(matched.sum() / edges.sum()) if edges.any() else 1.0
+    return match
 
 
 def draw_predictions(images, targets, predictions: dict, num_classes: int, tolerance: float = 2.0) -> Figure:
     """One row per scene: the image, the ground truth, then each model's prediction (``predictions``:
     name -> (N, H, W) labels), boundaries highlighted (white: within ``tolerance`` px of a true
-    boundary, red: not). ``fig.matched[name]`` is each model's matched fraction per scene."""
+    boundary, red: not), with the boundary precision and recall under each panel.
+    ``fig.boundary[name]`` lists each scene's (precision, recall)."""
     rows = len(targets)
     fig = LectureFigure(figsize=(2.4 * (2 + len(predictions)), 2.5 * rows), layout="constrained")
     axes = fig.subplots(rows, 2 + len(predictions), squeeze=False)
-    fig.matched = {name: [] for name in predictions}
+    fig.boundary = {name: [] for name in predictions}
     for i in range(rows):
         axes[i, 0].imshow(to_hwc(images[i]), interpolation="nearest")
         _show_with_boundaries(axes[i, 1], targets[i], targets[i], num_classes, tolerance)
         _bare(axes[i, 0], "image" if i == 0 else "")
         _bare(axes[i, 1], "ground truth" if i == 0 else "")
         for ax, (name, labels) in zip(axes[i, 2:], predictions.items()):
-            fig.matched[name].append(_show_with_boundaries(ax, labels[i], targets[i], num_classes, tolerance))
+            match = _show_with_boundaries(ax, labels[i], targets[i], num_classes, tolerance)
+            fig.boundary[name].append((match["precision"], match["recall"]))
             _bare(ax, name if i == 0 else "")
-            ax.set_xlabel(f"{100 * fig.matched[name][-1]:.0f} % of its boundary matched", fontsize=8)
+            ax.set_xlabel(f"boundary precision {match['precision']:.2f}, recall {match['recall']:.2f}",
+                          fontsize=8)
     return fig
