@@ -1,7 +1,5 @@
-"""Helpers for the tests: how many hypothesis examples to run, small array strategies, float64 models."""
+"""Helpers for the tests: how many hypothesis examples to run, and small array strategies."""
 import os
-
-import numpy as np
 
 from hypothesis import HealthCheck, settings
 
@@ -15,13 +13,3 @@ def examples(n: int):
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 
-
-def float64_model(model):
-    """Turn a minseg model's float32 parameters and buffers into float64 (in place)."""
-    for _, p in model.named_parameters():
-        p.data = p.data.astype(np.float64)
-    for module in model.modules():
-        for key, value in list(module._buffers.items()):
-            if np.asarray(value).dtype == np.float32:
-                setattr(module, key, np.asarray(value, np.float64))
-    return model

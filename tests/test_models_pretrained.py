@@ -12,7 +12,6 @@ from minseg import models
 from minseg.data import DigitScenes
 from minseg.models import pretrained
 from minseg.training import evaluate, evaluate_masks, presets
-from tests.support import float64_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = sorted(pretrained.available())
@@ -105,7 +104,7 @@ def test_torch_twin_gives_the_same_logits(name):
     agree = (logits.argmax(1) == _twin_logits(model, inputs).argmax(1)).mean()
     assert agree >= 0.99, f"{name}: float32 predictions agree on {agree:.4f} of the pixels"
     inputs = [a.astype(np.float64) for a in inputs]
-    model = float64_model(model)
+    model = model.double()
     logits, expected = eval_forward(model, models.backend.MINSEG, *inputs), _twin_logits(model, inputs)
     assert logits.dtype == np.float64
     scale = float(np.abs(expected).max())

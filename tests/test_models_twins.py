@@ -8,7 +8,6 @@ torch = pytest.importorskip("torch")
 from minseg import models  # noqa: E402
 from minseg import tensor  # noqa: E402
 from minseg.reference import interop  # noqa: E402
-from tests.support import float64_model as _float64  # noqa: E402
 
 TINY_VGG = dict(widths=(4, 4, 6, 6, 8), convs=(1, 1, 2, 1, 1))
 TINY_RESNET = dict(widths=(4, 6, 6, 8), blocks_per_stage=(1, 2, 1, 1), aspp_width=6, rates=(1, 2, 3),

@@ -19,9 +19,9 @@
 # - build FCN's fixed bilinear upsampling as a transposed convolution, and say where it differs from
 #   `F.interpolate`.
 #
-# The five **Exercise** cells are graded as in the earlier lectures (`python -m course grade
-# notebooks/03_upsampling.ipynb`). Where an exercise rebuilds something minseg has, its check switches
-# the library function off while it runs, so write it from the formula.
+# The five **Exercise** cells are graded as in the earlier lectures (see the grading note above and
+# the last cell). Where an exercise rebuilds something minseg has, its check switches the library
+# function off while it runs, so write it from the formula.
 
 # %%
 import numpy as np

@@ -15,8 +15,7 @@
 # - move a state_dict between PyTorch (including a DDP-wrapped model) and minseg;
 # - combine evaluation results from several GPUs correctly.
 #
-# The four **Exercise** cells are graded; check your work with `make grade` (or the command in the
-# last cell).
+# The four **Exercise** cells are graded (see the grading note above and the last cell).
 
 # %%
 import tempfile
