@@ -20,7 +20,9 @@
 # - compare FCN-8s, U-Net and SegNet as the SegNet paper does: per-class accuracy, class average,
 #   global average, mIoU and boundary F1.
 #
-# The five **Exercise** cells are graded (`python -m course grade notebooks/05_unet_segnet.ipynb`).
+# The five **Exercise** cells are graded as in the earlier lectures (see the grading note above and
+# the last cell), each on its own. Where an exercise rebuilds something minseg has, its check makes
+# that library function unavailable (calling it raises) while your code runs, and says so.
 
 # %%
 import matplotlib.pyplot as plt
