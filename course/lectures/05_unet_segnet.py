@@ -371,7 +371,7 @@ with ms.no_grad():
 # edge pixel, as `numpy.pad(mode='reflect')` and torch's `reflect`). One line against PyTorch:
 
 # %% tags=["nbval-ignore-output"]
-scene = DigitScenes(1, size=96, split="val", seed=3, digits_per_scene=(4, 6), digit_size=(16, 32))
+scene = DigitScenes(1, size=192, split="val", seed=3, digits_per_scene=(10, 14), digit_size=(16, 32))
 compare_with_torch(lambda x: F.pad(x, (44, 44, 44, 44), mode="reflect"),
                    lambda x: torch.nn.functional.pad(x, (44, 44, 44, 44), mode="reflect"), [scene.images])
 print("F.pad(mode='reflect') equals torch's, forward and backward")
@@ -383,7 +383,7 @@ print("F.pad(mode='reflect') equals torch's, forward and backward")
 #    shift-equivariant for shifts that move every max-pool grid by whole cells; a tile shifted by
 #    any other amount pools different 2×2 groups and gives (slightly) different answers.
 # 2. Since no valid output is a multiple of $2^{\text{depth}}$, each tile's output is a few pixels
-#    larger than the step (36 for a step of 32 at depth 3, as 388 is for a step of 384 at depth 4).
+#    larger than the step (68 for a step of 64 at depth 3, as 388 is for a step of 384 at depth 4).
 #    Those extra pixels are the next tile's first ones, and equal to them; we keep the first
 #    step × step block of every tile.
 #
@@ -391,18 +391,18 @@ print("F.pad(mode='reflect') equals torch's, forward and backward")
 # only in pieces. `UNet.tile_layout` gives the geometry, `UNet.predict_tiles` runs it:
 
 # %% tags=["nbval-check-output"]
-layout = unpadded.tile_layout((96, 96), tile=32)
+layout = unpadded.tile_layout((192, 192), tile=64)
 print(layout)
 print("np.pad widths (rows, cols):", layout.pad_width)
 # Expected output:
-# TileLayout(tile=32, input_tile=124, output_tile=36, margin=44, rows=3, cols=3, height=96, width=96)
+# TileLayout(tile=64, input_tile=156, output_tile=68, margin=44, rows=3, cols=3, height=192, width=192)
 # np.pad widths (rows, cols): ((44, 48), (44, 48))
 
 # %% tags=["nbval-ignore-output"]
-tiled = unpadded.predict_tiles(scene.images, tile=32)
+tiled = unpadded.predict_tiles(scene.images, tile=64)
 padded_scene = np.pad(scene.images, ((0, 0), (0, 0)) + layout.pad_width, mode="reflect")
 with ms.no_grad():
-    one_pass = unpadded(ms.tensor(padded_scene)).data[:, :, :96, :96]
+    one_pass = unpadded(ms.tensor(padded_scene)).data[:, :, :192, :192]
 print("tiled", tiled.shape, "vs one pass over the padded", padded_scene.shape[-2:], "image:",
       f"largest difference {np.abs(tiled - one_pass).max():.1e}")
 print(f"pixel accuracy of the stitched prediction: {(tiled.argmax(1) == scene.masks).mean():.3f}")
@@ -413,7 +413,7 @@ print(f"pixel accuracy of the stitched prediction: {(tiled.argmax(1) == scene.ma
 # context pale; the output block; and the prediction stitched so far.
 
 # %% tags=["nbval-ignore-output"]
-tiles = edviz.TileExplorer(unpadded, scene.images[0], tile=32)
+tiles = edviz.TileExplorer(unpadded, scene.images[0], tile=64)
 tiles.widget()
 
 # %% tags=["nbval-ignore-output"]
