@@ -8,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minseg.functional as F
-from minseg.functional._overlap_loss import dice_loss_reference, jaccard_loss_reference
-from minseg.functional._weight_map import unet_weight_map_reference
+from minseg.functional.loss import dice_loss_reference, jaccard_loss_reference, unet_weight_map_reference
 from minseg.testing import compare_with_torch, gradcheck
 from tests.support import examples
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 import minseg.nn as nn
-from minseg.functional import pool_reference as ref
 from minseg.testing import compare_with_torch, gradcheck
 from tests.support import examples
 from tests.test_pool_threads import one_thread, torch  # noqa: F401 - one_thread: autouse fixture
@@ -67,7 +66,7 @@ def test_adaptive_avg_pool2d_matches_torch(h, w, out_h, out_w, seed):
 def test_max_pool2d_fast_path_equals_loops(config):
     x, k, s, p, d, ceil = config
     values, indices = F.max_pool2d(ms.tensor(x), k, s, p, d, ceil, return_indices=True)
-    want_values, want_indices = ref.max_pool2d_loops(x, k, s, p, d, ceil)
+    want_values, want_indices = F.max_pool2d_reference(x, k, s, p, d, ceil, return_indices=True)
     np.testing.assert_array_equal(values.data, want_values)
     np.testing.assert_array_equal(indices.data, want_indices)
 
@@ -77,7 +76,7 @@ def test_max_pool2d_fast_path_equals_loops(config):
 def test_avg_pool2d_fast_path_equals_loops(config, include_pad, divisor):
     x, k, s, p, _, ceil = config
     ours = F.avg_pool2d(ms.tensor(x), k, s, p, ceil, include_pad, divisor).data
-    np.testing.assert_allclose(ours, ref.avg_pool2d_loops(x, k, s, p, ceil, include_pad, divisor),
+    np.testing.assert_allclose(ours, F.avg_pool2d_reference(x, k, s, p, ceil, include_pad, divisor),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -86,7 +85,7 @@ def test_avg_pool2d_fast_path_equals_loops(config, include_pad, divisor):
 def test_adaptive_avg_pool2d_fast_path_equals_loops(h, w, out_h, out_w):
     x = np.random.default_rng(h * 100 + w).standard_normal((1, 2, h, w))
     np.testing.assert_allclose(F.adaptive_avg_pool2d(ms.tensor(x), (out_h, out_w)).data,
-                               ref.adaptive_avg_pool2d_loops(x, (out_h, out_w)), rtol=1e-12)
+                               F.adaptive_avg_pool2d_reference(x, (out_h, out_w)), rtol=1e-12)
 
 
 def test_slide_max_pooling_example():

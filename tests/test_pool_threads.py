@@ -3,7 +3,7 @@
 import numba
 import pytest
 
-from minseg.kernels._threads import threads_for
+from minseg.threads import threads_for
 
 torch = pytest.importorskip("torch")
 

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from . import _checks as C
-from ..kernels.crf_update import normalise_transposed, softmax_from_unary
+from .kernels.update import normalise_transposed, softmax_from_unary
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
 

@@ -37,7 +37,7 @@ def log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
     return m + np.log(np.exp(a - m).sum(axis=dim, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
         out = a - log_sum_exp(a, dim)
@@ -52,7 +52,7 @@ class LogSoftmax(Function):
         return (g - np.exp(out) * g.sum(axis=ctx.dim, keepdims=True),)
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
         out = np.exp(a - log_sum_exp(a, dim))
@@ -75,9 +75,9 @@ def _softmax_dim(op: str, input: Tensor, dim) -> int:
 
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the maximum for stability."""
-    return Softmax.apply(input, dim=_softmax_dim("softmax", input, dim))
+    return SoftmaxFunction.apply(input, dim=_softmax_dim("softmax", input, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``dim``; finite even where softmax would underflow to 0."""
-    return LogSoftmax.apply(input, dim=_softmax_dim("log_softmax", input, dim))
+    return LogSoftmaxFunction.apply(input, dim=_softmax_dim("log_softmax", input, dim))

@@ -5,7 +5,7 @@ input out as a column, so a convolution with weight W (out, in/groups, kH, kW) b
 
     y[o, (n, oy, ox)] = sum_k W[o, k] * cols[k, (n, oy, ox)] + b[o],   k = (c, i, j)
 
-one GEMM per group over the whole batch (see minseg/kernels/im2col.py for the column layout).
+one GEMM per group over the whole batch (see :mod:`.kernels` for the column layout).
 Its backward is two more GEMMs: dW = dy @ cols^T and dcols = W^T @ dy, then col2im adds dcols
 back onto the pixels they were read from.
 
@@ -18,26 +18,24 @@ uses conv2d's forward.
 Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
 taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
 
-The plain-loop references (conv2d_reference, conv_transpose2d_reference) and conv_matrix live
-in conv_reference.py and conv_matrix.py and are re-exported here.
+The plain-loop references (``<op>_reference``) live in :mod:`.reference`, conv_matrix in
+:mod:`.matrix`, the argument checks and output-size arithmetic in :mod:`.geometry`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
-from ..kernels import im2col as _k
-from ..kernels._threads import GRAIN
-from ._utils import check_image, check_tensor, pair
-from .conv_args import Geometry, check_conv_inputs, conv_geometry, transpose_geometry
-from .conv_matrix import conv_matrix
-from .conv_reference import conv2d_reference, conv_transpose2d_reference
-from .conv_workspace import matmul_nt, scratch
+from ...autograd import Function, Tensor
+from . import kernels
+from ...threads import GRAIN
+from ..checks import check_image, check_tensor
+from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry, transpose_geometry,
+                       unfold_geometry)
+from .workspace import matmul_nt, scratch
 
-__all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "conv2d_reference",
-           "conv_transpose2d_reference"]
+__all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
 
-# Arrays smaller than GRAIN (the project-wide grain of kernels/_threads.py) go to the serial
+# Arrays smaller than GRAIN (the project-wide grain of minseg/threads.py) go to the serial
 # kernels: waking the thread pool costs more. The serial twins never touch the pool at all.
 
 
@@ -49,9 +47,9 @@ def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray
     shape = (c * geom.kh * geom.kw, n, geom.oh * geom.ow)
     cols = np.empty(shape, x.dtype) if slot is None else scratch(slot, shape, x.dtype)
     if cols.size >= GRAIN:
-        _k.im2col(x, cols, *geom.kernel_args())
+        kernels.im2col(x, cols, *geom.kernel_args())
     else:
-        _k.planes_serial(x, cols, *geom.kernel_args(), False)
+        kernels.planes_serial(x, cols, *geom.kernel_args(), False)
     return cols
 
 
@@ -60,9 +58,9 @@ def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarra
     image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
     cols = np.ascontiguousarray(cols)
     if cols.size >= GRAIN:
-        _k.col2im(cols, image, *geom.kernel_args())
+        kernels.col2im(cols, image, *geom.kernel_args())
     else:
-        _k.planes_serial(image, cols, *geom.kernel_args(), True)
+        kernels.planes_serial(image, cols, *geom.kernel_args(), True)
     return image
 
 
@@ -104,7 +102,7 @@ def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
 
 
 # ----- Functions --------------------------------------------------------------------------------
-class Unfold(Function):
+class UnfoldFunction(Function):
     """(N, C, H, W) -> (N, C*kH*kW, L) windows as columns; backward is col2im."""
 
     @staticmethod
@@ -117,7 +115,7 @@ class Unfold(Function):
         return (col2im(g.transpose(1, 0, 2), g.shape[0], ctx.channels, ctx.geom),)
 
 
-class Fold(Function):
+class FoldFunction(Function):
     """(N, C*kH*kW, L) -> (N, C, H, W), overlapping entries summed; backward is im2col."""
 
     @staticmethod
@@ -130,7 +128,7 @@ class Fold(Function):
         return (im2col(g, ctx.geom, "cols").transpose(1, 0, 2).copy(),)
 
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """y = W @ im2col(x) + b per group; dW = dy @ cols^T, dx = col2im(W^T @ dy), db = sum dy.
 
     The column matrix is not kept for backward: refilling a reused scratch buffer costs less
@@ -163,7 +161,7 @@ class Conv2d(Function):
         return dx, dw, _bias_grad(ctx, g)
 
 
-class DepthwiseConv2d(Function):
+class DepthwiseConv2dFunction(Function):
     """conv2d with one input channel per group (groups = C, weight (C*m, 1, kH, kW)), computed
     directly by Numba kernels: with kH*kW taps per output there is no GEMM worth building
     a 9x larger column matrix for (the case of DeepLabv3+'s separable convolutions)."""
@@ -195,11 +193,11 @@ class DepthwiseConv2d(Function):
 
 def depthwise_pass(x, grid, weight, mode, geom: Geometry) -> None:
     """Run kernels.depthwise (mode 0 forward, 1 input grad, 2 weight grad), serially when small."""
-    kernel = _k.depthwise if grid.size >= GRAIN else _k.depthwise_serial
+    kernel = kernels.depthwise if grid.size >= GRAIN else kernels.depthwise_serial
     kernel(x, grid, weight, mode, *geom.kernel_args())
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2dFunction(Function):
     """y = col2im(W^T @ x) + b; dx = W @ im2col(dy), dW = x @ im2col(dy)^T, db = sum dy."""
 
     @staticmethod
@@ -246,7 +244,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     (atrous convolution); ``groups`` splits the channels (groups=C is depthwise)."""
     x, w, b, _ = check_conv_inputs("conv2d", input, weight, bias, groups)
     geom = conv_geometry("conv2d", x.shape[-2:], w.shape[2:], stride, padding, dilation)
-    function = DepthwiseConv2d if w.shape[1] == 1 and groups > 1 else Conv2d
+    function = DepthwiseConv2dFunction if w.shape[1] == 1 and groups > 1 else Conv2dFunction
     return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
@@ -260,35 +258,23 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     x, w, b, _ = check_conv_inputs("conv_transpose2d", input, weight, bias, groups, transposed=True)
     geom = transpose_geometry("conv_transpose2d", x.shape[-2:], w.shape[2:], stride, padding,
                               output_padding, dilation)
-    return _batched(x, lambda x4: ConvTranspose2d.apply(x4, w, b, geom=geom, groups=int(groups)))
+    return _batched(x, lambda x4: ConvTranspose2dFunction.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """im2col, as torch's F.unfold: (N, C, H, W) -> (N, C*kH*kW, L), column l holding the
     window of output position l (row-major over the output grid), channel-major rows."""
     x = check_image("unfold", input)
-    geom = conv_geometry("unfold", x.shape[-2:], kernel_size, stride, pair("unfold", "padding", padding),
-                         dilation)
-    return _batched(x, lambda x4: Unfold.apply(x4, geom=geom))
+    geom = unfold_geometry("unfold", x.shape, kernel_size, dilation, padding, stride)
+    return _batched(x, lambda x4: UnfoldFunction.apply(x4, geom=geom))
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """col2im, as torch's F.fold: (N, C*kH*kW, L) -> (N, C, H, W) with overlapping windows
     summed. L must equal the number of windows that fit in ``output_size``."""
     cols = check_tensor("fold", "input", input)
-    if cols.ndim not in (2, 3):
-        raise ValueError(f"fold: input must be 3-D (N, C*kH*kW, L) or 2-D (C*kH*kW, L), got shape {cols.shape}")
-    kh, kw = pair("fold", "kernel_size", kernel_size, minimum=1)
-    if cols.shape[-2] % (kh * kw):
-        raise ValueError(f"fold: input's dim {cols.ndim - 2} ({cols.shape[-2]}) must be divisible by "
-                         f"kernel_size product {kh * kw} (it is C*kH*kW)")
-    size = pair("fold", "output_size", output_size, minimum=1)
-    geom = conv_geometry("fold", size, (kh, kw), stride, pair("fold", "padding", padding), dilation)
-    if cols.shape[-1] != geom.oh * geom.ow:
-        raise ValueError(f"fold: input has {cols.shape[-1]} columns but output_size {size} with these "
-                         f"kernel/stride/padding/dilation gives {geom.oh}x{geom.ow} = {geom.oh * geom.ow} windows")
-    channels = cols.shape[-2] // (kh * kw)
+    geom, channels = fold_geometry("fold", cols.shape, output_size, kernel_size, dilation, padding, stride)
     if cols.ndim == 3:
-        return Fold.apply(cols, geom=geom, channels=channels)
-    out = Fold.apply(cols.reshape(1, *cols.shape), geom=geom, channels=channels)
+        return FoldFunction.apply(cols, geom=geom, channels=channels)
+    out = FoldFunction.apply(cols.reshape(1, *cols.shape), geom=geom, channels=channels)
     return out.reshape(*out.shape[1:])
