@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
-from tests.support import examples
-from tests.test_conv_cases import INT_OR_PAIR, as_pair, torch_one_thread  # noqa: F401
+from tests.conftest import examples
+from tests.strategies import INT_OR_PAIR, as_pair
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TF = torch.nn.functional
 

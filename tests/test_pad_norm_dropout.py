@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
-from tests.support import examples
+from tests.conftest import examples
 
 
 @examples(300)

@@ -48,7 +48,7 @@ class LogSoftmaxFunction(Function):
     @staticmethod
     def backward(ctx, g):
         # y_i = a_i - log sum e^a  =>  dL/da_i = g_i - softmax_i * sum_j g_j
-        (out,) = ctx.saved
+        (out,) = ctx.saved_tensors
         return (g - np.exp(out) * g.sum(axis=ctx.dim, keepdims=True),)
 
 
@@ -63,7 +63,7 @@ class SoftmaxFunction(Function):
     @staticmethod
     def backward(ctx, g):
         # s_i = e^{a_i} / sum e^a  =>  dL/da_i = s_i (g_i - sum_j g_j s_j)
-        (s,) = ctx.saved
+        (s,) = ctx.saved_tensors
         return (s * (g - (g * s).sum(axis=ctx.dim, keepdims=True)),)
 
 

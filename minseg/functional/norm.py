@@ -28,7 +28,7 @@ class BatchNormFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x_hat, inv_std, w = ctx.saved
+        x_hat, inv_std, w = ctx.saved_tensors
         axes = ctx.axes
         grad_weight = (g * x_hat).sum(axis=axes) if ctx.needs_input_grad[1] else None
         grad_bias = g.sum(axis=axes) if ctx.needs_input_grad[2] else None
@@ -86,7 +86,7 @@ class DropoutFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved
+        (mask,) = ctx.saved_tensors
         return (g * mask,)
 
 

@@ -68,7 +68,7 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g * b, g * a
 
 
@@ -81,7 +81,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         # d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g / b, -g * a / (b * b)
 
 
@@ -105,7 +105,7 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b ln a  (only where a > 0 is it defined)
-        a, b, out = ctx.saved
+        a, b, out = ctx.saved_tensors
         grad_a = g * b * np.power(a, b - 1)
         grad_b = None
         if ctx.needs_input_grad[1]:
@@ -134,7 +134,7 @@ class OutputDerivative(Function):
 
     @classmethod
     def backward(cls, ctx, g):
-        (out,) = ctx.saved
+        (out,) = ctx.saved_tensors
         return (g * cls.derivative(out),)
 
 
@@ -151,7 +151,7 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved
+        (a,) = ctx.saved_tensors
         return (g / a,)
 
 
@@ -168,7 +168,7 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved
+        (a,) = ctx.saved_tensors
         return (g * np.sign(a),)  # torch also uses sign(0) = 0
 
 
@@ -184,7 +184,7 @@ class LeakyReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (positive,) = ctx.saved
+        (positive,) = ctx.saved_tensors
         return (np.where(positive, g, g * g.dtype.type(ctx.slope)),)
 
 
@@ -215,7 +215,7 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (condition,) = ctx.saved
+        (condition,) = ctx.saved_tensors
         zero = np.zeros((), dtype=g.dtype)
         return None, np.where(condition, g, zero), np.where(condition, zero, g)
 
@@ -235,7 +235,7 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (inside,) = ctx.saved
+        (inside,) = ctx.saved_tensors
         return (np.where(inside, g, 0).astype(g.dtype, copy=False),)
 
 

@@ -67,7 +67,7 @@ class Amax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (is_max,) = ctx.saved
+        (is_max,) = ctx.saved_tensors
         share = is_max / is_max.sum(axis=ctx.dims, keepdims=True)
         return (_expand_back(g, is_max.shape, ctx.dims, ctx.keepdim) * share.astype(g.dtype),)
 
@@ -83,7 +83,7 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         # C = A B  =>  dA = G B^T, dB = A^T G (vectors are treated as 1-row / 1-column matrices)
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g

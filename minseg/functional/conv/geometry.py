@@ -35,8 +35,9 @@ class Geometry(NamedTuple):
     width: int
 
     def kernel_args(self) -> tuple:
-        """The positional arguments of kernels.im2col / col2im after the two arrays."""
-        return self[:10]
+        """The scalar arguments of the kernels in :mod:`.kernels` (im2col, col2im, depthwise), in their
+        order: kernel, stride, leading padding, dilation, output grid (numba takes scalars, not this)."""
+        return (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.oh, self.ow)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, before: int, after: int, dilation: int) -> int:

@@ -49,7 +49,7 @@ def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray
     if cols.size >= GRAIN:
         kernels.im2col(x, cols, *geom.kernel_args())
     else:
-        kernels.planes_serial(x, cols, *geom.kernel_args(), False)
+        kernels.planes_serial(x, cols, *geom.kernel_args(), kernels.GATHER)
     return cols
 
 
@@ -60,7 +60,7 @@ def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarra
     if cols.size >= GRAIN:
         kernels.col2im(cols, image, *geom.kernel_args())
     else:
-        kernels.planes_serial(image, cols, *geom.kernel_args(), True)
+        kernels.planes_serial(image, cols, *geom.kernel_args(), kernels.SCATTER)
     return image
 
 
@@ -77,7 +77,8 @@ def channel_major(a: np.ndarray, groups: int, slot: str) -> np.ndarray:
 
 def batch_major(a: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
     """(..., N*L) with C rows in total -> a new (N, C, L) array, plus ``bias`` per channel."""
-    a = a.reshape(-1, n, a.shape[-1] // n).transpose(1, 0, 2)
+    rows = int(np.prod(a.shape[:-1]))
+    a = a.reshape(rows, n, a.shape[-1] // n if n else 0).transpose(1, 0, 2)
     out = np.empty(a.shape, dtype=a.dtype)
     if bias is None:
         np.copyto(out, a)
@@ -98,7 +99,7 @@ def _bias_grad(ctx, g: np.ndarray):
 
 def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
     """Column array (K, N, L) as the per-group matrices (G, K/G, N*L)."""
-    return cols.reshape(groups, -1, cols.shape[1] * cols.shape[2])
+    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1] * cols.shape[2])
 
 
 # ----- Functions --------------------------------------------------------------------------------
@@ -146,9 +147,9 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved
+        x, weight = ctx.saved_tensors
         groups, geom, (n, channels) = ctx.groups, ctx.geom, x.shape[:2]
-        dy = channel_major(g.reshape(n, weight.shape[0], -1), groups, "dy")  # (G, O/G, N*L)
+        dy = channel_major(g.reshape(n, weight.shape[0], geom.oh * geom.ow), groups, "dy")  # (G, O/G, N*L)
         dw = dx = None
         if ctx.needs_input_grad[1]:
             cols = _stack(im2col(x, geom, "cols"), groups)
@@ -157,7 +158,7 @@ class Conv2dFunction(Function):
         if ctx.needs_input_grad[0]:
             w = weight.reshape(groups, weight.shape[0] // groups, -1)
             dcols = grouped_matmul(w.transpose(0, 2, 1), dy, "cols")
-            dx = col2im(dcols.reshape(-1, n, geom.oh * geom.ow), n, channels, geom)
+            dx = col2im(dcols.reshape(channels * geom.kh * geom.kw, n, geom.oh * geom.ow), n, channels, geom)
         return dx, dw, _bias_grad(ctx, g)
 
 
@@ -170,7 +171,7 @@ class DepthwiseConv2dFunction(Function):
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
         y = np.zeros((x.shape[0], weight.shape[0], geom.oh, geom.ow), dtype=x.dtype)
-        depthwise_pass(x, y, weight, 0, geom)
+        depthwise_pass(x, y, weight, kernels.FORWARD, geom)
         if bias is not None:
             y += bias[:, None, None]
         ctx.geom = geom
@@ -179,22 +180,22 @@ class DepthwiseConv2dFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved
+        x, weight = ctx.saved_tensors
         g = np.ascontiguousarray(g)
         dx = dw = None
         if ctx.needs_input_grad[0]:
             dx = np.zeros_like(x)
-            depthwise_pass(dx, g, weight, 1, ctx.geom)
+            depthwise_pass(dx, g, weight, kernels.INPUT_GRAD, ctx.geom)
         if ctx.needs_input_grad[1]:
             dw = np.zeros_like(weight)
-            depthwise_pass(x, g, dw, 2, ctx.geom)
+            depthwise_pass(x, g, dw, kernels.WEIGHT_GRAD, ctx.geom)
         return dx, dw, _bias_grad(ctx, g)
 
 
-def depthwise_pass(x, grid, weight, mode, geom: Geometry) -> None:
-    """Run kernels.depthwise (mode 0 forward, 1 input grad, 2 weight grad), serially when small."""
+def depthwise_pass(x, grid, weight, pass_kind: int, geom: Geometry) -> None:
+    """Run kernels.depthwise (pass_kind FORWARD, INPUT_GRAD or WEIGHT_GRAD), serially when small."""
     kernel = kernels.depthwise if grid.size >= GRAIN else kernels.depthwise_serial
-    kernel(x, grid, weight, mode, *geom.kernel_args())
+    kernel(x, grid, weight, pass_kind, *geom.kernel_args())
 
 
 class ConvTranspose2dFunction(Function):
@@ -204,9 +205,9 @@ class ConvTranspose2dFunction(Function):
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[1] * groups
         w = weight.reshape(groups, weight.shape[0] // groups, -1)  # (G, Cin/G, Cout/G*kH*kW)
-        xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")  # (G, Cin/G, N*L)
+        xs = channel_major(x.reshape(n, x.shape[1], geom.oh * geom.ow), groups, "dy")  # (G, Cin/G, N*L)
         cols = grouped_matmul(w.transpose(0, 2, 1), xs, "cols")
-        y = col2im(cols.reshape(-1, n, geom.oh * geom.ow), n, out_channels, geom)
+        y = col2im(cols.reshape(out_channels * geom.kh * geom.kw, n, geom.oh * geom.ow), n, out_channels, geom)
         if bias is not None:
             y += bias[:, None, None]
         ctx.geom, ctx.groups = geom, groups
@@ -215,7 +216,7 @@ class ConvTranspose2dFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved
+        x, weight = ctx.saved_tensors
         groups, geom, n = ctx.groups, ctx.geom, g.shape[0]
         gcols = _stack(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)
@@ -223,7 +224,7 @@ class ConvTranspose2dFunction(Function):
         if ctx.needs_input_grad[0]:
             dx = batch_major(grouped_matmul(w, gcols, "gemm"), n).reshape(x.shape)
         if ctx.needs_input_grad[1]:
-            xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")
+            xs = channel_major(x.reshape(n, x.shape[1], geom.oh * geom.ow), groups, "dy")
             dw = matmul_nt(xs, gcols).reshape(weight.shape)
         return dx, dw, _bias_grad(ctx, g)
 

@@ -88,7 +88,7 @@ def unfold_reference(input, kernel_size, dilation=1, padding=0, stride=1) -> np.
         for x_ in range(geom.ow):
             top, left = y * geom.sh, x_ * geom.sw
             window = padded[:, :, top:top + span_h:geom.dh, left:left + span_w:geom.dw]
-            out[:, :, y * geom.ow + x_] = window.reshape(n_batch, -1)
+            out[:, :, y * geom.ow + x_] = window.reshape(out.shape[:2])
     return out if x.ndim == 4 else out[0]
 
 

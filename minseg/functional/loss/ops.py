@@ -53,7 +53,7 @@ class CrossEntropyFunction(Function):
     @staticmethod
     def backward(ctx, g):
         # dl_i/dx_ik = w_i (softmax_ik - [k == t_i]), scaled by the upstream gradient of l_i
-        p, target, w = ctx.saved
+        p, target, w = ctx.saved_tensors
         if ctx.reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 g = g / ctx.denominator
@@ -109,7 +109,7 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
     @staticmethod
     def backward(ctx, g):
         # dl/dx = w [ (1 - y) s(x) - p y (1 - s(x)) ],  dl/dy = w [ p softplus(-x) - softplus(x) ]
-        x, y, w, p, sp = ctx.saved
+        x, y, w, p, sp = ctx.saved_tensors
         if ctx.reduction == "mean":
             g = g / max(x.size, 1)
         s = stable_sigmoid(x)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, Tensor
-from .checks import check_logits, class_last, class_targets
+from .checks import check_logits, class_targets
 from ..activation import log_sum_exp
 
 __all__ = ["dice_loss", "jaccard_loss"]
@@ -47,7 +47,7 @@ class OverlapLossFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        p, p_true, target, valid, num, den = ctx.saved
+        p, p_true, target, valid, num, den = ctx.saved_tensors
         k = len(num)
         # Dice:    d(1 - N/D)/dp_ik = -(2 y_ik) / D + N / D^2
         # Jaccard: d(1 - N/U)/dp_ik = -y_ik / U + N (1 - y_ik) / U^2

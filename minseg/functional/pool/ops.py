@@ -125,7 +125,7 @@ class MaxUnpoolFunction(Function):
     @staticmethod
     def backward(ctx, g):
         flat = ctx.indices.reshape(-1, int(np.prod(ctx.shape[-2:])))
-        planes = np.ascontiguousarray(g).reshape(flat.shape[0], -1)
+        planes = np.ascontiguousarray(g).reshape(flat.shape[0], g.shape[-2] * g.shape[-1])
         with threads_for(planes.size):
             return (kernels.gather(planes, flat).reshape(ctx.shape),)
 

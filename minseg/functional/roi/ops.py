@@ -27,7 +27,7 @@ __all__ = ["roi_pool", "roi_align"]
 
 def _planes(x: np.ndarray) -> np.ndarray:
     """A contiguous (N, C, H, W) array seen as (N, C, H * W): the kernels index pixels by h * W + w."""
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    return x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
 
 
 def _scatter_back(input_shape, work: int, grad: np.ndarray, kernel, *args) -> np.ndarray:
