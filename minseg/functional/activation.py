@@ -10,22 +10,22 @@ from ..ops.reduce import normalize_dims
 
 def relu(input: Tensor) -> Tensor:
     """max(0, x)."""
-    return _ew.LeakyReLU.apply(input, negative_slope=0.0)
+    return _ew.LeakyReLUFunction.apply(input, negative_slope=0.0)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return _ew.LeakyReLU.apply(input, negative_slope=float(negative_slope))
+    return _ew.LeakyReLUFunction.apply(input, negative_slope=float(negative_slope))
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x)), computed without overflow."""
-    return _ew.Sigmoid.apply(input)
+    return _ew.SigmoidFunction.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
     """(e^x - e^-x) / (e^x + e^-x) elementwise."""
-    return _ew.Tanh.apply(input)
+    return _ew.TanhFunction.apply(input)
 
 
 def log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
