@@ -23,14 +23,19 @@ def _check_row(row, case):
              differentiable=row.differentiable, gradcheck_inputs=size <= GRADCHECK_MAX_ELEMENTS)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
-def test_op(row):
-    @settings(max_examples=scaled(row.examples), deadline=None, suppress_health_check=HEALTH)
+def _run(row, examples: int) -> None:
+    """``examples`` hypothesis cases of ``row``, each through check_op."""
+    @settings(max_examples=scaled(examples), deadline=None, suppress_health_check=HEALTH)
     @given(st.data())
     def run(data):
         _check_row(row, data.draw(row.cases, label="case"))
 
     run()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_op(row):
+    _run(row, row.examples)
 
 
 SLOW_ROWS = [row for row in ROWS if row.slow_examples]
@@ -40,9 +45,4 @@ SLOW_ROWS = [row for row in ROWS if row.slow_examples]
 @pytest.mark.parametrize("row", SLOW_ROWS, ids=[row.name for row in SLOW_ROWS])
 def test_op_thoroughly(row):
     """The costly rows again with ``slow_examples`` examples (the slow run)."""
-    @settings(max_examples=scaled(row.slow_examples), deadline=None, suppress_health_check=HEALTH)
-    @given(st.data())
-    def run(data):
-        _check_row(row, data.draw(row.cases, label="case"))
-
-    run()
+    _run(row, row.slow_examples)
