@@ -123,12 +123,21 @@ def _ce_case(case):
     return Case([x, t], dict(weight=weight, ignore_index=ignore_index, reduction=reduction))
 
 
+def _bce_case(case):
+    x, y, weight, pos_weight, reduction = case
+    return Case([x, y], dict(weight=weight, reduction=reduction, pos_weight=pos_weight))
+
+
 def _overlap_case(case):
     x, t, eps, ignore_index, _ = case
     return Case([x, t], dict(eps=eps, ignore_index=ignore_index))
 
 
 # ----- torch twins whose arguments are not all tensors ----------------------------------------------
+def _as_torch(a):
+    return None if a is None else torch.from_numpy(a)
+
+
 def _roi_align_torch(input, boxes, **kwargs):
     return torchvision.ops.roi_align(input, boxes, **kwargs)
 
@@ -138,7 +147,12 @@ def _roi_pool_torch(input, boxes, **kwargs):
 
 
 def _cross_entropy_torch(input, target, weight=None, **kwargs):
-    return TF.cross_entropy(input, target, weight=None if weight is None else torch.from_numpy(weight), **kwargs)
+    return TF.cross_entropy(input, target, weight=_as_torch(weight), **kwargs)
+
+
+def _bce_torch(input, target, weight=None, pos_weight=None, **kwargs):
+    return TF.binary_cross_entropy_with_logits(input, target, weight=_as_torch(weight),
+                                               pos_weight=_as_torch(pos_weight), **kwargs)
 
 
 def overlap_torch(kind, logits, target, eps=1.0, ignore_index=None):
@@ -182,6 +196,11 @@ ROWS = [
         60, F.roi_pool_reference_backward, differentiable=(0,)),
     Row("cross_entropy", F.cross_entropy, _cross_entropy_torch, F.cross_entropy_reference,
         S.ce_case().map(_ce_case), 300),
+    # the loop reference takes log(1 - sigmoid(x)) literally, which is -inf past x ~ 37: small logits only
+    Row("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, _bce_torch, None,
+        S.bce_case().map(_bce_case), 200),
+    Row("binary_cross_entropy_with_logits small", F.binary_cross_entropy_with_logits, _bce_torch,
+        F.binary_cross_entropy_with_logits_reference, S.bce_case(scales=(1.0, 4.0)).map(_bce_case), 60),
     Row("dice_loss", F.dice_loss, lambda *a, **k: overlap_torch("dice", *a, **k), F.dice_loss_reference,
         S.overlap_case().map(_overlap_case), 100),
     Row("jaccard_loss", F.jaccard_loss, lambda *a, **k: overlap_torch("jaccard", *a, **k), F.jaccard_loss_reference,

@@ -221,3 +221,17 @@ def unfold_configs(draw):
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     x = np.random.default_rng(draw(st.integers(0, 2**31))).standard_normal(shape).astype(dtype)
     return x, dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride)
+
+
+@st.composite
+def bce_case(draw, scales=(1.0, 20.0)):
+    """Logits (some large), probability or 0/1 targets, optional weight and pos_weight broadcasting."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+    x = (rng.standard_normal(shape) * draw(st.sampled_from(scales))).astype(np.float32)
+    y = rng.uniform(0, 1, shape).astype(np.float32)
+    if draw(st.booleans()):
+        y = np.round(y)
+    weight = rng.uniform(0.1, 2, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
+    pos_weight = rng.uniform(0.1, 4, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
+    return x, y, weight, pos_weight, draw(st.sampled_from(["mean", "sum", "none"]))
