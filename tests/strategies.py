@@ -212,12 +212,13 @@ def overlap_case(draw):
 
 @st.composite
 def unfold_configs(draw):
-    """An input and unfold's arguments with at least one window (batch 0 and 1-pixel axes included)."""
-    kernel, dilation = draw(INT_OR_PAIR(1, 3)), draw(INT_OR_PAIR(1, 2))
-    padding, stride = draw(INT_OR_PAIR(0, 2)), draw(INT_OR_PAIR(1, 3))
-    size = [max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 3))
+    """An input and unfold's arguments (int or pair, as torch) with at least one window; batch 0 and
+    1-pixel axes included."""
+    kernel, dilation = draw(INT_OR_PAIR(1, 4)), draw(INT_OR_PAIR(1, 3))
+    padding, stride = draw(INT_OR_PAIR(0, 3)), draw(INT_OR_PAIR(1, 3))
+    size = [max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4))
             for k, d, p in zip(as_pair(kernel), as_pair(dilation), as_pair(padding))]
-    shape = (draw(st.integers(0, 2)), draw(st.integers(1, 3))) + tuple(size)
+    shape = (draw(st.integers(0, 3)), draw(st.integers(1, 3))) + tuple(size)
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     x = np.random.default_rng(draw(st.integers(0, 2**31))).standard_normal(shape).astype(dtype)
     return x, dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride)
