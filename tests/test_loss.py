@@ -100,3 +100,11 @@ def test_bce_with_logits_bad_input():
         F.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: pos_weight must broadcast"):
         F.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)), pos_weight=np.ones(2))
+
+
+def test_bce_with_logits_of_no_elements_is_nan_like_torch():
+    empty = np.zeros((0, 3), np.float32)
+    ours = F.binary_cross_entropy_with_logits(empty, empty).item()
+    theirs = TF.binary_cross_entropy_with_logits(torch.from_numpy(empty), torch.from_numpy(empty)).item()
+    assert np.isnan(ours) and np.isnan(theirs)
+    assert F.binary_cross_entropy_with_logits(empty, empty, reduction="sum").item() == 0.0

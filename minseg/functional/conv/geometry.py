@@ -144,6 +144,8 @@ def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = F
     x = check_image(op, input)
     layout = "(in, out/groups, kH, kW)" if transposed else "(out, in/groups, kH, kW)"
     w = check_tensor(op, "weight", weight, 4, layout)
+    if w.size == 0:
+        raise ValueError(f"{op}: weight must not be empty (torch rejects it too), got shape {w.shape}")
     check_float_pair(op, x, w, "weight")
     if not isinstance(groups, (numbers.Integral,)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")

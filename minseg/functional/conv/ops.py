@@ -93,6 +93,12 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, slot: str) -> np.ndarray:
     return np.matmul(a, b, out=out)
 
 
+def grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A (A, B, kH, kW) weight as the per-group matrices (G, A/G, B*kH*kW) (sizes explicit, so that an
+    empty weight reshapes too)."""
+    return weight.reshape(groups, weight.shape[0] // groups, int(np.prod(weight.shape[1:])))
+
+
 def _bias_grad(ctx, g: np.ndarray):
     return g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
 
@@ -139,7 +145,7 @@ class Conv2dFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[0]
-        w = weight.reshape(groups, out_channels // groups, -1)
+        w = grouped_weight(weight, groups)
         y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
@@ -156,7 +162,7 @@ class Conv2dFunction(Function):
             dw = matmul_nt(dy, cols).reshape(weight.shape)
             del cols
         if ctx.needs_input_grad[0]:
-            w = weight.reshape(groups, weight.shape[0] // groups, -1)
+            w = grouped_weight(weight, groups)
             dcols = grouped_matmul(w.transpose(0, 2, 1), dy, "cols")
             dx = col2im(dcols.reshape(channels * geom.kh * geom.kw, n, geom.oh * geom.ow), n, channels, geom)
         return dx, dw, _bias_grad(ctx, g)
@@ -204,7 +210,7 @@ class ConvTranspose2dFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[1] * groups
-        w = weight.reshape(groups, weight.shape[0] // groups, -1)  # (G, Cin/G, Cout/G*kH*kW)
+        w = grouped_weight(weight, groups)  # (G, Cin/G, Cout/G*kH*kW)
         xs = channel_major(x.reshape(n, x.shape[1], geom.oh * geom.ow), groups, "dy")  # (G, Cin/G, N*L)
         cols = grouped_matmul(w.transpose(0, 2, 1), xs, "cols")
         y = col2im(cols.reshape(out_channels * geom.kh * geom.kw, n, geom.oh * geom.ow), n, out_channels, geom)
@@ -219,7 +225,7 @@ class ConvTranspose2dFunction(Function):
         x, weight = ctx.saved_tensors
         groups, geom, n = ctx.groups, ctx.geom, g.shape[0]
         gcols = _stack(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
-        w = weight.reshape(groups, weight.shape[0] // groups, -1)
+        w = grouped_weight(weight, groups)
         dx = dw = None
         if ctx.needs_input_grad[0]:
             dx = batch_major(grouped_matmul(w, gcols, "gemm"), n).reshape(x.shape)

@@ -104,14 +104,17 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
         if reduction == "none":
             return np.ascontiguousarray(losses)
         total = losses.sum(dtype=x.dtype)
-        return total if reduction == "sum" else np.asarray(total / max(x.size, 1), dtype=x.dtype)
+        if reduction == "sum":
+            return total
+        with np.errstate(invalid="ignore"):  # the mean of no elements is nan, as in torch
+            return np.asarray(total / x.size, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         # dl/dx = w [ (1 - y) s(x) - p y (1 - s(x)) ],  dl/dy = w [ p softplus(-x) - softplus(x) ]
         x, y, w, p, sp = ctx.saved_tensors
         if ctx.reduction == "mean":
-            g = g / max(x.size, 1)
+            g = g / max(x.size, 1)  # (no elements: the gradient is empty anyway)
         s = stable_sigmoid(x)
         grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.needs_input_grad[0] else None
         grad_y = g * w * (p * (sp - x) - sp) if ctx.needs_input_grad[1] else None
