@@ -138,6 +138,17 @@ def _as_torch(a):
     return None if a is None else torch.from_numpy(a)
 
 
+def _pad_torch(input, pad, mode="constant", value=0.0):
+    """torch's F.pad; its reflect / replicate modes pad only the last axis of a 2-D / 3-D input, so a
+    4-D input with two pads goes through as a stack of planes."""
+    if mode == "constant":
+        return TF.pad(input, pad, mode=mode, value=value)
+    if len(pad) == 2:
+        n, c, h, w = input.shape
+        return TF.pad(input.reshape(n * c, h, w), pad, mode=mode).reshape(n, c, h, w + pad[0] + pad[1])
+    return TF.pad(input, pad, mode=mode)
+
+
 def _roi_align_torch(input, boxes, **kwargs):
     return torchvision.ops.roi_align(input, boxes, **kwargs)
 
@@ -173,6 +184,7 @@ def overlap_torch(kind, logits, target, eps=1.0, ignore_index=None):
 
 
 ROWS = [
+    Row("pad", F.pad, _pad_torch, None, S.pad_configs().map(_resize_case), 300),
     Row("conv2d", F.conv2d, TF.conv2d, F.conv2d_reference, S.conv_config().map(_conv_case), 120, slow_examples=500),
     Row("conv_transpose2d", F.conv_transpose2d, TF.conv_transpose2d, F.conv_transpose2d_reference,
         S.transpose_config().map(lambda cfg: _conv_case(cfg, transposed=True)), 120, slow_examples=500),

@@ -236,3 +236,18 @@ def bce_case(draw, scales=(1.0, 20.0)):
     weight = rng.uniform(0.1, 2, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
     pos_weight = rng.uniform(0.1, 4, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
     return x, y, weight, pos_weight, draw(st.sampled_from(["mean", "sum", "none"]))
+
+
+@st.composite
+def pad_configs(draw):
+    """An input and F.pad's arguments: 2 or 4 pads (negative ones crop, constant mode only)."""
+    n, c, h, w = draw(st.integers(0, 2)), draw(st.integers(1, 3)), draw(st.integers(2, 6)), draw(st.integers(2, 6))
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate"]))
+    low = -2 if mode == "constant" else 0
+    left, right = (draw(st.integers(low, w - 1)) for _ in range(2))
+    top, bottom = (draw(st.integers(low, h - 1)) for _ in range(2))
+    pads = draw(st.sampled_from([(left, right), (left, right, top, bottom)]))
+    assume(w + left + right > 0 and (len(pads) == 2 or h + top + bottom > 0))
+    x = np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal((n, c, h, w)).astype(np.float32)
+    return x, dict(pad=pads, mode=mode, value=1.5 if mode == "constant" else 0.0)
+
