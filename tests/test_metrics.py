@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import minseg as ms
 from minseg.metrics import SegmentationMetrics, confusion_matrix_reference
-from tests.support import examples
+from tests.conftest import examples
 
 M = ms.metrics
 

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
-from tests.support import examples
+from tests.conftest import examples
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=4)
 BROADCAST = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
@@ -200,7 +200,7 @@ def test_gradcheck_catches_a_wrong_derivative():
 
         @staticmethod
         def backward(ctx, g):
-            return (g * ctx.saved[0],)  # should be 2 a g
+            return (g * ctx.saved_tensors[0],)  # should be 2 a g
 
     with pytest.raises(AssertionError, match="gradcheck: input 0"):
         gradcheck(lambda x: WrongSquare.apply(x), [np.array([1.0, 2.0])])

@@ -25,6 +25,13 @@ from __future__ import annotations
 
 from numba import njit, prange, uint64
 
+# what _plane does with a column row: fill it from the image (im2col) or add it back (col2im)
+GATHER, SCATTER = False, True
+# what a depthwise pass computes (the ``pass_kind`` argument of the depthwise kernels)
+FORWARD = 0  # grid[oy, ox]  += taps[i, j] * image[iy, ix]
+INPUT_GRAD = 1  # image[iy, ix] += taps[i, j] * grid[oy, ox]
+WEIGHT_GRAD = 2  # taps[i, j]    += grid[oy, ox] * image[iy, ix]
+
 
 @njit(cache=True)
 def _valid_range(offset, step, size, count):
@@ -95,12 +102,12 @@ def planes_serial(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
 
 # ----- depthwise convolution (one input channel per group): direct, no column matrix -------------
 @njit(cache=True, fastmath=True)  # fastmath: lets the weight-gradient sum vectorise (reassociate)
-def _depthwise_plane(image, grid, taps, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def _depthwise_plane(image, grid, taps, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """One (input plane, output plane, kH x kW taps) triple of a depthwise convolution.
 
-    mode 0 (forward):      grid[oy, ox]  += taps[i, j] * image[iy, ix]
-    mode 1 (input grad):   image[iy, ix] += taps[i, j] * grid[oy, ox]
-    mode 2 (weight grad):  taps[i, j]    += grid[oy, ox] * image[iy, ix]
+    FORWARD:      grid[oy, ox]  += taps[i, j] * image[iy, ix]
+    INPUT_GRAD:   image[iy, ix] += taps[i, j] * grid[oy, ox]
+    WEIGHT_GRAD:  taps[i, j]    += grid[oy, ox] * image[iy, ix]
     with iy = oy * sh - ph + i * dh, ix = ox * sw - pw + j * dw inside the image.
     """
     height, width = image.shape
@@ -119,52 +126,60 @@ def _depthwise_plane(image, grid, taps, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh
                 if iy < 0 or iy >= height:
                     continue
                 r, q = uint64(oy), uint64(iy)
-                if mode == 0:
+                if pass_kind == FORWARD:
                     for k in range(uint64(hi - lo)):
                         grid[r, start + k] += tap * image[q, first + k * step]
-                elif mode == 1:
+                elif pass_kind == INPUT_GRAD:
                     for k in range(uint64(hi - lo)):
                         image[q, first + k * step] += tap * grid[r, start + k]
                 else:
                     for k in range(uint64(hi - lo)):
                         total += grid[r, start + k] * image[q, first + k * step]
-            if mode == 2:
+            if pass_kind == WEIGHT_GRAD:
                 taps[i, j] += total
 
 
 @njit(cache=True)
-def _depthwise_task(x, grid, weight, mode, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """Task t of a depthwise pass; output channel o reads input channel o // multiplier.
-    mode 0: t = (n, o), writes grid[n, o]. mode 1: t = (n, c), writes x[n, c] from the
-    multiplier output channels of c. mode 2: t = o, sums weight[o] over the batch."""
+    FORWARD: t = (n, o), writes grid[n, o]. INPUT_GRAD: t = (n, c), writes x[n, c] from the
+    multiplier output channels of c. WEIGHT_GRAD: t = o, sums weight[o] over the batch."""
     n_batch, channels = x.shape[0], x.shape[1]
     multiplier = grid.shape[1] // channels
-    if mode == 0:
+    if pass_kind == FORWARD:
         n, o = t // grid.shape[1], t % grid.shape[1]
-        _depthwise_plane(x[n, o // multiplier], grid[n, o], weight[o, 0], 0,
+        _depthwise_plane(x[n, o // multiplier], grid[n, o], weight[o, 0], FORWARD,
                          kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-    elif mode == 1:
+    elif pass_kind == INPUT_GRAD:
         n, c = t // channels, t % channels
         for o in range(c * multiplier, (c + 1) * multiplier):
-            _depthwise_plane(x[n, c], grid[n, o], weight[o, 0], 1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _depthwise_plane(x[n, c], grid[n, o], weight[o, 0], INPUT_GRAD, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     else:
         for n in range(n_batch):
-            _depthwise_plane(x[n, t // multiplier], grid[n, t], weight[t, 0], 2,
+            _depthwise_plane(x[n, t // multiplier], grid[n, t], weight[t, 0], WEIGHT_GRAD,
                              kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
+@njit(cache=True)
+def _depthwise_tasks(x, grid, pass_kind):
+    """How many independent tasks a depthwise pass has (see _depthwise_task)."""
+    if pass_kind == FORWARD:
+        return grid.shape[0] * grid.shape[1]
+    if pass_kind == INPUT_GRAD:
+        return x.shape[0] * x.shape[1]
+    return grid.shape[1]
+
+
 @njit(cache=True, parallel=True)
-def depthwise(x, grid, weight, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def depthwise(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """Depthwise convolution pass over x (N, C, H, W), grid (N, O, oh, ow) and weight (O, 1, kh, kw),
-    O a multiple of C; ``mode`` as in _depthwise_plane. Tasks never share an output plane."""
-    tasks = (grid.shape[0] * grid.shape[1], x.shape[0] * x.shape[1], grid.shape[1])[mode]
-    for t in prange(tasks):
-        _depthwise_task(x, grid, weight, mode, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    O a multiple of C; ``pass_kind`` FORWARD, INPUT_GRAD or WEIGHT_GRAD. Tasks never share an output plane."""
+    for t in prange(_depthwise_tasks(x, grid, pass_kind)):
+        _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
 @njit(cache=True)
-def depthwise_serial(x, grid, weight, mode, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def depthwise_serial(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """``depthwise`` on the calling thread (small arrays)."""
-    tasks = (grid.shape[0] * grid.shape[1], x.shape[0] * x.shape[1], grid.shape[1])[mode]
-    for t in range(tasks):
-        _depthwise_task(x, grid, weight, mode, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    for t in range(_depthwise_tasks(x, grid, pass_kind)):
+        _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)

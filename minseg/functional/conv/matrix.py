@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import as_array
-from .conv_args import conv_geometry
+from ...autograd import as_array
+from .geometry import conv_geometry
 
 MAX_ENTRIES = 2**25
 

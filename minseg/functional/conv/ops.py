@@ -5,7 +5,7 @@ input out as a column, so a convolution with weight W (out, in/groups, kH, kW) b
 
     y[o, (n, oy, ox)] = sum_k W[o, k] * cols[k, (n, oy, ox)] + b[o],   k = (c, i, j)
 
-one GEMM per group over the whole batch (see minseg/kernels/im2col.py for the column layout).
+one GEMM per group over the whole batch (see :mod:`.kernels` for the column layout).
 Its backward is two more GEMMs: dW = dy @ cols^T and dcols = W^T @ dy, then col2im adds dcols
 back onto the pixels they were read from.
 
@@ -18,26 +18,24 @@ uses conv2d's forward.
 Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
 taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
 
-The plain-loop references (conv2d_reference, conv_transpose2d_reference) and conv_matrix live
-in conv_reference.py and conv_matrix.py and are re-exported here.
+The plain-loop references (``<op>_reference``) live in :mod:`.reference`, conv_matrix in
+:mod:`.matrix`, the argument checks and output-size arithmetic in :mod:`.geometry`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
-from ..kernels import im2col as _k
-from ..kernels._threads import GRAIN
-from ._utils import check_image, check_tensor, pair
-from .conv_args import Geometry, check_conv_inputs, conv_geometry, transpose_geometry
-from .conv_matrix import conv_matrix
-from .conv_reference import conv2d_reference, conv_transpose2d_reference
-from .conv_workspace import matmul_nt, scratch
+from ...autograd import Function, Tensor
+from . import kernels
+from ...threads import GRAIN
+from ..checks import check_image, check_tensor
+from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry, transpose_geometry,
+                       unfold_geometry)
+from .workspace import matmul_nt, scratch
 
-__all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "conv2d_reference",
-           "conv_transpose2d_reference"]
+__all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
 
-# Arrays smaller than GRAIN (the project-wide grain of kernels/_threads.py) go to the serial
+# Arrays smaller than GRAIN (the project-wide grain of minseg/threads.py) go to the serial
 # kernels: waking the thread pool costs more. The serial twins never touch the pool at all.
 
 
@@ -49,9 +47,9 @@ def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray
     shape = (c * geom.kh * geom.kw, n, geom.oh * geom.ow)
     cols = np.empty(shape, x.dtype) if slot is None else scratch(slot, shape, x.dtype)
     if cols.size >= GRAIN:
-        _k.im2col(x, cols, *geom.kernel_args())
+        kernels.im2col(x, cols, *geom.kernel_args())
     else:
-        _k.planes_serial(x, cols, *geom.kernel_args(), False)
+        kernels.planes_serial(x, cols, *geom.kernel_args(), kernels.GATHER)
     return cols
 
 
@@ -60,9 +58,9 @@ def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarra
     image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
     cols = np.ascontiguousarray(cols)
     if cols.size >= GRAIN:
-        _k.col2im(cols, image, *geom.kernel_args())
+        kernels.col2im(cols, image, *geom.kernel_args())
     else:
-        _k.planes_serial(image, cols, *geom.kernel_args(), True)
+        kernels.planes_serial(image, cols, *geom.kernel_args(), kernels.SCATTER)
     return image
 
 
@@ -79,7 +77,8 @@ def channel_major(a: np.ndarray, groups: int, slot: str) -> np.ndarray:
 
 def batch_major(a: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
     """(..., N*L) with C rows in total -> a new (N, C, L) array, plus ``bias`` per channel."""
-    a = a.reshape(-1, n, a.shape[-1] // n).transpose(1, 0, 2)
+    rows = int(np.prod(a.shape[:-1]))
+    a = a.reshape(rows, n, a.shape[-1] // n if n else 0).transpose(1, 0, 2)
     out = np.empty(a.shape, dtype=a.dtype)
     if bias is None:
         np.copyto(out, a)
@@ -94,17 +93,23 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, slot: str) -> np.ndarray:
     return np.matmul(a, b, out=out)
 
 
+def grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A (A, B, kH, kW) weight as the per-group matrices (G, A/G, B*kH*kW) (sizes explicit, so that an
+    empty weight reshapes too)."""
+    return weight.reshape(groups, weight.shape[0] // groups, int(np.prod(weight.shape[1:])))
+
+
 def _bias_grad(ctx, g: np.ndarray):
     return g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
 
 
 def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
     """Column array (K, N, L) as the per-group matrices (G, K/G, N*L)."""
-    return cols.reshape(groups, -1, cols.shape[1] * cols.shape[2])
+    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1] * cols.shape[2])
 
 
 # ----- Functions --------------------------------------------------------------------------------
-class Unfold(Function):
+class UnfoldFunction(Function):
     """(N, C, H, W) -> (N, C*kH*kW, L) windows as columns; backward is col2im."""
 
     @staticmethod
@@ -117,7 +122,7 @@ class Unfold(Function):
         return (col2im(g.transpose(1, 0, 2), g.shape[0], ctx.channels, ctx.geom),)
 
 
-class Fold(Function):
+class FoldFunction(Function):
     """(N, C*kH*kW, L) -> (N, C, H, W), overlapping entries summed; backward is im2col."""
 
     @staticmethod
@@ -130,7 +135,7 @@ class Fold(Function):
         return (im2col(g, ctx.geom, "cols").transpose(1, 0, 2).copy(),)
 
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """y = W @ im2col(x) + b per group; dW = dy @ cols^T, dx = col2im(W^T @ dy), db = sum dy.
 
     The column matrix is not kept for backward: refilling a reused scratch buffer costs less
@@ -140,7 +145,7 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[0]
-        w = weight.reshape(groups, out_channels // groups, -1)
+        w = grouped_weight(weight, groups)
         y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
@@ -148,22 +153,22 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved
+        x, weight = ctx.saved_tensors
         groups, geom, (n, channels) = ctx.groups, ctx.geom, x.shape[:2]
-        dy = channel_major(g.reshape(n, weight.shape[0], -1), groups, "dy")  # (G, O/G, N*L)
+        dy = channel_major(g.reshape(n, weight.shape[0], geom.oh * geom.ow), groups, "dy")  # (G, O/G, N*L)
         dw = dx = None
         if ctx.needs_input_grad[1]:
             cols = _stack(im2col(x, geom, "cols"), groups)
             dw = matmul_nt(dy, cols).reshape(weight.shape)
             del cols
         if ctx.needs_input_grad[0]:
-            w = weight.reshape(groups, weight.shape[0] // groups, -1)
+            w = grouped_weight(weight, groups)
             dcols = grouped_matmul(w.transpose(0, 2, 1), dy, "cols")
-            dx = col2im(dcols.reshape(-1, n, geom.oh * geom.ow), n, channels, geom)
+            dx = col2im(dcols.reshape(channels * geom.kh * geom.kw, n, geom.oh * geom.ow), n, channels, geom)
         return dx, dw, _bias_grad(ctx, g)
 
 
-class DepthwiseConv2d(Function):
+class DepthwiseConv2dFunction(Function):
     """conv2d with one input channel per group (groups = C, weight (C*m, 1, kH, kW)), computed
     directly by Numba kernels: with kH*kW taps per output there is no GEMM worth building
     a 9x larger column matrix for (the case of DeepLabv3+'s separable convolutions)."""
@@ -172,7 +177,7 @@ class DepthwiseConv2d(Function):
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
         y = np.zeros((x.shape[0], weight.shape[0], geom.oh, geom.ow), dtype=x.dtype)
-        depthwise_pass(x, y, weight, 0, geom)
+        depthwise_pass(x, y, weight, kernels.FORWARD, geom)
         if bias is not None:
             y += bias[:, None, None]
         ctx.geom = geom
@@ -181,34 +186,34 @@ class DepthwiseConv2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved
+        x, weight = ctx.saved_tensors
         g = np.ascontiguousarray(g)
         dx = dw = None
         if ctx.needs_input_grad[0]:
             dx = np.zeros_like(x)
-            depthwise_pass(dx, g, weight, 1, ctx.geom)
+            depthwise_pass(dx, g, weight, kernels.INPUT_GRAD, ctx.geom)
         if ctx.needs_input_grad[1]:
             dw = np.zeros_like(weight)
-            depthwise_pass(x, g, dw, 2, ctx.geom)
+            depthwise_pass(x, g, dw, kernels.WEIGHT_GRAD, ctx.geom)
         return dx, dw, _bias_grad(ctx, g)
 
 
-def depthwise_pass(x, grid, weight, mode, geom: Geometry) -> None:
-    """Run kernels.depthwise (mode 0 forward, 1 input grad, 2 weight grad), serially when small."""
-    kernel = _k.depthwise if grid.size >= GRAIN else _k.depthwise_serial
-    kernel(x, grid, weight, mode, *geom.kernel_args())
+def depthwise_pass(x, grid, weight, pass_kind: int, geom: Geometry) -> None:
+    """Run kernels.depthwise (pass_kind FORWARD, INPUT_GRAD or WEIGHT_GRAD), serially when small."""
+    kernel = kernels.depthwise if grid.size >= GRAIN else kernels.depthwise_serial
+    kernel(x, grid, weight, pass_kind, *geom.kernel_args())
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2dFunction(Function):
     """y = col2im(W^T @ x) + b; dx = W @ im2col(dy), dW = x @ im2col(dy)^T, db = sum dy."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[1] * groups
-        w = weight.reshape(groups, weight.shape[0] // groups, -1)  # (G, Cin/G, Cout/G*kH*kW)
-        xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")  # (G, Cin/G, N*L)
+        w = grouped_weight(weight, groups)  # (G, Cin/G, Cout/G*kH*kW)
+        xs = channel_major(x.reshape(n, x.shape[1], geom.oh * geom.ow), groups, "dy")  # (G, Cin/G, N*L)
         cols = grouped_matmul(w.transpose(0, 2, 1), xs, "cols")
-        y = col2im(cols.reshape(-1, n, geom.oh * geom.ow), n, out_channels, geom)
+        y = col2im(cols.reshape(out_channels * geom.kh * geom.kw, n, geom.oh * geom.ow), n, out_channels, geom)
         if bias is not None:
             y += bias[:, None, None]
         ctx.geom, ctx.groups = geom, groups
@@ -217,15 +222,15 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved
+        x, weight = ctx.saved_tensors
         groups, geom, n = ctx.groups, ctx.geom, g.shape[0]
         gcols = _stack(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
-        w = weight.reshape(groups, weight.shape[0] // groups, -1)
+        w = grouped_weight(weight, groups)
         dx = dw = None
         if ctx.needs_input_grad[0]:
             dx = batch_major(grouped_matmul(w, gcols, "gemm"), n).reshape(x.shape)
         if ctx.needs_input_grad[1]:
-            xs = channel_major(x.reshape(n, x.shape[1], -1), groups, "dy")
+            xs = channel_major(x.reshape(n, x.shape[1], geom.oh * geom.ow), groups, "dy")
             dw = matmul_nt(xs, gcols).reshape(weight.shape)
         return dx, dw, _bias_grad(ctx, g)
 
@@ -246,7 +251,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     (atrous convolution); ``groups`` splits the channels (groups=C is depthwise)."""
     x, w, b, _ = check_conv_inputs("conv2d", input, weight, bias, groups)
     geom = conv_geometry("conv2d", x.shape[-2:], w.shape[2:], stride, padding, dilation)
-    function = DepthwiseConv2d if w.shape[1] == 1 and groups > 1 else Conv2d
+    function = DepthwiseConv2dFunction if w.shape[1] == 1 and groups > 1 else Conv2dFunction
     return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
@@ -260,35 +265,23 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     x, w, b, _ = check_conv_inputs("conv_transpose2d", input, weight, bias, groups, transposed=True)
     geom = transpose_geometry("conv_transpose2d", x.shape[-2:], w.shape[2:], stride, padding,
                               output_padding, dilation)
-    return _batched(x, lambda x4: ConvTranspose2d.apply(x4, w, b, geom=geom, groups=int(groups)))
+    return _batched(x, lambda x4: ConvTranspose2dFunction.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """im2col, as torch's F.unfold: (N, C, H, W) -> (N, C*kH*kW, L), column l holding the
     window of output position l (row-major over the output grid), channel-major rows."""
     x = check_image("unfold", input)
-    geom = conv_geometry("unfold", x.shape[-2:], kernel_size, stride, pair("unfold", "padding", padding),
-                         dilation)
-    return _batched(x, lambda x4: Unfold.apply(x4, geom=geom))
+    geom = unfold_geometry("unfold", x.shape, kernel_size, dilation, padding, stride)
+    return _batched(x, lambda x4: UnfoldFunction.apply(x4, geom=geom))
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """col2im, as torch's F.fold: (N, C*kH*kW, L) -> (N, C, H, W) with overlapping windows
     summed. L must equal the number of windows that fit in ``output_size``."""
     cols = check_tensor("fold", "input", input)
-    if cols.ndim not in (2, 3):
-        raise ValueError(f"fold: input must be 3-D (N, C*kH*kW, L) or 2-D (C*kH*kW, L), got shape {cols.shape}")
-    kh, kw = pair("fold", "kernel_size", kernel_size, minimum=1)
-    if cols.shape[-2] % (kh * kw):
-        raise ValueError(f"fold: input's dim {cols.ndim - 2} ({cols.shape[-2]}) must be divisible by "
-                         f"kernel_size product {kh * kw} (it is C*kH*kW)")
-    size = pair("fold", "output_size", output_size, minimum=1)
-    geom = conv_geometry("fold", size, (kh, kw), stride, pair("fold", "padding", padding), dilation)
-    if cols.shape[-1] != geom.oh * geom.ow:
-        raise ValueError(f"fold: input has {cols.shape[-1]} columns but output_size {size} with these "
-                         f"kernel/stride/padding/dilation gives {geom.oh}x{geom.ow} = {geom.oh * geom.ow} windows")
-    channels = cols.shape[-2] // (kh * kw)
+    geom, channels = fold_geometry("fold", cols.shape, output_size, kernel_size, dilation, padding, stride)
     if cols.ndim == 3:
-        return Fold.apply(cols, geom=geom, channels=channels)
-    out = Fold.apply(cols.reshape(1, *cols.shape), geom=geom, channels=channels)
+        return FoldFunction.apply(cols, geom=geom, channels=channels)
+    out = FoldFunction.apply(cols.reshape(1, *cols.shape), geom=geom, channels=channels)
     return out.reshape(*out.shape[1:])

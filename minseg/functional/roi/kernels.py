@@ -1,6 +1,6 @@
 """Numba kernels for RoIAlign and RoIPool (forward and backward with respect to the feature map).
 
-The box geometry is worked out beforehand in NumPy (``minseg.functional.roi_geometry``); these
+The box geometry is worked out beforehand in NumPy (:mod:`.geometry`); these
 kernels only gather (forward) and scatter (backward). RoIAlign's sample weights are separable:
 a sample's weight on pixel (j, i) is wy(j) * wx(i), so each sample is described by two 1-D taps per
 axis (``*_lo``/``*_hi`` pixel and weight). Forwards run in parallel over (box, channel) pairs;

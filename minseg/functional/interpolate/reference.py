@@ -8,7 +8,8 @@ over the input grid,
 where i runs over rows, j over columns, clamp() repeats the border pixels (torch's rule), and k is
 the tent max(0, 1 - |s|) for bilinear or the Keys cubic (A = -0.75) for bicubic. Only the few i, j
 near (x, y) have k != 0: floor(y) - 1 .. ceil(y) + 1 for bilinear, floor(y) - 1 .. floor(y) + 2 for
-bicubic. The fast path in :mod:`minseg.functional.interpolate` computes the same sums separably.
+bicubic. The fast path in :mod:`.ops` computes the same sums separably; both take their sample
+positions and argument checks from :mod:`.geometry`.
 """
 from __future__ import annotations
 
@@ -16,26 +17,35 @@ import math
 
 import numpy as np
 
-from ._resample import keys_cubic, nearest_source, source_coordinates, triangle
+from ..pool.reference import adaptive_avg_pool2d_reference
+from .geometry import (check_interpolate_input, check_mode, keys_cubic, nearest_source, output_geometry,
+                       source_coordinates, triangle)
 
 
-def interpolate_loops(x: np.ndarray, size: tuple[int, int], mode: str = "bilinear",
-                      align_corners: bool = False, scales: tuple = (None, None)) -> np.ndarray:
-    """Resize an (N, C, H, W) ndarray to ``size`` with 'nearest', 'bilinear' or 'bicubic', one
-    output pixel at a time. ``scales`` are the scale factors torch passes on (None: in / out)."""
+def interpolate_reference(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                          recompute_scale_factor=None, antialias: bool = False) -> np.ndarray:
+    """F.interpolate one output pixel at a time: 'nearest' / 'nearest-exact' copy the pixel whose cell
+    holds the source point, 'bilinear' / 'bicubic' sum the kernel-weighted neighbours, 'area' is
+    adaptive average pooling (its reference)."""
+    op = "interpolate"
+    x = check_interpolate_input(op, input).data
+    corners = check_mode(op, mode, align_corners, antialias)
+    (out_h, out_w), scales = output_geometry(op, x.shape, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        return adaptive_avg_pool2d_reference(x, (out_h, out_w))
     n, c, h, w = x.shape
-    out_h, out_w = size
     out = np.zeros((n, c, out_h, out_w), dtype=np.float64)
-    if mode == "nearest":
-        rows, cols = nearest_source(h, out_h, scales[0]), nearest_source(w, out_w, scales[1])
+    if mode in ("nearest", "nearest-exact"):
+        exact = mode == "nearest-exact"
+        rows, cols = nearest_source(h, out_h, scales[0], exact), nearest_source(w, out_w, scales[1], exact)
         for Y in range(out_h):
             for X in range(out_w):
                 out[:, :, Y, X] = x[:, :, rows[Y], cols[X]]  # the one pixel whose cell holds (x, y)
         return out.astype(x.dtype)
     cubic = mode == "bicubic"
     kernel = keys_cubic if cubic else triangle
-    ys = source_coordinates(h, out_h, scales[0], align_corners, cubic, x.dtype)
-    xs = source_coordinates(w, out_w, scales[1], align_corners, cubic, x.dtype)
+    ys = source_coordinates(h, out_h, scales[0], corners, cubic, x.dtype)
+    xs = source_coordinates(w, out_w, scales[1], corners, cubic, x.dtype)
     for Y in range(out_h):
         y = float(ys[Y])
         for X in range(out_w):

@@ -11,12 +11,17 @@ sample falls in, where a RoIPool bin starts and ends) comes out exactly as in to
   weights along that axis (torchvision's border rules); the fast path multiplies an x-tap by a y-tap.
 - ``pool_bins``: RoIPool's integer bin boundaries (rounded box, floor/ceil bin edges, clipped).
 - ``roi_align_sampling_points``: all of the above for one box, for the lecture's widget.
+- ``check_roi_inputs``: the ops' argument checks (boxes in either form, output_size, spatial_scale).
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
+
+from ...autograd import as_array
+from ..checks import check_tensor, pair
 
 
 class AlignGeometry(NamedTuple):
@@ -162,8 +167,6 @@ def roi_align_sampling_points(box, output_size, spatial_scale: float = 1.0, samp
     weights follow f(x, y) = sum f(i, j) max(0, 1 - |x - i|) max(0, 1 - |y - j|) after torchvision's
     clamping into the map of ``feature_size`` (H, W); a sample more than a pixel outside gets weight 0.
     """
-    from ._utils import pair
-
     op = "roi_align_sampling_points"
     out_h, out_w = pair(op, "output_size", output_size, minimum=1)
     height, width = pair(op, "feature_size", feature_size, minimum=1)
@@ -188,3 +191,69 @@ def roi_align_sampling_points(box, output_size, spatial_scale: float = 1.0, samp
     edges_y = geo.start_y[0] + np.arange(out_h + 1) * geo.bin_h[0]
     return SamplingPoints(points.astype(np.float64), neighbours, weights.astype(np.float64),
                           edges_x.astype(np.float64), edges_y.astype(np.float64), max(grid_h * grid_w, 1))
+
+
+def boxes_to_rois(op: str, boxes) -> np.ndarray:
+    """(K, 5) rows [batch_index, x1, y1, x2, y2] from either accepted form (a list gets index = position)."""
+    form = "a (K, 5) array of [batch_index, x1, y1, x2, y2] rows or a list of (K_i, 4) arrays"
+    if isinstance(boxes, (list, tuple)):
+        parts = []
+        for index, item in enumerate(boxes):
+            item = as_array(item)
+            if item.ndim != 2 or item.shape[1] != 4:
+                raise ValueError(f"{op}: boxes[{index}] must be a (K_i, 4) array of [x1, y1, x2, y2] rows, "
+                                 f"got shape {item.shape}")
+            parts.append(np.concatenate([np.full((len(item), 1), index, dtype=np.float64),
+                                         item.astype(np.float64)], axis=1))
+        return np.concatenate(parts, axis=0) if parts else np.zeros((0, 5))
+    array = as_array(boxes)
+    if array.ndim != 2 or array.shape[1] != 5:
+        raise ValueError(f"{op}: boxes must be {form}, got shape {array.shape}")
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: boxes must hold numbers, got dtype {array.dtype}")
+    return array
+
+
+def _check_rois(op: str, rois: np.ndarray, batch_size: int) -> np.ndarray:
+    """Batch indices: whole numbers in [0, N); corners: finite with x2 >= x1 and y2 >= y1. Returns indices."""
+    if not np.all(np.isfinite(rois)):
+        bad = int(np.argwhere(~np.isfinite(rois))[0, 0])
+        raise ValueError(f"{op}: boxes must be finite, row {bad} is {rois[bad].tolist()}")
+    index = rois[:, 0]
+    wrong = (index != np.floor(index)) | (index < 0) | (index >= batch_size)
+    if wrong.any():
+        bad = int(np.argmax(wrong))
+        raise ValueError(f"{op}: boxes[:, 0] (batch index) must be an integer in [0, {batch_size}) for an "
+                         f"input of batch size {batch_size}, row {bad} has {index[bad]:g}")
+    flipped = (rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])
+    if flipped.any():
+        bad = int(np.argmax(flipped))
+        raise ValueError(f"{op}: boxes must have x2 >= x1 and y2 >= y1, row {bad} is {rois[bad].tolist()}")
+    return index.astype(np.int64)
+
+
+def _check_scale(op: str, spatial_scale) -> float:
+    if (isinstance(spatial_scale, bool) or not isinstance(spatial_scale, numbers.Real)
+            or not np.isfinite(spatial_scale) or spatial_scale <= 0):
+        raise ValueError(f"{op}: spatial_scale must be a positive number (feature size / image size), "
+                         f"got {spatial_scale!r}")
+    return float(spatial_scale)
+
+
+def check_roi_inputs(op: str, input, boxes, output_size, spatial_scale):
+    """Checked (input Tensor, rois (K, 5), batch indices (K,), output (h, w), scale)."""
+    x = check_tensor(op, "input", input, 4, "(N, C, H, W)")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be float32 or float64, got dtype {x.dtype}")
+    size = pair(op, "output_size", output_size, minimum=1)
+    scale = _check_scale(op, spatial_scale)
+    rois = boxes_to_rois(op, boxes)
+    batch = _check_rois(op, rois, x.shape[0])
+    return x, rois, batch, size, scale
+
+
+def check_sampling_ratio(op: str, sampling_ratio) -> int:
+    """RoIAlign's sampling_ratio: an int (<= 0 for adaptive)."""
+    if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, (numbers.Integral, np.integer)):
+        raise ValueError(f"{op}: sampling_ratio must be an int (<= 0 for adaptive), got {sampling_ratio!r}")
+    return int(sampling_ratio)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numbers
 
-from ._utils import check_float_pair, check_image, check_tensor, pair
+from ..checks import check_float_pair, check_image, check_tensor, pair
 
 
 class Geometry(NamedTuple):
@@ -35,8 +35,9 @@ class Geometry(NamedTuple):
     width: int
 
     def kernel_args(self) -> tuple:
-        """The positional arguments of kernels.im2col / col2im after the two arrays."""
-        return self[:10]
+        """The scalar arguments of the kernels in :mod:`.kernels` (im2col, col2im, depthwise), in their
+        order: kernel, stride, leading padding, dilation, output grid (numba takes scalars, not this)."""
+        return (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw, self.oh, self.ow)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, before: int, after: int, dilation: int) -> int:
@@ -143,6 +144,8 @@ def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = F
     x = check_image(op, input)
     layout = "(in, out/groups, kH, kW)" if transposed else "(out, in/groups, kH, kW)"
     w = check_tensor(op, "weight", weight, 4, layout)
+    if w.size == 0:
+        raise ValueError(f"{op}: weight must not be empty (torch rejects it too), got shape {w.shape}")
     check_float_pair(op, x, w, "weight")
     if not isinstance(groups, (numbers.Integral,)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
@@ -169,3 +172,25 @@ def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = F
             raise ValueError(f"{op}: bias must have shape ({out_channels},), got {b.shape}")
         check_float_pair(op, x, b, "bias")
     return x, w, b, out_channels
+
+
+def unfold_geometry(op: str, shape, kernel_size, dilation, padding, stride) -> Geometry:
+    """unfold's windows over an input of ``shape`` (..., H, W); padding is an int or a pair."""
+    return conv_geometry(op, shape[-2:], kernel_size, stride, pair(op, "padding", padding), dilation)
+
+
+def fold_geometry(op: str, shape, output_size, kernel_size, dilation, padding, stride) -> tuple[Geometry, int]:
+    """fold's windows over an image of ``output_size`` and its channel count, for columns of ``shape``
+    (N, C*kH*kW, L) or (C*kH*kW, L); L must be the number of windows."""
+    if len(shape) not in (2, 3):
+        raise ValueError(f"{op}: input must be 3-D (N, C*kH*kW, L) or 2-D (C*kH*kW, L), got shape {tuple(shape)}")
+    kh, kw = pair(op, "kernel_size", kernel_size, minimum=1)
+    if shape[-2] % (kh * kw):
+        raise ValueError(f"{op}: input's dim {len(shape) - 2} ({shape[-2]}) must be divisible by "
+                         f"kernel_size product {kh * kw} (it is C*kH*kW)")
+    size = pair(op, "output_size", output_size, minimum=1)
+    geom = conv_geometry(op, size, (kh, kw), stride, pair(op, "padding", padding), dilation)
+    if shape[-1] != geom.oh * geom.ow:
+        raise ValueError(f"{op}: input has {shape[-1]} columns but output_size {size} with these "
+                         f"kernel/stride/padding/dilation gives {geom.oh}x{geom.ow} = {geom.oh * geom.ow} windows")
+    return geom, shape[-2] // (kh * kw)

@@ -1,9 +1,11 @@
 """RoIAlign and RoIPool as plain loops that read like the lecture slide (slow; for teaching and tests).
 
-Arrays in, arrays out: ``input`` (N, C, H, W), ``rois`` (K, 5) rows [batch_index, x1, y1, x2, y2].
+The ops' own arguments in (checked as the ops check them), arrays out: ``input`` (N, C, H, W),
+``boxes`` (K, 5) rows [batch_index, x1, y1, x2, y2] or a list of (K_i, 4) arrays; the backward
+references take the output gradient first, then the op's arguments, and return the input's gradient.
 Each op is a list of "taps" (output bin <- feature pixel, with a weight), so the forward pass
 gathers along the taps and the backward pass scatters the output gradient back along the same taps.
-Only the box geometry (``roi_geometry``) is shared with the fast path; the interpolation weights
+Only the box geometry and checks (:mod:`.geometry`) are shared with the fast path; the interpolation weights
 here come straight from the slide's formula.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 
 import numpy as np
 
-from .roi_geometry import align_geometry, align_sample_coords, pool_bins
+from .geometry import align_geometry, align_sample_coords, check_roi_inputs, check_sampling_ratio, pool_bins
 
 
 def bilinear_taps(x: float, y: float, height: int, width: int) -> list[tuple[int, int, float]]:
@@ -54,22 +56,29 @@ def roi_align_taps(rois, dtype, feature_size, output_size, spatial_scale=1.0, sa
                             yield k, p, q, n, j, i, weight / count
 
 
-def roi_align_reference(input: np.ndarray, rois: np.ndarray, output_size, spatial_scale=1.0,
-                        sampling_ratio=-1, aligned=False) -> np.ndarray:
+def _align_inputs(input, boxes, output_size, spatial_scale, sampling_ratio):
+    """Checked (input array, rois (K, 5), output (h, w), scale, sampling_ratio) of a RoIAlign call."""
+    x, rois, _, size, scale = check_roi_inputs("roi_align", input, boxes, output_size, spatial_scale)
+    return x.data, rois, size, scale, check_sampling_ratio("roi_align", sampling_ratio)
+
+
+def roi_align_reference(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1,
+                        aligned=False) -> np.ndarray:
     """RoIAlign forward by plain loops: out[k, :, p, q] = mean of f(sample) over the bin's sample grid."""
-    out = np.zeros((len(rois), input.shape[1]) + tuple(output_size), dtype=input.dtype)
-    for k, p, q, n, j, i, weight in roi_align_taps(rois, input.dtype, input.shape[2:], output_size,
-                                                   spatial_scale, sampling_ratio, aligned):
-        out[k, :, p, q] += weight * input[n, :, j, i]
+    x, rois, size, scale, ratio = _align_inputs(input, boxes, output_size, spatial_scale, sampling_ratio)
+    out = np.zeros((len(rois), x.shape[1]) + size, dtype=x.dtype)
+    for k, p, q, n, j, i, weight in roi_align_taps(rois, x.dtype, x.shape[2:], size, scale, ratio, aligned):
+        out[k, :, p, q] += weight * x[n, :, j, i]
     return out
 
 
-def roi_align_reference_backward(grad: np.ndarray, rois: np.ndarray, input_shape, spatial_scale=1.0,
-                                 sampling_ratio=-1, aligned=False) -> np.ndarray:
+def roi_align_reference_backward(grad_output, input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1,
+                                 aligned=False) -> np.ndarray:
     """d loss / d input for RoIAlign: each bin's gradient flows back along the same taps, same weights."""
-    grad_input = np.zeros(input_shape, dtype=grad.dtype)
-    for k, p, q, n, j, i, weight in roi_align_taps(rois, grad.dtype, input_shape[2:], grad.shape[2:],
-                                                   spatial_scale, sampling_ratio, aligned):
+    x, rois, size, scale, ratio = _align_inputs(input, boxes, output_size, spatial_scale, sampling_ratio)
+    grad = np.asarray(grad_output)
+    grad_input = np.zeros(x.shape, dtype=grad.dtype)
+    for k, p, q, n, j, i, weight in roi_align_taps(rois, grad.dtype, x.shape[2:], size, scale, ratio, aligned):
         grad_input[n, :, j, i] += weight * grad[k, :, p, q]
     return grad_input
 
@@ -93,23 +102,27 @@ def roi_pool_argmax(input: np.ndarray, rois: np.ndarray, output_size, spatial_sc
     return argmax
 
 
-def roi_pool_reference(input: np.ndarray, rois: np.ndarray, output_size, spatial_scale=1.0) -> np.ndarray:
+def roi_pool_reference(input, boxes, output_size, spatial_scale=1.0) -> np.ndarray:
     """RoIPool forward by plain loops: out[k, c, p, q] = max over the bin (0 when the bin is empty)."""
-    argmax = roi_pool_argmax(input, rois, output_size, spatial_scale)
-    planes = input.reshape(input.shape[0], input.shape[1], -1)
-    out = np.zeros(argmax.shape, dtype=input.dtype)
+    x, rois, _, size, scale = check_roi_inputs("roi_pool", input, boxes, output_size, spatial_scale)
+    x = x.data
+    argmax = roi_pool_argmax(x, rois, size, scale)
+    planes = x.reshape(x.shape[0], x.shape[1], -1)
+    out = np.zeros(argmax.shape, dtype=x.dtype)
     for k, c, p, q in np.ndindex(*argmax.shape):
         if argmax[k, c, p, q] >= 0:
             out[k, c, p, q] = planes[int(rois[k, 0]), c, argmax[k, c, p, q]]
     return out
 
 
-def roi_pool_reference_backward(grad: np.ndarray, input: np.ndarray, rois: np.ndarray, spatial_scale=1.0):
+def roi_pool_reference_backward(grad_output, input, boxes, output_size, spatial_scale=1.0) -> np.ndarray:
     """d loss / d input for RoIPool: each bin's gradient goes to its maximum (nothing from empty bins)."""
-    argmax = roi_pool_argmax(input, rois, grad.shape[2:], spatial_scale)
-    n, c, h, w = input.shape
+    x, rois, _, size, scale = check_roi_inputs("roi_pool", input, boxes, output_size, spatial_scale)
+    x, grad = x.data, np.asarray(grad_output)
+    argmax = roi_pool_argmax(x, rois, size, scale)
+    n, c, h, w = x.shape
     grad_planes = np.zeros((n, c, h * w), dtype=grad.dtype)
     for k, c, p, q in np.ndindex(*argmax.shape):
         if argmax[k, c, p, q] >= 0:
             grad_planes[int(rois[k, 0]), c, argmax[k, c, p, q]] += grad[k, c, p, q]
-    return grad_planes.reshape(input.shape)
+    return grad_planes.reshape(x.shape)

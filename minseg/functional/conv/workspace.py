@@ -34,11 +34,6 @@ def scratch(slot: str, shape: tuple, dtype) -> np.ndarray:
     return buffer[:size].reshape(shape)
 
 
-def release_scratch() -> None:
-    """Drop every kept buffer (e.g. after training, to give the memory back)."""
-    _BUFFERS.clear()
-
-
 def matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b^T over the last two axes, for (G, m, k) and (G, n, k) with a long shared k.
 

@@ -1,58 +1,29 @@
-"""Losses for segmentation, shaped like ``torch.nn.functional``: Tensor logits in, Tensor loss out.
+"""The cross-entropy losses, shaped like ``torch.nn.functional``: Tensor logits in, Tensor loss out.
 
 - ``cross_entropy``: the per-pixel cross-entropy  l_i = -w[t_i] log softmax(x_i)[t_i], with class
   weights, ``ignore_index`` and ``reduction`` ('none' gives the per-pixel map, so a per-pixel
   weight map such as U-Net's can be multiplied in before averaging).
 - ``binary_cross_entropy_with_logits``: -[p y log s(x) + (1 - y) log(1 - s(x))], s = sigmoid.
-- ``dice_loss`` / ``jaccard_loss``: the soft overlap losses (see :mod:`._overlap_loss`).
-- ``unet_weight_map``: U-Net's border-emphasising pixel weights (see :mod:`._weight_map`).
 
-Each loss has a fused forward/backward ``Function`` (vectorised NumPy) and, for the tests and the
-lecture, a ``*_reference`` that loops over pixels exactly as the formula reads.
+Each has a fused forward/backward ``Function`` (vectorised NumPy); the loops that read like the
+formula are in :mod:`.reference`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor, as_array
-from ..ops.elementwise import stable_sigmoid
-from ._loss_common import check_logits, check_reduction, class_last, class_targets, class_weight
-from ._overlap_loss import dice_loss, jaccard_loss
-from ._utils import check_tensor
-from ._weight_map import unet_weight_map
+from ...autograd import Function, Tensor, as_array
+from ...ops.elementwise import stable_sigmoid
+from ..checks import check_tensor
+from .checks import check_logits, check_reduction, class_targets, class_weight
 
-__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "dice_loss", "jaccard_loss",
-           "unet_weight_map"]
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
 
 
-# ----- cross-entropy --------------------------------------------------------------------------
-def cross_entropy_reference(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    """Plain loops over positions (ndarrays in, float64 ndarray out); the readable version.
-
-    l_i = w[t_i] * (log sum_k exp x_ik - x_i,t_i); 'mean' divides by sum_i w[t_i] over counted i.
-    """
-    x = np.asarray(input, np.float64)
-    t = np.asarray(target)
-    if x.ndim == 1:
-        x, t = x[None], t[None]
-    num_classes = x.shape[1]
-    rows = class_last(x).reshape(-1, num_classes)
-    losses, weights = np.zeros(len(rows)), np.zeros(len(rows))
-    for i, (row, label) in enumerate(zip(rows, t.ravel())):
-        if label == ignore_index:
-            continue  # ignored positions add nothing, not even to the mean's denominator
-        m = row.max()
-        log_sum_exp = m + np.log(np.sum(np.exp(row - m)))
-        weights[i] = 1.0 if weight is None else weight[label]
-        losses[i] = weights[i] * (log_sum_exp - row[label])
-    if reduction == "none":
-        return losses.reshape(np.asarray(target).shape)
-    if reduction == "sum":
-        return np.array(losses.sum())
-    return np.array(losses.sum() / weights.sum())
 
 
-class CrossEntropy(Function):
+
+class CrossEntropyFunction(Function):
     """Vectorised forward/backward; the forward keeps softmax for the backward (one exp pass).
 
     (A fused Numba kernel was tried: without SIMD exp it ran ~5x slower than NumPy's exp.)
@@ -82,7 +53,7 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         # dl_i/dx_ik = w_i (softmax_ik - [k == t_i]), scaled by the upstream gradient of l_i
-        p, target, w = ctx.saved
+        p, target, w = ctx.saved_tensors
         if ctx.reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 g = g / ctx.denominator
@@ -110,16 +81,15 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         single = as_array(target).reshape(1)
         out = cross_entropy(input.reshape(1, -1), single, weight, ignore_index, reduction)
         return out.reshape(()) if reduction == "none" else out
-    return CrossEntropy.apply(input, target=labels, valid=valid, weight=w, reduction=reduction)
+    return CrossEntropyFunction.apply(input, target=labels, valid=valid, weight=w, reduction=reduction)
 
 
-# ----- binary cross-entropy -------------------------------------------------------------------
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-class BinaryCrossEntropyWithLogits(Function):
+class BinaryCrossEntropyWithLogitsFunction(Function):
     @staticmethod
     def forward(ctx, x, y, weight=None, pos_weight=None, reduction="mean"):
         # -log s(x) = softplus(-x), -log(1 - s(x)) = softplus(x)
@@ -134,33 +104,21 @@ class BinaryCrossEntropyWithLogits(Function):
         if reduction == "none":
             return np.ascontiguousarray(losses)
         total = losses.sum(dtype=x.dtype)
-        return total if reduction == "sum" else np.asarray(total / max(x.size, 1), dtype=x.dtype)
+        if reduction == "sum":
+            return total
+        with np.errstate(invalid="ignore"):  # the mean of no elements is nan, as in torch
+            return np.asarray(total / x.size, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         # dl/dx = w [ (1 - y) s(x) - p y (1 - s(x)) ],  dl/dy = w [ p softplus(-x) - softplus(x) ]
-        x, y, w, p, sp = ctx.saved
+        x, y, w, p, sp = ctx.saved_tensors
         if ctx.reduction == "mean":
-            g = g / max(x.size, 1)
+            g = g / max(x.size, 1)  # (no elements: the gradient is empty anyway)
         s = stable_sigmoid(x)
         grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.needs_input_grad[0] else None
         grad_y = g * w * (p * (sp - x) - sp) if ctx.needs_input_grad[1] else None
         return grad_x, grad_y
-
-
-def binary_cross_entropy_with_logits_reference(input, target, weight=None, reduction="mean",
-                                               pos_weight=None):
-    """Element by element: l = -w [p y log s(x) + (1 - y) log(1 - s(x))] (float64 ndarrays)."""
-    x, y = np.asarray(input, np.float64), np.asarray(target, np.float64)
-    w = np.broadcast_to(1.0 if weight is None else np.asarray(weight, np.float64), x.shape)
-    p = np.broadcast_to(1.0 if pos_weight is None else np.asarray(pos_weight, np.float64), x.shape)
-    losses = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        s = 1.0 / (1.0 + np.exp(-x[i]))
-        losses[i] = -w[i] * (p[i] * y[i] * np.log(s) + (1 - y[i]) * np.log(1 - s))
-    if reduction == "none":
-        return losses
-    return np.array(losses.sum() if reduction == "sum" else losses.mean())
 
 
 def _broadcastable_to(op: str, name: str, value, shape, dtype):
@@ -192,5 +150,5 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
         target = target if target.requires_grad else Tensor(target.data.astype(input.dtype))
     weight = _broadcastable_to(op, "weight", weight, input.shape, input.dtype)
     pos_weight = _broadcastable_to(op, "pos_weight", pos_weight, input.shape, input.dtype)
-    return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,
+    return BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight=weight, pos_weight=pos_weight,
                                               reduction=reduction)

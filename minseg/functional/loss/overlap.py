@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
-from ._loss_common import check_logits, class_last, class_targets
-from .activation import log_sum_exp
+from ...autograd import Function, Tensor
+from .checks import check_logits, class_targets
+from ..activation import log_sum_exp
 
 __all__ = ["dice_loss", "jaccard_loss"]
 
 
-class _OverlapLoss(Function):
+class OverlapLossFunction(Function):
     """mean_k (1 - ratio_k); the backward uses dL/dp_ik = v_i (a_k [t_i = k] + b_k).
 
     The one-hot y is never built: I_k and Y_k are class-binned sums over the pixels' own class.
@@ -47,7 +47,7 @@ class _OverlapLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        p, p_true, target, valid, num, den = ctx.saved
+        p, p_true, target, valid, num, den = ctx.saved_tensors
         k = len(num)
         # Dice:    d(1 - N/D)/dp_ik = -(2 y_ik) / D + N / D^2
         # Jaccard: d(1 - N/U)/dp_ik = -y_ik / U + N (1 - y_ik) / U^2
@@ -76,7 +76,7 @@ def _overlap(op: str, kind: str, input, target, eps, ignore_index) -> Tensor:
     if not isinstance(eps, (int, float)) or eps < 0:
         raise ValueError(f"{op}: eps must be a number >= 0, got {eps!r}")
     labels, valid = class_targets(op, input, target, ignore_index)
-    return _OverlapLoss.apply(input, target=labels, valid=valid, eps=float(eps), kind=kind)
+    return OverlapLossFunction.apply(input, target=labels, valid=valid, eps=float(eps), kind=kind)
 
 
 def dice_loss(input: Tensor, target, eps: float = 1.0, ignore_index: int | None = None) -> Tensor:
@@ -87,32 +87,3 @@ def dice_loss(input: Tensor, target, eps: float = 1.0, ignore_index: int | None 
 def jaccard_loss(input: Tensor, target, eps: float = 1.0, ignore_index: int | None = None) -> Tensor:
     """Soft multi-class Jaccard (IoU) loss from (N, K, ...) logits and (N, ...) class indices."""
     return _overlap("jaccard_loss", "jaccard", input, target, eps, ignore_index)
-
-
-def _overlap_reference(kind, input, target, eps=1.0, ignore_index=None) -> float:
-    """Loops over classes and pixels, as the formula reads (float64 ndarrays in, a float out)."""
-    x = class_last(np.asarray(input, np.float64))
-    num_classes = x.shape[-1]
-    rows, labels = x.reshape(-1, num_classes), np.asarray(target).ravel()
-    losses = []
-    for k in range(num_classes):
-        inter = pred = true = 0.0
-        for row, label in zip(rows, labels):
-            if ignore_index is not None and label == ignore_index:
-                continue
-            p_k = np.exp(row[k] - row.max()) / np.exp(row - row.max()).sum()  # softmax
-            y_k = 1.0 if label == k else 0.0
-            inter, pred, true = inter + p_k * y_k, pred + p_k, true + y_k
-        union = pred + true if kind == "dice" else pred + true - inter
-        losses.append(1 - ((2 if kind == "dice" else 1) * inter + eps) / (union + eps))
-    return float(np.mean(losses))
-
-
-def dice_loss_reference(input, target, eps=1.0, ignore_index=None) -> float:
-    """dice_loss as plain loops over classes and pixels (ties the fast path in the tests)."""
-    return _overlap_reference("dice", input, target, eps, ignore_index)
-
-
-def jaccard_loss_reference(input, target, eps=1.0, ignore_index=None) -> float:
-    """jaccard_loss as plain loops over classes and pixels (ties the fast path in the tests)."""
-    return _overlap_reference("jaccard", input, target, eps, ignore_index)

@@ -5,8 +5,8 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Tensor, as_array
-from ._utils import check_tensor
+from ...autograd import Tensor, as_array
+from ..checks import check_tensor
 
 REDUCTIONS = ("none", "mean", "sum")
 

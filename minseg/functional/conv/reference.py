@@ -1,14 +1,16 @@
 """Plain-loop convolutions: the formulas of the slides, one output (or input) pixel at a time.
 
 They take ndarrays or Tensors, return ndarrays, and are slow on purpose: they exist to be read
-and to check the fast paths in conv.py (tests tie the two together and both to torch).
+and to check the fast paths in ops.py (tests tie the two together and both to torch). Each takes
+the op's own arguments, checked by the same :mod:`.geometry` as the fast path.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .conv_args import check_conv_inputs, conv_geometry, resolve_padding, transpose_geometry
-from ._utils import pair
+from ..checks import check_image, check_tensor, pair
+from .geometry import (check_conv_inputs, conv_geometry, fold_geometry, resolve_padding, transpose_geometry,
+                       unfold_geometry)
 
 
 def _arrays(op, input, weight, bias, groups, transposed=False):
@@ -69,3 +71,41 @@ def conv_transpose2d_reference(input, weight, bias=None, stride=1, padding=0, ou
                     canvas[n, outs, top:top + span_h:geom.dh, left:left + span_w:geom.dw] += x[n, c, y, x_] * w[c]
     out = canvas[:, :, geom.ph:geom.ph + geom.height, geom.pw:geom.pw + geom.width]
     return out + b[None, :, None, None]
+
+
+def unfold_reference(input, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
+    """unfold (im2col) by its definition: column l = y * ow + x holds the window of output position
+    (y, x), rows ordered (channel, kernel row, kernel column). Same result as F.unfold."""
+    x = check_image("unfold", input).data
+    geom = unfold_geometry("unfold", x.shape, kernel_size, dilation, padding, stride)
+    batch = x if x.ndim == 4 else x[None]
+    padded = np.pad(batch, ((0, 0), (0, 0), (geom.ph, geom.ph), (geom.pw, geom.pw)))
+    span_h, span_w = geom.dh * (geom.kh - 1) + 1, geom.dw * (geom.kw - 1) + 1
+    n_batch, channels = batch.shape[:2]
+    out = np.zeros((n_batch, channels * geom.kh * geom.kw, geom.oh * geom.ow), dtype=x.dtype)
+    # out[n, (c, i, j), y * ow + x] = padded[n, c, y*sh + i*dh, x*sw + j*dw]
+    for y in range(geom.oh):
+        for x_ in range(geom.ow):
+            top, left = y * geom.sh, x_ * geom.sw
+            window = padded[:, :, top:top + span_h:geom.dh, left:left + span_w:geom.dw]
+            out[:, :, y * geom.ow + x_] = window.reshape(out.shape[:2])
+    return out if x.ndim == 4 else out[0]
+
+
+def fold_reference(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
+    """fold (col2im) by its definition: every column is added back onto the window it was read from,
+    so pixels shared by overlapping windows receive the sum. Same result as F.fold."""
+    cols = check_tensor("fold", "input", input).data
+    geom, channels = fold_geometry("fold", cols.shape, output_size, kernel_size, dilation, padding, stride)
+    batch = cols if cols.ndim == 3 else cols[None]
+    n_batch = batch.shape[0]
+    span_h, span_w = geom.dh * (geom.kh - 1) + 1, geom.dw * (geom.kw - 1) + 1
+    canvas = np.zeros((n_batch, channels, geom.height + 2 * geom.ph, geom.width + 2 * geom.pw), cols.dtype)
+    # canvas[n, c, y*sh + i*dh, x*sw + j*dw] += cols[n, (c, i, j), y * ow + x]
+    for y in range(geom.oh):
+        for x_ in range(geom.ow):
+            top, left = y * geom.sh, x_ * geom.sw
+            window = batch[:, :, y * geom.ow + x_].reshape(n_batch, channels, geom.kh, geom.kw)
+            canvas[:, :, top:top + span_h:geom.dh, left:left + span_w:geom.dw] += window
+    out = canvas[:, :, geom.ph:geom.ph + geom.height, geom.pw:geom.pw + geom.width]
+    return out if cols.ndim == 3 else out[0]

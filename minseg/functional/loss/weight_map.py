@@ -16,12 +16,12 @@ import numbers
 
 import numpy as np
 
-from ..autograd import as_array
+from ...autograd import as_array
 
 __all__ = ["unet_weight_map"]
 
 
-def _instance_labels(instance_mask) -> np.ndarray:
+def instance_labels(instance_mask) -> np.ndarray:
     """(H, W) int labels (0 = background, 1..M = instances) from labels or a (M, H, W) bool stack."""
     mask = as_array(instance_mask)
     if mask.ndim == 3 and mask.dtype == bool:
@@ -46,7 +46,7 @@ def _check_parameters(w0, sigma, class_weights):
                          f"got {class_weights!r}")
 
 
-def _class_balance(foreground: np.ndarray, class_weights) -> np.ndarray:
+def class_balance(foreground: np.ndarray, class_weights) -> np.ndarray:
     """w_c per pixel: given, or n / (2 n_c) when both classes are present (else 1)."""
     if class_weights is not None:
         return np.where(foreground, class_weights[1], class_weights[0]).astype(np.float64)
@@ -60,9 +60,9 @@ def _class_balance(foreground: np.ndarray, class_weights) -> np.ndarray:
 def unet_weight_map(instance_mask, w0: float = 10.0, sigma: float = 5.0, class_weights=None) -> np.ndarray:
     """The (H, W) float32 weight map of U-Net from an instance mask (see the module docstring)."""
     _check_parameters(w0, sigma, class_weights)
-    labels = _instance_labels(instance_mask)
+    labels = instance_labels(instance_mask)
     ids = np.unique(labels[labels > 0])
-    weights = _class_balance(labels > 0, class_weights)
+    weights = class_balance(labels > 0, class_weights)
     if len(ids) >= 2:
         from scipy import ndimage  # imported here so that `import minseg` stays light
 
@@ -71,21 +71,3 @@ def unet_weight_map(instance_mask, w0: float = 10.0, sigma: float = 5.0, class_w
         border = w0 * np.exp(-(nearest_two[0] + nearest_two[1]) ** 2 / (2 * sigma ** 2))
         weights = weights + np.where(labels == 0, border, 0.0)
     return weights.astype(np.float32)
-
-
-def unet_weight_map_reference(instance_mask, w0: float = 10.0, sigma: float = 5.0,
-                              class_weights=None) -> np.ndarray:
-    """The same map by brute force: for every background pixel, the distance to every instance
-    pixel (slow; for tests and small examples)."""
-    labels = _instance_labels(instance_mask)
-    weights = _class_balance(labels > 0, class_weights)
-    ids = [i for i in np.unique(labels) if i > 0]
-    pixels = {i: np.argwhere(labels == i) for i in ids}
-    out = weights.copy()
-    for y, x in np.ndindex(labels.shape):
-        if labels[y, x] != 0 or len(ids) < 2:
-            continue
-        # d_i = min over pixels q of instance i of |x - q|;  d1 <= d2 the two smallest
-        d = sorted(np.sqrt(((pixels[i] - (y, x)) ** 2).sum(1)).min() for i in ids)
-        out[y, x] += w0 * np.exp(-(d[0] + d[1]) ** 2 / (2 * sigma ** 2))
-    return out.astype(np.float32)
