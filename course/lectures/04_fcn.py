@@ -183,6 +183,18 @@ for _case in range(6):
 print("linear_to_conv: the convolution equals the Linear layer, and slides into a heat map")
 
 # %% [markdown]
+# The convolution that replaces the Linear layer is minseg's `F.conv2d`; with an `fc6`-like kernel
+# (covering a whole $6\times6$ input, here on a $9\times9$ one) it agrees with PyTorch's, output and
+# gradients:
+
+# %%
+rng = np.random.default_rng(1)
+compare_with_torch(F.conv2d, torch.nn.functional.conv2d,
+                   [rng.normal(size=(2, 3, 9, 9)), rng.normal(size=(5, 3, 6, 6)), rng.normal(size=5)],
+                   dtype=np.float64)
+print("F.conv2d with a 6x6 kernel agrees with torch (a 4x4 heat map per filter, and every gradient)")
+
+# %% [markdown]
 # ## 2. `upscore`: a transposed convolution with a bilinear kernel
 #
 # A score map with stride 32 has one score per $32\times32$ block of pixels; the loss and the
@@ -232,11 +244,11 @@ for n, s in ((2, 32), (7, 32), (4, 16), (8, 8), (3, 2)):
     print(f"{n} scores, stride {s:2d}, kernel {2 * s:2d}: {full:3d} outputs, crop {s // 2:2d} per side -> "
           f"{full - s:3d} = {n} x {s}; with padding {s // 2}: {transposed_size(n, 2 * s, s, s // 2)}")
 # Expected output:
-#  2 scores, stride 32, kernel 64:  96 outputs, crop 16 per side ->  64 = 2 x 32; with padding 16: 64
-#  7 scores, stride 32, kernel 64: 256 outputs, crop 16 per side -> 224 = 7 x 32; with padding 16: 224
-#  4 scores, stride 16, kernel 32:  80 outputs, crop  8 per side ->  64 = 4 x 16; with padding 8: 64
-#  8 scores, stride  8, kernel 16:  72 outputs, crop  4 per side ->  64 = 8 x 8; with padding 4: 64
-#  3 scores, stride  2, kernel  4:   8 outputs, crop  1 per side ->   6 = 3 x 2; with padding 1: 6
+# 2 scores, stride 32, kernel 64:  96 outputs, crop 16 per side ->  64 = 2 x 32; with padding 16: 64
+# 7 scores, stride 32, kernel 64: 256 outputs, crop 16 per side -> 224 = 7 x 32; with padding 16: 224
+# 4 scores, stride 16, kernel 32:  80 outputs, crop  8 per side ->  64 = 4 x 16; with padding 8: 64
+# 8 scores, stride  8, kernel 16:  72 outputs, crop  4 per side ->  64 = 8 x 8; with padding 4: 64
+# 3 scores, stride  2, kernel  4:   8 outputs, crop  1 per side ->   6 = 3 x 2; with padding 1: 6
 
 # %% [markdown]
 # Away from the borders this transposed convolution *is* bilinear interpolation — the same numbers
@@ -447,6 +459,18 @@ _check_fuse((1, 1), (2, 2), seed=3, k=2)
 _check_fuse((5, 2), (9, 4), seed=4, k=1)
 ### END HIDDEN TESTS
 print("fuse: equal to FCN-16s's fuse_pool4 and to torch, forward and backward")
+
+# %% [markdown]
+# The fusion step in minseg (padding 1 doing the crop) against the same in PyTorch, forward and
+# backward:
+
+# %%
+rng = np.random.default_rng(2)
+compare_with_torch(lambda c, s, w: F.conv_transpose2d(c, w, stride=2, padding=1) + s,
+                   lambda c, s, w: torch.nn.functional.conv_transpose2d(c, w, stride=2, padding=1) + s,
+                   [rng.normal(size=(2, 4, 3, 3)), rng.normal(size=(2, 4, 6, 6)), rng.normal(size=(4, 4, 4, 4))],
+                   dtype=np.float64)
+print("upsample x2, crop, add: minseg agrees with torch (output and the three gradients)")
 
 # %% [markdown]
 # ### What each skip adds, on trained networks
