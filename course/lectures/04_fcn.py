@@ -633,7 +633,7 @@ for gradient in (2.0, 1.0):
 # learning rate, adds up the consistent $x$ component and gets there far sooner:
 
 # %%
-def valley_path(momentum, steps=40, lr=0.09):
+def valley_path(momentum, steps=40, lr=0.03):
     """Points visited by minseg's SGD on L = (x^2 + 20 y^2) / 2 from (-4, 1)."""
     point = ms.tensor(np.array([-4.0, 1.0]), requires_grad=True)
     opt = ms.optim.SGD([point], lr=lr, momentum=momentum)
@@ -658,7 +658,7 @@ ax.contour(grid_x, grid_y, 0.5 * (grid_x ** 2 + 20 * grid_y ** 2), levels=12, co
 for (name, path), style in zip(paths.items(), ("o-", "s-")):
     ax.plot(path[:, 0], path[:, 1], style, ms=3, lw=1, label=name)
 ax.plot(0, 0, "k*", ms=12)
-ax.set_title("40 steps, learning rate 0.09, on L = (x² + 20 y²) / 2", fontsize=10)
+ax.set_title("40 steps, learning rate 0.03, on L = (x² + 20 y²) / 2", fontsize=10)
 ax.legend(fontsize=8)
 plt.show()
 
