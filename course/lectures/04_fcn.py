@@ -294,7 +294,7 @@ print("F.conv_transpose2d agrees with torch (output and both gradients)")
 # %% [markdown]
 # FCN initialises every upsampling layer this way. In FCN-32s the final `upscore` stays fixed; the
 # $2\times$ layers inside FCN-16s and 8s (`upscore2`, `upscore_pool4`) start bilinear and are learned
-# (minseg learns all of them; the paper found learning the last one makes little difference).
+# (minseg's FCN learns all of them, the final one included).
 #
 # **Exercise (bilinear_kernel).** Write `upsampling_kernel(factor)`, the $(2s)\times(2s)$ bilinear
 # kernel above for $s$ = `factor`, as an ndarray. The check compares it with the weight
@@ -366,8 +366,10 @@ print("upsampling_kernel: equal to bilinear_init_, and to bilinear interpolation
 # - **FCN-8s**: `upscore_pool4` (×2) of `fuse_pool4`, plus `score_pool3`: `fuse_pool3` at stride 8
 #   → `upscore8` ×8.
 #
-# In Caffe each $2\times$ upsampling (kernel 4, stride 2, no padding) comes out 2 pixels too big and
-# is cropped to the skip's size before the sum; here padding 1 does that crop. The skip scorers start
+# The two maps must have the same size before the sum. Without padding a $2\times$ upsampling
+# (kernel 4, stride 2) turns $h$ rows into $2h + 2$, one too many on each side; padding 1 trims them,
+# leaving exactly the skip's $2h$. (The Caffe reference, whose `conv1` pads by 100 pixels, has skip
+# maps larger than the upsampled ones and crops the *skip* scores instead.) The skip scorers start
 # at zero, so an untrained 16s or 8s predicts exactly what the 32s inside it does, and training only
 # adds detail. `FCN.score_maps` returns every map on the way (a $64\times64$ input):
 
@@ -389,7 +391,7 @@ for name, scores in stages.items():
 # out            (1, 11, 64, 64)  stride 1
 
 # %% [markdown]
-# **Exercise (skip_fusion).** Write `fuse(coarse, skip, weight)`, one fusion step as Caffe does it:
+# **Exercise (skip_fusion).** Write `fuse(coarse, skip, weight)`, one fusion step written out:
 # upsample the `(N, K, h, w)` Tensor `coarse` by 2 with `F.conv_transpose2d(coarse, weight, stride=2)`
 # (the `(K, K, 4, 4)` `weight`, **no padding**: $2h + 2$ rows), crop the centre to the skip's size
 # (the top-left offset is `(H_up - H_skip) // 2`, likewise for columns), and add the
