@@ -199,7 +199,8 @@ print("F.conv2d with a 6x6 kernel agrees with torch (a 4x4 heat map per filter, 
 #
 # A score map with stride 32 has one score per $32\times32$ block of pixels; the loss and the
 # prediction need one per pixel. FCN upsamples *inside* the network with a transposed convolution
-# (Caffe's `Deconvolution` layer, seed 000) — lecture 03's learnable upsampling:
+# (Caffe's `Deconvolution` layer, seed 000) — the learnable upsampling of lecture 03, which derived
+# its output size and its matrix; here is how FCN sets it up:
 #
 # ```
 # layer { name: "upscore"  type: "Deconvolution"  bottom: "score_fr"  top: "upscore"
@@ -481,8 +482,9 @@ print("upsample x2, crop, add: minseg agrees with torch (output and the three gr
 # `minseg.training.presets`; the command that trained them is in `pretrained.available()`).
 # `pretrained.load(name)` gives the model in eval mode. The viewer shows one validation scene through
 # a variant's stages: each score map drawn as its winning class (colour) faded towards white where
-# the model is unsure, then the prediction and its errors. Step from 32s to 8s on the same scene and
-# watch the $2\times2$ blocks of the coarse scores turn into digit shapes.
+# the model is unsure, then the prediction and its errors. Step from 32s to 8s on the same scene:
+# FCN-32s can only paint 32-pixel blocks (its output is the $2\times2$ score map, smoothly upsampled);
+# each skip brings a map with twice the resolution, and the output's outlines follow it.
 
 # %%
 trained = {variant: pretrained.load(f"fcn{variant}") for variant in fviz.VARIANTS}
@@ -793,9 +795,7 @@ from minseg.reference.interop import torch_twin
 
 ms.random.manual_seed(1)
 small = ms.models.create("FCN", num_classes=NUM_CLASSES, variant="8s", widths=(8, 8, 8, 8, 8),
-                         convs=(1, 1, 1, 1, 1), fc_width=16, fc_kernel=3, dropout=0.0)
-for p in small.parameters():
-    p.data = p.data.astype(np.float64)
+                         convs=(1, 1, 1, 1, 1), fc_width=16, fc_kernel=3, dropout=0.0).double()
 twin = torch_twin(small)
 images, masks = train_scenes.images[:4].astype(np.float64), train_scenes.masks[:4]
 ms_opt = ms.optim.SGD(small.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
@@ -830,7 +830,8 @@ print(f"largest weight difference after 10 steps: {weight_gap:.1e}")
 for variant in fviz.VARIANTS:
     made = pretrained.record(f"fcn{variant}")
     settings = {key: made["fit"][key] for key in ("optimizer", "lr") if key in made["fit"]}
-    print(f"FCN-{variant}: {made['steps']} steps {settings}, {made['minutes']:.1f} min; made by: {made['command']}")
+    print(f"FCN-{variant}: {made['steps']} steps {settings}, {made['minutes']:.1f} min ({made.get('note', '')})")
+print("made by:", made["command"])
 
 # %%
 from minseg.training import evaluate
