@@ -91,8 +91,10 @@ class SkipFusionViewer:
         accuracy = float((prediction == truth).mean())
         self.last = {"scene": scene, "variant": variant, "stages": stages, "prediction": prediction,
                      "errors": prediction != truth, "pixel_accuracy": accuracy}
-        fig = LectureFigure(figsize=(10, 5.6), layout="constrained")
-        axes = fig.subplots(2, 4).ravel()
+        # a fixed grid: constrained layout would double the redraw time of the widget
+        fig = LectureFigure(figsize=(10, 5.6))
+        axes = fig.subplots(2, 4, gridspec_kw=dict(left=0.01, right=0.99, top=0.87, bottom=0.01,
+                                                   hspace=0.28, wspace=0.06)).ravel()
         extent = (-0.5, truth.shape[1] - 0.5, truth.shape[0] - 0.5, -0.5)  # score cells cover the image
         self._panel(axes[0], to_hwc(image), f"scene {scene}")
         self._panel(axes[1], colorize(truth, len(self.class_names)), "ground truth")
