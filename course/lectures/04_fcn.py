@@ -634,7 +634,7 @@ live = {}
 for name, weight in (("unweighted", None), ("median frequency", class_weight)):
     ms.random.manual_seed(0)
     model = ms.models.create(class_name, num_classes=NUM_CLASSES, **presets.preset("fcn8s")[1])
-    live[name] = fit(model, train_scenes, steps=30, batch_size=8, class_weight=weight, seed=0, **fit_settings)
+    live[name] = fit(model, train_scenes, steps=25, batch_size=8, class_weight=weight, seed=0, **fit_settings)
 
 # %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
