@@ -51,14 +51,16 @@ def test_score_maps_match_the_torch_twin_layer_by_layer(scenes):
         fuse4 = conv_t(score_fr, twin.upscore2.weight, stride=2, padding=1) + twin.score_pool4(pool4)
         fuse3 = conv_t(fuse4, twin.upscore_pool4.weight, stride=2, padding=1) + twin.score_pool3(pool3)
         out = conv_t(fuse3, twin.upscore8.weight, stride=8, padding=4)
-    for name, expected in (("score_fr", score_fr), ("fuse_pool4", fuse4), ("fuse_pool3", fuse3), ("out", out)):
+    expected_maps = {"score_fr": score_fr, "fuse_pool4": fuse4, "fuse_pool3": fuse3, "out": out}
+    for name, expected in expected_maps.items():
         np.testing.assert_allclose(maps[name], expected.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
     np.testing.assert_array_equal(forward, maps["out"])
     assert [maps[n].shape[-1] for n in ("score_fr", "fuse_pool4", "fuse_pool3", "out")] == [2, 4, 8, 64]
 
 
-@pytest.mark.parametrize("variant, names", [("32s", {"score_fr", "out"}),
-                                            ("16s", {"score_fr", "upscore2", "score_pool4", "fuse_pool4", "out"})])
+@pytest.mark.parametrize("variant, names", [
+    ("32s", {"score_fr", "out"}),
+    ("16s", {"score_fr", "upscore2", "score_pool4", "fuse_pool4", "out"})])
 def test_score_maps_of_the_shorter_variants(variant, names):
     with ms.no_grad():
         maps = tiny_fcn(variant).score_maps(ms.tensor(np.zeros((1, 3, 64, 64), np.float32)))

@@ -67,7 +67,8 @@ class SkipFusionViewer:
     def __init__(self, models: dict, images: np.ndarray, masks: np.ndarray, class_names=CLASSES):
         unknown = set(models) - set(VARIANTS)
         if unknown or not models:
-            raise ValueError(f"SkipFusionViewer: models must map some of {VARIANTS} to FCNs, got {list(models)}")
+            raise ValueError(f"SkipFusionViewer: models must map some of {VARIANTS} to FCNs, "
+                             f"got {list(models)}")
         self.images, self.masks = np.asarray(images), np.asarray(masks)
         self.class_names = list(class_names)
         self.maps = {variant: all_score_maps(model, self.images) for variant, model in models.items()}
@@ -83,7 +84,8 @@ class SkipFusionViewer:
         """The update function: image, truth, each stage's score map (coarse to fine), prediction,
         errors. Panels a variant does not have say so."""
         if variant not in self.maps:
-            raise ValueError(f"SkipFusionViewer.draw: variant must be one of {tuple(self.maps)}, got {variant!r}")
+            raise ValueError(f"SkipFusionViewer.draw: variant must be one of {tuple(self.maps)}, "
+                             f"got {variant!r}")
         scene = int(np.clip(scene, 0, len(self.images) - 1))
         image, truth = self.images[scene], self.masks[scene]
         stages = self.stages(scene, variant)
@@ -160,7 +162,8 @@ class SkipFusionViewer:
     def predictions_figure(self, scenes=(0, 1, 2)) -> Figure:
         """One row per scene: image, truth, then each variant's prediction with its pixel accuracy."""
         variants = list(self.maps)
-        fig = LectureFigure(figsize=(2.0 * (len(variants) + 2), 2.1 * len(scenes) + 0.4), layout="constrained")
+        fig = LectureFigure(figsize=(2.0 * (len(variants) + 2), 2.1 * len(scenes) + 0.4),
+                            layout="constrained")
         axes = fig.subplots(len(scenes), len(variants) + 2, squeeze=False)
         for row, scene in zip(axes, scenes):
             truth = self.masks[scene]
