@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minseg as ms
-from minseg.kernels.permutohedral import lattice_build, lattice_filter, lattice_scale
+from minseg.crf.kernels.permutohedral import lattice_build, lattice_filter, lattice_scale
 from minseg.viz import crf as crfviz
 from minseg.viz import lattice as latviz
 
