@@ -300,9 +300,10 @@ crop = explorer.crop(1.3, 2.2, 8.6, 9.4, output_size=2)
 print("box rounded to (x1, y1, x2, y2) =", crop["rounded"], "-> columns 1..9, rows 2..9")
 print("bins, columns [start, end):", [tuple(map(int, c)) for c in crop["cols"]],
       " rows:", [tuple(map(int, r)) for r in crop["rows"]])
-by_hand = [[features[r0:r1, c0:c1].max() for c0, c1 in crop["cols"]] for r0, r1 in crop["rows"]]
+by_hand = [[float(features[r0:r1, c0:c1].max()) for c0, c1 in crop["cols"]] for r0, r1 in crop["rows"]]
 print("max over each bin:", by_hand)
-print("F.roi_pool:       ", F.roi_pool(ms.tensor(features[None, None]), [[0, 1.3, 2.2, 8.6, 9.4]], 2).data[0, 0].tolist())
+box = np.array([[0, 1.3, 2.2, 8.6, 9.4]])  # rows [batch index, x1, y1, x2, y2]
+print("F.roi_pool:       ", F.roi_pool(ms.tensor(features[None, None]), box, 2).data[0, 0].tolist())
 # Expected output:
 # box rounded to (x1, y1, x2, y2) = (1, 2, 9, 9) -> columns 1..9, rows 2..9
 # bins, columns [start, end): [(1, 6), (5, 10)]  rows: [(2, 6), (6, 10)]
@@ -339,7 +340,7 @@ for i, j in ((6, 5), (7, 5), (6, 6), (7, 6)):
     total += grid[j, i] * wx * wy
     print(f"f({i},{j}) = {grid[j, i]:.0f}  weight {wx:.1f} * {wy:.1f} = {wx * wy:.2f}")
 print(f"f(6.5, 5.8) = {total:.2f}")
-one_sample = F.roi_align(ms.tensor(grid[None, None]), [[0, 6.0, 5.3, 7.0, 6.3]], 1, sampling_ratio=1)
+one_sample = F.roi_align(ms.tensor(grid[None, None]), np.array([[0, 6.0, 5.3, 7.0, 6.3]]), 1, sampling_ratio=1)
 print(f"RoIAlign of the 1x1 box centred on (6.5, 5.8), one sample: {one_sample.data.item():.2f}")
 # Expected output:
 # f(6,5) = 56  weight 0.5 * 0.2 = 0.10
@@ -381,7 +382,7 @@ from minseg.testing import unavailable
 
 def _sampled(feature, x, y):
     """RoIAlign reading exactly one sample, at the centre of the 1x1 box around (x, y)."""
-    box = [[0, x - 0.5, y - 0.5, x + 0.5, y + 0.5]]
+    box = np.array([[0, x - 0.5, y - 0.5, x + 0.5, y + 0.5]])
     return F.roi_align(ms.tensor(feature.reshape(1, -1, *feature.shape[-2:])), box, 1,
                        sampling_ratio=1).data.reshape(feature.shape[:-2])
 
@@ -421,7 +422,7 @@ print("bilinear agrees with the slide's f(6.5, 5.8) and with RoIAlign's samples"
 # %% tags=["nbval-check-output"]
 ramp = np.tile(np.arange(6.0), (6, 1))[None, None]  # value = column index
 for aligned in (False, True):
-    out = F.roi_align(ms.tensor(ramp), [[0, 0.0, 0.0, 6.0, 6.0]], (1, 6), sampling_ratio=1, aligned=aligned)
+    out = F.roi_align(ms.tensor(ramp), np.array([[0, 0.0, 0.0, 6.0, 6.0]]), (1, 6), sampling_ratio=1, aligned=aligned)
     print(f"aligned={aligned!s:5}:", out.data[0, 0, 0].tolist())
 # Expected output:
 # aligned=False: [0.5, 1.5, 2.5, 3.5, 4.5, 5.0]
@@ -488,7 +489,7 @@ def _reference_bilinear(feature, x, y):
 
 
 def _torchvision_crop(feature, box, size, ratio, scale, aligned):
-    return torchvision.ops.roi_align(torch.tensor(feature[None]), torch.tensor([[0.0, *box]]), size,
+    return torchvision.ops.roi_align(torch.tensor(feature[None]), torch.tensor([[0.0, *box]], dtype=torch.float64), size,
                                      spatial_scale=scale, sampling_ratio=ratio, aligned=aligned)[0].numpy()
 
 
@@ -659,12 +660,17 @@ print("mask_bce agrees with torch's binary_cross_entropy_with_logits on the own-
 # prediction loses a little in this round trip; that is the ceiling of any 28×28 mask head:
 
 # %%
-rois_all, labels_all, masks_all = [], [], []
-for n, inst in enumerate(scenes.instances):
-    rois_all.append(np.concatenate([np.full((len(inst["boxes"]), 1), n, np.float32), inst["boxes"]], axis=1))
-    labels_all.append(inst["labels"])
-    masks_all.append(inst["masks"])
-rois_all, labels_all, masks_all = np.concatenate(rois_all), np.concatenate(labels_all), np.concatenate(masks_all)
+def instance_arrays(data):
+    """All instances of a DigitScenes set: rois (R, 5) [scene, x1, y1, x2, y2], labels (R,), masks (R, H, W)."""
+    rois, labels, masks = [], [], []
+    for n, inst in enumerate(data.instances):
+        rois.append(np.concatenate([np.full((len(inst["boxes"]), 1), n, np.float32), inst["boxes"]], axis=1))
+        labels.append(inst["labels"])
+        masks.append(inst["masks"])
+    return np.concatenate(rois), np.concatenate(labels), np.concatenate(masks)
+
+
+rois_all, labels_all, masks_all = instance_arrays(scenes)
 round_trip = paste_masks(mask_targets(masks_all, rois_all, 28), rois_all, (64, 64))
 ceiling = mask_iou(round_trip, masks_all)
 print(f"{len(rois_all)} instances in {len(scenes)} scenes; mask IoU after 64x64 -> 28x28 -> 64x64: "
@@ -696,7 +702,7 @@ plt.show()
 # %% tags=["nbval-ignore-output"]
 train = DigitScenes(64, split="train", seed=0)
 live = MaskHeadModel(num_classes=10, width=16, feature_stride=4, resolution=14, pooler="align")
-history = fit(live, InstanceBatches(train, 28), steps=40, batch_size=8, optimizer="adam", lr=5e-3,
+history = fit(live, InstanceBatches(train, 28), steps=40, batch_size=8, optimizer="adam", lr=1e-2,
               loss_fn=instance_loss, seed=0)
 print(f"loss: first 5 steps {np.mean(history['loss'][:5]):.3f} -> last 5 steps {np.mean(history['loss'][-5:]):.3f}")
 
@@ -738,6 +744,11 @@ from minseg.models import pretrained
 
 heads = {"RoIPool": pretrained.load("mask_roipool"), "RoIAlign": pretrained.load("mask_roialign")}
 scores = {name: evaluate_masks(model, scenes) for name, model in heads.items()}
+train_batch = next(InstanceBatches(train, 28).batches(8, shuffle=True, seed=0))
+with ms.no_grad():
+    trained_loss = mask_loss(heads["RoIAlign"](ms.tensor(train_batch[0]), ms.tensor(train_batch[1])), *train_batch[2:])
+print(f"loss on a training batch: the shipped RoIAlign head {float(trained_loss.data):.3f}, "
+      f"the live run after 40 steps {history['loss'][-1]:.3f}")
 for name, result in scores.items():
     print(f"{name:8}: mask IoU {result['mask_iou']:.3f}   IoU >= 0.5: {result['iou_50']:.1%}   "
           f"IoU >= 0.75: {result['iou_75']:.1%}   ({len(result['ious'])} instances)")
@@ -762,10 +773,57 @@ for name, key in (("RoIPool", "mask_roipool"), ("RoIAlign", "mask_roialign")):
 #
 # ### Where RoIPool's masks go wrong
 #
-# The rounding costs most where a feature pixel is large compared with the object: small boxes. At
-# stride 4 a 16-pixel digit is 4 feature pixels tall, and RoIPool must stretch those 4 (rounded)
-# pixels over 14 bins: it repeats pixels in blocks and shifts the crop by up to half a feature pixel
-# (2 image pixels). Split the instances by box height:
+# First the mechanism, without any training. Look at each true mask through a stride-4 feature map
+# (4×4 average pooling: the share of the digit in each feature pixel), crop it to 14×14 with RoIPool
+# or RoIAlign exactly as the two heads do, paste it back and compare with the mask. Whatever a head
+# learns, it starts from crops like these. To see the effect of size, we use scenes with digits
+# from 8 to 40 pixels tall: at stride 4 an 8-pixel digit is 2 feature pixels tall, and RoIPool must
+# spread 2 or 3 rounded pixels over 14 bins, shifted by up to half a feature pixel (2 image pixels).
+
+# %% tags=["nbval-ignore-output"]
+sized = DigitScenes(32, split="val", seed=1, digit_size=(8, 40))
+rois_sized, labels_sized, masks_sized = instance_arrays(sized)
+coarse = F.avg_pool2d(ms.tensor(masks_sized[:, None].astype(np.float32)), 4)  # (R, 1, 16, 16)
+own_rois = rois_sized.copy()
+own_rois[:, 0] = np.arange(len(own_rois))  # RoI r crops its own mask, stacked as batch entry r
+crops = {"RoIPool": F.roi_pool(coarse, own_rois, 14, 0.25).data[:, 0],
+         "RoIAlign": F.roi_align(coarse, own_rois, 14, 0.25, 2, aligned=True).data[:, 0]}
+seen = {name: paste_masks(c, rois_sized, (64, 64)) for name, c in crops.items()}
+heights_sized = rois_sized[:, 4] - rois_sized[:, 2]
+outline_sized = metrics.label_boundaries(masks_sized.astype(np.int64))
+print(f"{'digit height (pixels)':24}" + "".join(f"{name:>10}" for name in seen))
+for low, high in ((8, 16), (16, 24), (24, 41)):
+    chosen = (heights_sized >= low) & (heights_sized < high)
+    print(f"{f'{low} to {high - 1} ({chosen.sum()} digits)':24}"
+          + "".join(f"{mask_iou(m[chosen], masks_sized[chosen]).mean():10.3f}" for m in seen.values()))
+print(f"{'errors on the outline':24}" + "".join(f"{(m != masks_sized)[outline_sized].sum() / (m != masks_sized).sum():10.0%}"
+                                                for m in seen.values()))
+
+# %% tags=["nbval-ignore-output"]
+smallest = np.argsort(heights_sized)[[0, len(heights_sized) // 3, len(heights_sized) - 1]]
+fig, axes = plt.subplots(3, 3, figsize=(7.5, 7.5), layout="constrained")
+for row, r in zip(axes, smallest):
+    x1, y1, x2, y2 = rois_sized[r, 1:].astype(int)
+    view = (slice(max(y1 - 2, 0), y2 + 2), slice(max(x1 - 2, 0), x2 + 2))
+    row[0].imshow(masks_sized[r][view], cmap="Greys")
+    row[0].set_title(f"truth, {y2 - y1} px tall", fontsize=10)
+    for ax, name in zip(row[1:], seen):
+        picture = np.stack([seen[name][r] & masks_sized[r]] * 3, axis=-1).astype(float)
+        picture[seen[name][r] != masks_sized[r]] = (0.85, 0.1, 0.1)
+        ax.imshow(picture[view])
+        ax.set_title(f"{name} crop: IoU {mask_iou(seen[name][r:r + 1], masks_sized[r:r + 1])[0]:.2f}", fontsize=10)
+for ax in axes.ravel():
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# (Red: pixels the crop gets wrong.) RoIPool's crop is a shifted and thickened copy of the mask —
+# the rounding moves it, and the maximum over each bin grows it — so its errors spread over the whole
+# mask and it is worst for the small digits; RoIAlign's crop loses detail only where the mask has
+# more of it than the 16×16 feature map can hold: on the outline, and in small digits.
+#
+# Now the trained heads on the validation scenes, split by box height (these digits are 16 to 32
+# pixels tall): does their gap follow the same pattern?
 
 # %% tags=["nbval-ignore-output"]
 heights = rois_all[:, 4] - rois_all[:, 2]
@@ -778,9 +836,9 @@ for low, high in zip(edges[:-1], edges[1:]):
           + f"{means[1] - means[0]:+8.3f}")
 
 # %% [markdown]
-# And *where* in a mask are the errors? Pixels on the outline (a pixel with a 4-neighbour on the other
-# side of the true mask's edge) against the interior and the outside. We run both heads on the
-# first 16 scenes and keep their pasted masks (the panoptic section uses them too):
+# And *where* in a mask are the trained heads' errors? Compare the error rate on the outline (pixels
+# with a 4-neighbour on the other side of the true mask's edge) with the rest of the box. We run both heads
+# on the first 16 scenes and keep their pasted masks (the panoptic section uses them too):
 
 # %% tags=["nbval-ignore-output"]
 def own_class_probabilities(model, images, rois, classes):
@@ -795,10 +853,13 @@ probabilities = {name: own_class_probabilities(model, scenes.images[:16], rois_a
                  for name, model in heads.items()}
 pasted = {name: paste_masks(p, rois_all[first], (64, 64)) for name, p in probabilities.items()}
 outline = metrics.label_boundaries(masks_all[first].astype(np.int64))
+in_box = np.zeros_like(outline)
+for r, (x1, y1, x2, y2) in enumerate(rois_all[first][:, 1:].astype(int)):
+    in_box[r, y1:y2, x1:x2] = True
 for name, predicted in pasted.items():
     wrong = predicted != masks_all[first]
-    print(f"{name:8}: {wrong.sum()} wrong pixels, {wrong[outline].sum() / wrong.sum():.0%} of them on the outline "
-          f"(the outline is {outline.sum() / (outline.sum() + masks_all[first].sum()):.0%} of outline + mask pixels)")
+    print(f"{name:8}: error rate on the outline {wrong[outline].mean():.1%}, "
+          f"elsewhere in the box {wrong[in_box & ~outline].mean():.1%}")
 
 # %% [markdown]
 # The instances where RoIAlign's mask beats RoIPool's by the most (the image crop, the truth, and
@@ -855,7 +916,8 @@ print("segments of scene 0:", np.unique(truth_maps[0]).tolist())
 # one instance (an instance that finds most of its mask already taken is dropped); the semantic
 # prediction fills the remaining pixels with its stuff classes. With one stuff class that is simple:
 # whatever no instance claims is background. The confidence of an instance is the mean probability
-# inside its mask. For the semantic prediction we use the shipped U-Net (lecture 05).
+# inside its mask. For the semantic prediction we use the shipped U-Net (lecture 05; the smallest
+# of the shipped semantic models, so it runs in a moment).
 
 # %%
 def merge_panoptic(masks, labels, confidences, stuff, min_kept=0.5):
@@ -874,7 +936,7 @@ def merge_panoptic(masks, labels, confidences, stuff, min_kept=0.5):
 
 from minseg.training import predict
 
-semantic = predict(pretrained.load("unet"), scenes.images[:16])
+semantic = predict(pretrained.load("unet"), scenes.images[:16]).argmax(axis=1)  # (16, 64, 64) labels
 stuff = np.zeros_like(semantic)  # the only stuff class is the background (0); digit classes are things
 scene_of = rois_all[first, 0].astype(int)
 panoptic = {}
@@ -907,7 +969,7 @@ def components_panoptic(semantic_map):
     return out
 
 
-panoptic["U-Net + components"] = np.stack([components_panoptic(s) for s in semantic])
+panoptic["semantic + components"] = np.stack([components_panoptic(s) for s in semantic])
 
 # %% tags=["nbval-ignore-output"]
 from minseg.data import CLASSES
@@ -929,7 +991,7 @@ def show_segments(ax, ids, title):
 axes[0].imshow(scenes.images[3].transpose(1, 2, 0))
 axes[0].set_title("image", fontsize=10), axes[0].axis("off")
 show_segments(axes[1], truth_maps[3], "true panoptic map")
-for ax, name in zip(axes[2:], ("RoIAlign", "RoIPool", "U-Net + components")):
+for ax, name in zip(axes[2:], ("RoIAlign", "RoIPool", "semantic + components")):
     show_segments(ax, panoptic[name][3], name)
 plt.show()
 
