@@ -1,5 +1,6 @@
-# The two commands a learner needs (both create .venv and install the project when missing):
+# The commands a learner needs (each creates .venv and installs the project when missing):
 #   make lab    open the course in JupyterLab
+#   make grade  grade your saved notebooks (a copy of each is run; your files are never changed)
 #   make test   run the whole test suite (what CI runs)
 PYTHON ?= python3
 VENV   := .venv
@@ -10,8 +11,13 @@ WORKERS ?= 2
 # Extra arguments for `jupyter lab`, e.g. on a headless machine:
 #   make lab LAB_ARGS="--no-browser --port 8899"
 LAB_ARGS ?=
+# What `make grade` grades and how, e.g.
+#   make grade NOTEBOOKS=notebooks/01_scoring.ipynb
+#   make grade GRADE_ARGS="--class submissions/ --csv gradebook.csv --jobs 2"   (an instructor's class)
+NOTEBOOKS ?=
+GRADE_ARGS ?=
 
-.PHONY: lab test test-fast smoke bench notebooks check clean-venv
+.PHONY: lab grade test test-fast smoke bench notebooks check clean-venv
 
 $(STAMP): pyproject.toml course/jupyterlab-overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +32,9 @@ $(STAMP): pyproject.toml course/jupyterlab-overrides.json
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
+
+grade: $(STAMP)
+	$(PY) -m course grade $(GRADE_ARGS) $(NOTEBOOKS)
 
 # The full suite: library tests and notebook tests in parallel, then the same library tests with
 # Numba's JIT switched off (pure-Python kernels, few hypothesis examples).

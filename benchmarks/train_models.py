@@ -10,6 +10,15 @@ models report the validation mIoU and pixel accuracy; the mask heads report the 
 their masks given ground-truth boxes (RoIAlign vs RoIPool). The table goes to stdout and to
 ``--out`` (Markdown) plus a .json next to it.
 
+With ``--save-weights`` it makes the weights shipped with the package (minseg.models.pretrained)
+instead: each preset trains for a step count fixed by the arguments (``--steps``, or ``--minutes``
+times its nominal steps per minute; never by wall time, so the run is deterministic given its
+arguments), the mask heads once per ``--mask-seeds`` seed, ``--jobs`` presets at a time in
+separate one-thread processes; the weights and their records go to ``--weights-dir`` and the
+records' table into README.md (see benchmarks/pretrained_weights.py).
+
+    .venv/bin/python -m benchmarks.train_models --save-weights --minutes 1 --jobs 2
+
 Not a bench_*.py on purpose: ``python -m benchmarks`` must not start hour-long training.
 One thread per process by default (``--threads``): on a shared 2-core machine, Numba's and BLAS's
 thread pools oversubscribe the cores and made training many times slower in our measurements.
@@ -42,6 +51,16 @@ def _parse(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="Numba/BLAS threads (default 1)")
     parser.add_argument("--out", default="benchmarks/results/train_models.md", help="Markdown table to write")
+    weights = parser.add_argument_group("--save-weights: the shipped weights")
+    weights.add_argument("--save-weights", action="store_true",
+                         help="train for fixed step counts and save weights + records instead of the table")
+    weights.add_argument("--choice", type=int, default=200, help="choice scenes (decisions; default 200)")
+    weights.add_argument("--mask-seeds", type=int, nargs="+", default=[0, 1, 2],
+                         help="seeds of the mask heads (the first is shipped; default 0 1 2)")
+    weights.add_argument("--jobs", type=int, default=1, help="presets trained at once, one process each")
+    weights.add_argument("--weights-dir", default="minseg/models/weights")
+    weights.add_argument("--readme", default="README.md", help="README whose table to regenerate ('' for none)")
+    weights.add_argument("--note", default="", help="a note stored in every record")
     return parser.parse_args(argv)
 
 
@@ -77,7 +96,8 @@ def _seconds_per_step(name, args, train, steps=4) -> float:
 
 def train_one(name, args, train, val) -> dict:
     """Calibrate, train within the budget, evaluate; one row of the results table."""
-    from minseg.training import evaluate, evaluate_masks, fit
+    from benchmarks.pretrained_weights import score
+    from minseg.training import fit
 
     started = time.perf_counter()
     if args.steps:
@@ -94,12 +114,7 @@ def train_one(name, args, train, val) -> dict:
                sum(history["loss"][-20:]) / len(history["loss"][-20:])), 4),
            "parameters": int(sum(p.data.size for p in model.parameters())),
            "optimizer": settings["optimizer"]}
-    if loss_fn is None:
-        scores = evaluate(model, val, batch_size=32)
-        row.update(mean_iou=round(scores["mean_iou"], 4), pixel_accuracy=round(scores["pixel_accuracy"], 4))
-    else:
-        scores = evaluate_masks(model, val, batch_size=32)
-        row.update(mask_iou=round(scores["mask_iou"], 4), iou_50=round(scores["iou_50"], 4))
+    row.update(score(model, val))
     row["total_seconds"] = round(time.perf_counter() - started, 1)
     return row
 
@@ -119,9 +134,42 @@ def format_rows(rows) -> str:
     return "\n".join(lines)
 
 
+def _train_seed(job):
+    from benchmarks import pretrained_weights
+
+    return pretrained_weights.train_seed(*job)
+
+
+def save_weights(args, argv) -> int:
+    """Train every chosen preset (every mask-head seed), save the weights and records, update README."""
+    import concurrent.futures
+    import multiprocessing
+
+    from benchmarks import pretrained_weights as pw
+
+    options = dict(vars(args), command="python -m benchmarks.train_models " + " ".join(argv))
+    jobs = [(name, seed, options) for name in args.only
+            for seed in (args.mask_seeds if name.startswith("mask_") else [args.seed])]
+    context = multiprocessing.get_context("spawn")  # children inherit the one-thread environment
+    remaining = {name: sum(job[0] == name for job in jobs) for name in args.only}
+    results = {}
+    with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs), mp_context=context) as pool:
+        for job, result in zip(jobs, pool.map(_train_seed, jobs)):  # in job order, as they finish
+            print(pw.dumps(result[0]), flush=True)
+            results.setdefault(job[0], []).append(result)
+            if len(results[job[0]]) == remaining[job[0]]:  # saved at once: a stopped run keeps it
+                print(pw.save(pw.merge_seeds(results[job[0]]), result[1], args.weights_dir), flush=True)
+    if args.readme:
+        pw.update_readme(args.readme, pw.records_in(args.weights_dir))
+    return 0
+
+
 def main(argv=None) -> int:
-    args = _parse(argv if argv is not None else sys.argv[1:])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    args = _parse(argv)
     _limit_threads(args.threads)
+    if args.save_weights:
+        return save_weights(args, argv)
     from minseg.data import DigitScenes
 
     train = DigitScenes(args.train, size=64, split="train", seed=args.seed)

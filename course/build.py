@@ -10,6 +10,9 @@ A lecture source marks, inside code cells:
 * a cell whose printed output nbval must compare by the tag ``nbval-check-output`` and a trailing
   ``# Expected output:`` comment block (the solution version stores it as the cell's output).
 
+Every lecture also gets a note on grading after its title cell and a final, locked cell that grades the
+saved notebook from inside JupyterLab (``course.grade_this_notebook``).
+
 Every cell gets a stable id (graded cells ``check-<grade id>``), outputs are cleared and the notebook
 metadata is fixed, so the same sources always give the same bytes and ``check`` can compare files.
 """
@@ -22,6 +25,7 @@ import jupytext
 import nbformat
 from nbformat import v4
 
+from ._nbval_record import grade_id
 from .syllabus import Course, CourseError, Lecture
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -36,6 +40,22 @@ DEFAULT_HINT = "replace this line with your solution (see the text above)"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"file_extension": ".py", "mimetype": "text/x-python", "name": "python"}
 _HINT_PREFIX = re.compile(r"^[\s:\-—]*(hint\s*:)?\s*", re.IGNORECASE)
+# Cells every lecture gets from the build (so no lecture can forget them): a note on grading after the
+# title cell, and at the end a locked cell that grades the saved notebook from inside JupyterLab.
+GRADING_NOTE_ID, GRADE_HEADING_ID, GRADE_CELL_ID = "course-grading", "course-grade-heading", "course-grade"
+GRADING_NOTE = """\
+**Grading.** Each cell headed **Exercise** is graded by the locked check cell after it, which gives its
+points only when it runs without an error. To score your work, save the notebook (Ctrl+S) and press
+the button in the last cell of this notebook; or, in a terminal at the repository root, run
+`make grade` (every lecture) or `.venv/bin/python -m course grade notebooks/{notebook}` (this one).
+Use the course's interpreter (`.venv/bin/python`): a plain `python` may lack the course's packages."""
+GRADE_HEADING = """\
+## Grade this notebook
+
+Save first (Ctrl+S), then press the button below: the grader reads the saved file, runs a copy of it
+with the course's own checks (hidden tests included), and prints your points for every exercise, with
+the reason for each point lost. It takes about as long as running the whole notebook."""
+GRADE_CELL = "import course\n\ncourse.grade_this_notebook()"
 
 
 def _strip_regions(lines: list[str], where: str, student: bool) -> tuple[list[str], int, int]:
@@ -120,6 +140,23 @@ def _code_cell(lecture: Lecture, index: int, cell, student: bool, seen: set[str]
     return new
 
 
+def is_protected(cell) -> bool:
+    """A cell grading restores from the course's copy: a graded check, or the grade-this-notebook cell."""
+    return cell.get("cell_type") == "code" and (grade_id(cell) is not None or cell.get("id") == GRADE_CELL_ID)
+
+
+def _grading_cells(lecture: Lecture):
+    """(the note that goes after the title, the two cells that end every lecture)."""
+    note = v4.new_markdown_cell(GRADING_NOTE.format(notebook=lecture.notebook_name))
+    note.id = GRADING_NOTE_ID
+    heading = v4.new_markdown_cell(GRADE_HEADING)
+    heading.id = GRADE_HEADING_ID
+    cell = v4.new_code_cell(GRADE_CELL, metadata={"editable": False, "deletable": False,
+                                                  "tags": ["nbval-ignore-output"]})
+    cell.id = GRADE_CELL_ID
+    return note, [heading, cell]
+
+
 def render(lecture: Lecture, student: bool = True) -> nbformat.NotebookNode:
     """The notebook for ``lecture``: the student version (default) or the full solution version."""
     source = jupytext.read(lecture.source, fmt="py:percent")
@@ -135,6 +172,8 @@ def render(lecture: Lecture, student: bool = True) -> nbformat.NotebookNode:
         new = make(cell.source)
         new.id = f"c{index:03d}"
         nb.cells.append(new)
+    note, ending = _grading_cells(lecture)
+    nb.cells = nb.cells[:1] + [note] + nb.cells[1:] + ending
     missing = sorted(set(lecture.points) - seen)
     if missing:
         raise CourseError(f"{lecture.source.name}: syllabus.toml gives points to {missing} but no cell has "

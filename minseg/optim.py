@@ -109,18 +109,36 @@ class Adam(Optimizer):
 
 
 class PolyLR:
-    """The poly schedule of DeepLab: lr = base_lr * (1 - step / total_steps) ** power."""
+    """The poly schedule of DeepLab: lr = base_lr * (1 - step / total_steps) ** power, optionally
+    after a linear warm-up: for step < warmup_steps the poly value is scaled by
+    (step + 1) / (warmup_steps + 1), so the first steps of a fresh network (large gradients,
+    batch norm statistics not settled yet) take small steps."""
 
-    def __init__(self, optimizer: Optimizer, total_steps: int, power: float = 0.9):
+    def __init__(self, optimizer: Optimizer, total_steps: int, power: float = 0.9, warmup_steps: int = 0):
         if total_steps <= 0:
             raise ValueError(f"PolyLR: total_steps must be positive, got {total_steps}")
+        if warmup_steps < 0:
+            raise ValueError(f"PolyLR: warmup_steps must be >= 0, got {warmup_steps}")
         self.optimizer, self.total_steps, self.power = optimizer, total_steps, power
+        self.warmup_steps = warmup_steps
         self.base_lrs = [g["lr"] for g in optimizer.param_groups]
         self.step_count = 0
+        if warmup_steps:
+            self._set_lrs()
+
+    def factor(self) -> float:
+        """lr / base_lr at the current step."""
+        factor = (1 - self.step_count / self.total_steps) ** self.power
+        if self.step_count < self.warmup_steps:
+            factor *= (self.step_count + 1) / (self.warmup_steps + 1)
+        return factor
 
     def step(self) -> None:
         """Advance one step (at most to total_steps) and set every group's lr from its base lr."""
         self.step_count = min(self.step_count + 1, self.total_steps)
-        factor = (1 - self.step_count / self.total_steps) ** self.power
+        self._set_lrs()
+
+    def _set_lrs(self) -> None:
+        factor = self.factor()
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor

@@ -12,3 +12,4 @@ def examples(n: int):
     return settings(max_examples=max(2, int(n * SCALE)), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
+

@@ -174,6 +174,20 @@ def test_poly_schedule_by_hand():
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 0.9)
 
 
+def test_poly_schedule_with_warmup_by_hand():
+    # base 1, 10 steps, power 1, 3 warm-up steps: (1 - t/10) * (t + 1) / 4 for t < 3, then 1 - t/10
+    p = nn.Parameter(np.zeros(1, np.float32))
+    opt = optim.SGD([p], lr=1.0)
+    schedule = optim.PolyLR(opt, total_steps=10, power=1.0, warmup_steps=3)
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        schedule.step()
+    assert lrs == pytest.approx([0.25, 0.45, 0.6, 0.7, 0.6])
+    with pytest.raises(ValueError, match="warmup_steps must be >= 0"):
+        optim.PolyLR(opt, total_steps=10, warmup_steps=-1)
+
+
 def test_optimiser_bad_input():
     p = nn.Parameter(np.zeros(1, np.float32))
     with pytest.raises(ValueError, match="SGD: lr must be >= 0"):

@@ -13,9 +13,11 @@
 # - write the soft Dice loss, and explain why it reacts differently from per-pixel cross-entropy.
 #
 # Cells headed **Exercise** are graded: replace the `raise NotImplementedError(...)` line with your
-# code (its message is a hint). The locked cell after each exercise checks your answer. To score a
-# saved notebook, run `python -m course grade notebooks/01_scoring.ipynb` from the repository root:
-# it runs a copy with the original checks and prints your points per exercise.
+# code (its message is a hint). The locked cell after each exercise checks your answer; when it fails,
+# its message says on which input, what was expected and what your function returned. Each check makes
+# its own data and imports, so every exercise is graded on its own. The exercises ask you to build what
+# `minseg.metrics` and `minseg.functional` already have: while a check runs, those library functions are
+# unavailable (calling them raises), so your function must compute the answer itself.
 
 # %%
 import matplotlib.pyplot as plt
@@ -109,7 +111,9 @@ print("toy prediction:\n", toy_pred, "\ntoy truth:\n", toy_target)
 
 # %% [markdown]
 # **Exercise (iou).** Write `iou_per_class(pred, target, num_classes)` returning a float array of
-# length `num_classes` with the IoU of every class, `nan` where the class is absent from both.
+# length `num_classes` with the IoU of every class, `nan` where the class is absent from both. Build it
+# from NumPy: `minseg.metrics`' scores (`iou`, `dice`, `confusion_matrix`, ...) are unavailable while
+# the check runs.
 
 # %%
 def iou_per_class(pred, target, num_classes):
@@ -127,17 +131,33 @@ def iou_per_class(pred, target, num_classes):
 
 
 # %% grade_id="iou"
-np.testing.assert_allclose(iou_per_class(toy_pred, toy_target, 4), [1 / 3, 3 / 4, 3 / 4, np.nan])
-# the sets A = {1, 2, 3, 4} and B = {3, 4, 5} as masks over the elements 0 ... 5
-np.testing.assert_allclose(iou_per_class([0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1], 2)[1], 0.4)
+import numpy as np
+from minseg import metrics
+from minseg.testing import unavailable
+
+_toy_pred = np.array([[0, 1, 1], [0, 1, 2], [2, 2, 2]])
+_toy_target = np.array([[0, 1, 1], [1, 1, 2], [0, 2, 2]])
 _rng = np.random.default_rng(1)
-for _ in range(20):
-    _p, _t = _rng.integers(0, 5, size=(2, 6, 7))
-    np.testing.assert_allclose(iou_per_class(_p, _t, 6), metrics.iou(_p, _t, 6))
+_cases = [(_p, _t, metrics.iou(_p, _t, 5)) for _p, _t in _rng.integers(0, 4, size=(20, 2, 3, 4))]
+### BEGIN HIDDEN TESTS
+_cases += [(_p, _t, metrics.iou(_p, _t, 6)) for _p, _t in _rng.integers(0, 5, size=(10, 2, 1, 9))]
+### END HIDDEN TESTS
+with unavailable(metrics.iou, metrics.dice, metrics.mean_iou, metrics.confusion_matrix,
+                 metrics.confusion_matrix_reference, metrics.iou_from_confusion, metrics.dice_from_confusion):
+    np.testing.assert_allclose(iou_per_class(_toy_pred, _toy_target, 4), [1 / 3, 3 / 4, 3 / 4, np.nan],
+                               err_msg="iou_per_class(toy_pred, toy_target, 4), the 3x3 toy case above")
+    # the sets A = {1, 2, 3, 4} and B = {3, 4, 5} as masks over the elements 0 ... 5
+    np.testing.assert_allclose(iou_per_class([0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1], 2)[1], 0.4,
+                               err_msg="class 1 of iou_per_class([0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1], 2)")
+    for _p, _t, _expected in _cases:
+        np.testing.assert_allclose(iou_per_class(_p, _t, len(_expected)), _expected,
+                                   err_msg=f"iou_per_class(pred, target, {len(_expected)}) with\n"
+                                           f"pred={_p.tolist()}\ntarget={_t.tolist()}")
 print("iou_per_class agrees with the hand-worked cases and with minseg.metrics.iou")
 
 # %% [markdown]
-# **Exercise (dice).** The same for the Dice coefficient: `dice_per_class(pred, target, num_classes)`.
+# **Exercise (dice).** The same for the Dice coefficient: `dice_per_class(pred, target, num_classes)`
+# (again without `minseg.metrics`, which is unavailable while the check runs).
 
 # %%
 def dice_per_class(pred, target, num_classes):
@@ -155,12 +175,27 @@ def dice_per_class(pred, target, num_classes):
 
 
 # %% grade_id="dice"
-np.testing.assert_allclose(dice_per_class(toy_pred, toy_target, 4), [1 / 2, 6 / 7, 6 / 7, np.nan])
-np.testing.assert_allclose(dice_per_class([0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1], 2)[1], 4 / 7)
+import numpy as np
+from minseg import metrics
+from minseg.testing import unavailable
+
+_toy_pred = np.array([[0, 1, 1], [0, 1, 2], [2, 2, 2]])
+_toy_target = np.array([[0, 1, 1], [1, 1, 2], [0, 2, 2]])
 _rng = np.random.default_rng(2)
-for _ in range(20):
-    _p, _t = _rng.integers(0, 5, size=(2, 6, 7))
-    np.testing.assert_allclose(dice_per_class(_p, _t, 6), metrics.dice(_p, _t, 6))
+_cases = [(_p, _t, metrics.dice(_p, _t, 5)) for _p, _t in _rng.integers(0, 4, size=(20, 2, 3, 4))]
+### BEGIN HIDDEN TESTS
+_cases += [(_p, _t, metrics.dice(_p, _t, 6)) for _p, _t in _rng.integers(0, 5, size=(10, 2, 1, 9))]
+### END HIDDEN TESTS
+with unavailable(metrics.iou, metrics.dice, metrics.mean_iou, metrics.confusion_matrix,
+                 metrics.confusion_matrix_reference, metrics.iou_from_confusion, metrics.dice_from_confusion):
+    np.testing.assert_allclose(dice_per_class(_toy_pred, _toy_target, 4), [1 / 2, 6 / 7, 6 / 7, np.nan],
+                               err_msg="dice_per_class(toy_pred, toy_target, 4), the 3x3 toy case above")
+    np.testing.assert_allclose(dice_per_class([0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1], 2)[1], 4 / 7,
+                               err_msg="class 1 of dice_per_class([0, 1, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1], 2)")
+    for _p, _t, _expected in _cases:
+        np.testing.assert_allclose(dice_per_class(_p, _t, len(_expected)), _expected,
+                                   err_msg=f"dice_per_class(pred, target, {len(_expected)}) with\n"
+                                           f"pred={_p.tolist()}\ntarget={_t.tolist()}")
 print("dice_per_class agrees with the hand-worked cases and with minseg.metrics.dice")
 
 # %% [markdown]
@@ -179,6 +214,8 @@ print("dice_per_class agrees with the hand-worked cases and with minseg.metrics.
 #
 # **Exercise (confusion_matrix).** Write `confusion(pred, target, num_classes)`: an integer array
 # `(num_classes, num_classes)`, rows = target. Try to do it without a Python loop over pixels.
+# `minseg.metrics.confusion_matrix` and scikit-learn's `confusion_matrix` are unavailable while the
+# check runs.
 
 # %%
 def confusion(pred, target, num_classes):
@@ -191,17 +228,33 @@ def confusion(pred, target, num_classes):
 
 
 # %% grade_id="confusion_matrix"
-from sklearn.metrics import confusion_matrix as sklearn_confusion
+import inspect
 
-_cm = confusion(toy_pred, toy_target, 4)
-assert np.issubdtype(np.asarray(_cm).dtype, np.integer), "counts should be integers"
-np.testing.assert_array_equal(_cm, [[1, 0, 1, 0], [1, 3, 0, 0], [0, 0, 3, 0], [0, 0, 0, 0]])
+import numpy as np
+from sklearn.metrics import confusion_matrix as sklearn_confusion
+from minseg import metrics
+from minseg.testing import unavailable
+
+_toy_pred = np.array([[0, 1, 1], [0, 1, 2], [2, 2, 2]])
+_toy_target = np.array([[0, 1, 1], [1, 1, 2], [0, 2, 2]])
 _rng = np.random.default_rng(3)
-for _ in range(20):
-    _p, _t = _rng.integers(0, 5, size=(2, 8, 9))
-    np.testing.assert_array_equal(confusion(_p, _t, 5), metrics.confusion_matrix(_p, _t, 5))
+_cases = []
+for _p, _t in _rng.integers(0, 4, size=(20, 2, 3, 4)):
     _theirs = sklearn_confusion(_t.ravel(), _p.ravel(), labels=range(5))
-    np.testing.assert_array_equal(confusion(_p, _t, 5), _theirs)
+    np.testing.assert_array_equal(_theirs, metrics.confusion_matrix(_p, _t, 5))  # the two references agree
+    _cases.append((_p, _t, _theirs))
+### BEGIN HIDDEN TESTS
+_cases += [(_p, _t, metrics.confusion_matrix(_p, _t, 6)) for _p, _t in _rng.integers(0, 6, size=(10, 2, 2, 7))]
+### END HIDDEN TESTS
+with unavailable(metrics.confusion_matrix, metrics.confusion_matrix_reference, inspect.unwrap(sklearn_confusion)):
+    _cm = confusion(_toy_pred, _toy_target, 4)
+    assert np.issubdtype(np.asarray(_cm).dtype, np.integer), f"counts should be integers, got dtype {_cm.dtype}"
+    np.testing.assert_array_equal(_cm, [[1, 0, 1, 0], [1, 3, 0, 0], [0, 0, 3, 0], [0, 0, 0, 0]],
+                                  err_msg="confusion(toy_pred, toy_target, 4), the 3x3 toy case above")
+    for _p, _t, _expected in _cases:
+        np.testing.assert_array_equal(confusion(_p, _t, len(_expected)), _expected,
+                                      err_msg=f"confusion(pred, target, {len(_expected)}) with\n"
+                                              f"pred={_p.tolist()}\ntarget={_t.tolist()}")
 print("confusion agrees with the hand-worked case, minseg.metrics and scikit-learn")
 
 # %% [markdown]
@@ -267,7 +320,7 @@ print(f"Dice loss = {dice_loss:.4f}, Jaccard loss = {jaccard_loss:.4f}")
 # Take the softmax over the class axis, compare with the one-hot target, sum over the batch and all
 # pixels per class, and average $1 - (2I_k + \varepsilon)/(P_k + Y_k + \varepsilon)$ over the $K$
 # classes. The check compares values and gradients with `F.dice_loss` and with the same formula in
-# PyTorch.
+# PyTorch; `F.dice_loss` and `F.jaccard_loss` themselves are unavailable while it runs your function.
 
 # %%
 def soft_dice_loss(logits, target, eps=1.0):
@@ -284,26 +337,45 @@ def soft_dice_loss(logits, target, eps=1.0):
 
 
 # %% grade_id="soft_dice_loss"
+import numpy as np
 import torch
 
+import minseg as ms
+import minseg.functional as F
+from minseg.testing import unavailable
+
+
+def _torch_soft_dice(x, t, eps):
+    """The formula above in PyTorch: (value, gradient with respect to the logits x)."""
+    tx = torch.tensor(x, requires_grad=True)
+    p = torch.softmax(tx, dim=1)
+    y = torch.nn.functional.one_hot(torch.tensor(t), x.shape[1]).permute(0, 3, 1, 2).double()
+    loss = (1 - (2 * (p * y).sum((0, 2, 3)) + eps) / (p.sum((0, 2, 3)) + y.sum((0, 2, 3)) + eps)).mean()
+    loss.backward()
+    return loss.item(), tx.grad.numpy()
+
+
 _rng = np.random.default_rng(4)
-_x = _rng.normal(size=(2, 4, 5, 6))
-_t = _rng.integers(0, 4, size=(2, 5, 6))
-_mine, _ref = ms.tensor(_x, requires_grad=True), ms.tensor(_x, requires_grad=True)
-_loss = soft_dice_loss(_mine, _t)
-_loss.backward()
-F.dice_loss(_ref, _t).backward()
-np.testing.assert_allclose(_loss.item(), F.dice_loss(ms.tensor(_x), _t).item(), rtol=1e-10)
-np.testing.assert_allclose(_mine.grad, _ref.grad, rtol=1e-8, atol=1e-12)
-_tx = torch.tensor(_x, requires_grad=True)
-_p = torch.softmax(_tx, dim=1)
-_y = torch.nn.functional.one_hot(torch.tensor(_t), 4).permute(0, 3, 1, 2).double()
-_torch_loss = (1 - (2 * (_p * _y).sum((0, 2, 3)) + 1) / (_p.sum((0, 2, 3)) + _y.sum((0, 2, 3)) + 1)).mean()
-_torch_loss.backward()
-np.testing.assert_allclose(_loss.item(), _torch_loss.item(), rtol=1e-10)
-np.testing.assert_allclose(_mine.grad, _tx.grad.numpy(), rtol=1e-8, atol=1e-12)
-np.testing.assert_allclose(soft_dice_loss(ms.tensor(_x), _t, eps=0.5).item(),
-                           F.dice_loss(ms.tensor(_x), _t, eps=0.5).item(), rtol=1e-10)
+_cases = [(_rng.normal(size=(2, 4, 5, 6)), _rng.integers(0, 4, size=(2, 5, 6)), 1.0)]
+_cases.append((_rng.normal(size=(1, 3, 2, 3)), _rng.integers(0, 3, size=(1, 2, 3)), 0.5))
+### BEGIN HIDDEN TESTS
+_cases.append((3 * _rng.normal(size=(3, 5, 4, 2)), _rng.integers(0, 2, size=(3, 4, 2)), 1.0))  # absent classes
+### END HIDDEN TESTS
+for _x, _t, _eps in _cases:
+    _ref = ms.tensor(_x, requires_grad=True)
+    F.dice_loss(_ref, _t, eps=_eps).backward()
+    _torch_value, _torch_grad = _torch_soft_dice(_x, _t, _eps)
+    np.testing.assert_allclose(_ref.grad, _torch_grad, rtol=1e-8, atol=1e-12)  # the two references agree
+    _mine = ms.tensor(_x, requires_grad=True)
+    _where = f"soft_dice_loss(logits, target, eps={_eps}) with logits of shape {_x.shape}, target={_t.tolist()}"
+    with unavailable(F.dice_loss, F.jaccard_loss):
+        _loss = soft_dice_loss(_mine, _t, eps=_eps)
+        assert isinstance(_loss, ms.Tensor), f"{_where}: should return a minseg Tensor, got {type(_loss)}"
+        _loss.backward()
+    np.testing.assert_allclose(_loss.item(), _torch_value, rtol=1e-10, err_msg=f"the value of {_where}")
+    assert _mine.grad is not None, f"{_where}: no gradient reached the logits (use minseg operations)"
+    np.testing.assert_allclose(_mine.grad, _torch_grad, rtol=1e-8, atol=1e-12,
+                               err_msg=f"the gradient of {_where} with respect to the logits")
 print("soft_dice_loss matches F.dice_loss and PyTorch, value and gradient")
 
 # %% [markdown]

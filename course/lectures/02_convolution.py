@@ -15,9 +15,11 @@
 # - state the receptive field of a stack of 3×3 layers ($1 + 2L$) and of a dilated stack;
 # - turn a fully connected classifier into a convolution that outputs a heat map.
 #
-# The four **Exercise** cells are graded as in lecture 01 (`python -m course grade
-# notebooks/02_convolution.ipynb`); each builds on minseg's `F.unfold`, `F.conv2d` and `F.conv_matrix`,
-# which the checks also compare against PyTorch.
+# The four **Exercise** cells are graded as in lecture 01, each on its own: the last three need
+# `conv_output_size`, so their checks lend your functions the course's own output size while they run
+# (`course.checks.lend`), and one mistake costs one exercise. Each check compares your function with
+# minseg's `F.unfold`, `F.conv2d` or `F.conv_matrix` and with PyTorch, and makes the minseg function
+# you are rebuilding unavailable (calling it raises) while your code runs.
 
 # %%
 import matplotlib.pyplot as plt
@@ -112,7 +114,8 @@ print("stride 2 keeps every other row:", (M2 @ signal).astype(int))
 #
 # $$n_\text{out} = \left\lfloor \frac{n + 2p - d(k-1) - 1}{s} \right\rfloor + 1$$
 #
-# **Exercise (output_size).** Write `conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1)`.
+# **Exercise (output_size).** Write `conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1)`
+# from the formula (minseg's own output-size helpers are unavailable while the check runs).
 
 # %%
 def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
@@ -123,22 +126,40 @@ def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
 
 
 # %% grade_id="output_size"
-# AlexNet, as listed on the slides (the 224x224 input only gives 55 if read as 227, see below)
-assert conv_output_size(227, 11, stride=4) == 55, "CONV1: 96 11x11 filters at stride 4, pad 0"
-assert conv_output_size(55, 3, stride=2) == 27, "POOL1: 3x3 at stride 2"
-assert conv_output_size(27, 5, padding=2) == 27, "CONV2: 5x5 at stride 1, pad 2"
-assert conv_output_size(27, 3, stride=2) == 13, "POOL2"
-assert conv_output_size(13, 3, padding=1) == 13, "CONV3-5: 3x3, pad 1"
-assert conv_output_size(13, 3, stride=2) == 6, "POOL3"
-assert conv_output_size(7, 3, dilation=2) == 3, "a 3-tap kernel with dilation 2 spans 5"
-assert conv_output_size(5, 3, stride=2, padding=1) == 3
+import numpy as np
+
+import minseg as ms
+import minseg.functional as F
+from minseg.functional import conv_args, pool
+from minseg.testing import unavailable
+from minseg.viz import convolution as _cviz
+
+_table = [  # AlexNet, as listed on the slides (the 224x224 input only gives 55 if read as 227, see below)
+    ((227, 11), dict(stride=4), 55, "CONV1: 96 11x11 filters at stride 4, pad 0"),
+    ((55, 3), dict(stride=2), 27, "POOL1: 3x3 at stride 2"),
+    ((27, 5), dict(padding=2), 27, "CONV2: 5x5 at stride 1, pad 2"),
+    ((27, 3), dict(stride=2), 13, "POOL2"),
+    ((13, 3), dict(padding=1), 13, "CONV3-5: 3x3, pad 1"),
+    ((13, 3), dict(stride=2), 6, "POOL3"),
+    ((7, 3), dict(dilation=2), 3, "a 3-tap kernel with dilation 2 spans 5"),
+    ((5, 3), dict(stride=2, padding=1), 3, "stride 2 and padding 1"),
+]
 _rng = np.random.default_rng(1)
 for _ in range(50):
     _n, _k, _s, _p, _d = (int(v) for v in _rng.integers([1, 1, 1, 0, 1], [12, 5, 4, 3, 4]))
     if _n + 2 * _p >= _d * (_k - 1) + 1:
         _cols = F.unfold(ms.tensor(np.zeros((1, 1, _n, 1))), (_k, 1), dilation=(_d, 1), padding=(_p, 0),
                          stride=(_s, 1))
-        assert conv_output_size(_n, _k, _s, _p, _d) == _cols.shape[2], (_n, _k, _s, _p, _d)
+        _table.append(((_n, _k, _s, _p, _d), {}, _cols.shape[2], "as many windows as F.unfold finds"))
+### BEGIN HIDDEN TESTS
+_table += [((1000, 7), dict(stride=3, padding=3, dilation=2), 332, "hidden"),
+           ((10, 10), {}, 1, "hidden: the kernel fills the input"), ((9, 2), dict(stride=8), 1, "hidden")]
+### END HIDDEN TESTS
+with unavailable(conv_args.conv_out_size, pool.pool_output_size, _cviz.out_size):
+    for _args, _kwargs, _expected, _what in _table:
+        _call = ", ".join([str(a) for a in _args] + [f"{k}={v}" for k, v in _kwargs.items()])
+        _got = conv_output_size(*_args, **_kwargs)
+        assert _got == _expected, f"conv_output_size({_call}) should be {_expected} ({_what}), got {_got!r}"
 print("conv_output_size agrees with the AlexNet table and with F.unfold")
 
 # %% [markdown]
@@ -170,6 +191,7 @@ print(F.unfold(ms.tensor(x_small), 3).data[0])
 # **Exercise (im2col).** Write `im2col(x, kernel_size, stride=1, padding=0, dilation=1)` for one image
 # `x` of shape `(C, H, W)` (an ndarray) and a square kernel, returning the
 # `(C * k * k, h_out * w_out)` matrix with the rows and columns in the order of `F.unfold`.
+# `F.unfold` and `torch.nn.functional.unfold` are unavailable while the check runs your function.
 
 # %%
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
@@ -192,17 +214,43 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
 
 
 # %% grade_id="im2col"
+import numpy as np
 import torch
 
-np.testing.assert_array_equal(im2col(x_small[0], 3), F.unfold(ms.tensor(x_small), 3).data[0])
+import minseg as ms
+import minseg.functional as F
+from minseg.testing import unavailable
+
+from course.checks import lend
+from minseg.viz import convolution as _cviz
+
+
+def _reference_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    """The course's output size: lent to your function below, so this exercise is graded on its own."""
+    return _cviz.out_size(n, kernel_size, stride, padding, dilation)
+
+
+_x_small = np.arange(16.0).reshape(1, 4, 4)
+_cases = [(_x_small, 3, 1, 0, 1, F.unfold(ms.tensor(_x_small[None]), 3).data[0])]
 _rng = np.random.default_rng(2)
 for _ in range(30):
     _k, _s, _p, _d = (int(v) for v in _rng.integers([1, 1, 0, 1], [4, 4, 3, 3]))
     _x = _rng.normal(size=(int(_rng.integers(1, 4)), 9, 8))
     _expected = torch.nn.functional.unfold(torch.tensor(_x[None]), _k, dilation=_d, padding=_p, stride=_s)
-    np.testing.assert_allclose(im2col(_x, _k, _s, _p, _d), _expected[0].numpy(), err_msg=f"{_k, _s, _p, _d}")
-    np.testing.assert_allclose(im2col(_x, _k, _s, _p, _d),
-                               F.unfold(ms.tensor(_x[None]), _k, dilation=_d, padding=_p, stride=_s).data[0])
+    _ours = F.unfold(ms.tensor(_x[None]), _k, dilation=_d, padding=_p, stride=_s).data[0]
+    np.testing.assert_allclose(_ours, _expected[0].numpy())  # the two references agree
+    _cases.append((_x, _k, _s, _p, _d, _ours))
+### BEGIN HIDDEN TESTS
+_x = _rng.normal(size=(2, 5, 11))
+_cases.append((_x, 3, 2, 2, 2, F.unfold(ms.tensor(_x[None]), 3, dilation=2, padding=2, stride=2).data[0]))
+### END HIDDEN TESTS
+with lend(globals(), conv_output_size=_reference_output_size):
+    with unavailable(F.unfold, torch.nn.functional.unfold):
+        for _x, _k, _s, _p, _d, _expected in _cases:
+            _call = f"im2col(x, {_k}, stride={_s}, padding={_p}, dilation={_d}) with x of shape {_x.shape}"
+            _got = np.asarray(im2col(_x, _k, _s, _p, _d))
+            assert _got.shape == _expected.shape, f"{_call}: shape should be {_expected.shape}, got {_got.shape}"
+            np.testing.assert_allclose(_got, _expected, err_msg=_call)
 print("im2col agrees with F.unfold and torch.nn.functional.unfold")
 
 # %% [markdown]
@@ -216,7 +264,8 @@ print("im2col agrees with F.unfold and torch.nn.functional.unfold")
 #
 # **Exercise (conv2d_unfold).** Write `conv2d_unfold(x, weight, bias=None, stride=1, padding=0,
 # dilation=1)` for minseg tensors (`x`: `(N, C, H, W)`, `weight`: `(O, C, k, k)`, `bias`: `(O,)`) using
-# `F.unfold`, `@` and `reshape`, so that gradients flow to all three.
+# `F.unfold`, `@` and `reshape`, so that gradients flow to all three (`F.conv2d` is unavailable while
+# the check runs your function).
 
 # %%
 def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -235,26 +284,52 @@ def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 
 # %% grade_id="conv2d_unfold"
+import numpy as np
 import torch
 
+import minseg as ms
+import minseg.functional as F
+from minseg.testing import unavailable
+
+from course.checks import lend
+from minseg.viz import convolution as _cviz
+
+
+def _reference_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    """The course's output size: lent to your function below, so this exercise is graded on its own."""
+    return _cviz.out_size(n, kernel_size, stride, padding, dilation)
+
+
 _rng = np.random.default_rng(3)
-for _ in range(10):
-    _k, _s, _p, _d = (int(v) for v in _rng.integers([1, 1, 0, 1], [4, 3, 3, 3]))
-    _xa, _wa, _ba = _rng.normal(size=(2, 3, 8, 7)), _rng.normal(size=(4, 3, _k, _k)), _rng.normal(size=4)
-    _x, _w, _b = (ms.tensor(a, requires_grad=True) for a in (_xa, _wa, _ba))
-    _out = conv2d_unfold(_x, _w, _b, stride=_s, padding=_p, dilation=_d)
-    _tx, _tw, _tb = (torch.tensor(a, requires_grad=True) for a in (_xa, _wa, _ba))
-    _tout = torch.nn.functional.conv2d(_tx, _tw, _tb, stride=_s, padding=_p, dilation=_d)
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(_out.data, F.conv2d(ms.tensor(_xa), ms.tensor(_wa), ms.tensor(_ba), stride=_s,
-                                                   padding=_p, dilation=_d).data, rtol=1e-10, atol=1e-10)
-    _g = _rng.normal(size=_tout.shape)
-    _out.backward(_g)
-    _tout.backward(torch.tensor(_g))
-    for _mine, _theirs in ((_x, _tx), (_w, _tw), (_b, _tb)):
-        np.testing.assert_allclose(_mine.grad, _theirs.grad.numpy(), rtol=1e-9, atol=1e-10)
-assert conv2d_unfold(ms.tensor(_xa), ms.tensor(_wa)).shape == (2, 4, 8 - _k + 1, 7 - _k + 1)
-print("conv2d_unfold agrees with F.conv2d and torch, forward and every gradient")
+_cases = [(_rng.integers([1, 1, 0, 1], [4, 3, 3, 3]), (2, 3, 8, 7), True) for _ in range(10)]
+_cases.append((np.array([2, 1, 0, 1]), (2, 3, 8, 7), False))  # no bias
+### BEGIN HIDDEN TESTS
+_cases.append((np.array([3, 2, 1, 2]), (1, 2, 9, 10), True))
+### END HIDDEN TESTS
+with lend(globals(), conv_output_size=_reference_output_size):
+    for (_k, _s, _p, _d), (_n, _c, _h, _w), _with_bias in _cases:
+        _k, _s, _p, _d = int(_k), int(_s), int(_p), int(_d)
+        _xa, _wa, _ba = _rng.normal(size=(_n, _c, _h, _w)), _rng.normal(size=(4, _c, _k, _k)), _rng.normal(size=4)
+        _tx, _tw, _tb = (torch.tensor(a, requires_grad=True) for a in (_xa, _wa, _ba))
+        _tout = torch.nn.functional.conv2d(_tx, _tw, _tb if _with_bias else None, stride=_s, padding=_p,
+                                           dilation=_d)
+        _g = _rng.normal(size=_tout.shape)
+        _tout.backward(torch.tensor(_g))
+        _x, _w, _b = (ms.tensor(a, requires_grad=True) for a in (_xa, _wa, _ba))
+        _call = (f"conv2d_unfold(x, weight, {'bias' if _with_bias else 'None'}, stride={_s}, padding={_p}, "
+                 f"dilation={_d}) with x {_xa.shape}, weight {_wa.shape}")
+        with unavailable(F.conv2d):
+            _out = conv2d_unfold(_x, _w, _b if _with_bias else None, stride=_s, padding=_p, dilation=_d)
+            assert tuple(_out.shape) == tuple(_tout.shape), f"{_call}: shape {tuple(_out.shape)}, " \
+                                                            f"expected {tuple(_tout.shape)}"
+            _out.backward(_g)
+        np.testing.assert_allclose(_out.data, _tout.detach().numpy(), rtol=1e-10, atol=1e-10, err_msg=_call)
+        for _name, _mine, _theirs in (("x", _x, _tx), ("weight", _w, _tw), ("bias", _b, _tb)):
+            if _name != "bias" or _with_bias:
+                assert _mine.grad is not None, f"{_call}: no gradient reached {_name}"
+                np.testing.assert_allclose(_mine.grad, _theirs.grad.numpy(), rtol=1e-9, atol=1e-10,
+                                           err_msg=f"the gradient of {_name} in {_call}")
+print("conv2d_unfold agrees with torch.nn.functional.conv2d, forward and every gradient")
 
 # %% [markdown]
 # ## 6. The matrix of a 2-D convolution
@@ -266,7 +341,8 @@ print("conv2d_unfold agrees with F.conv2d and torch, forward and every gradient"
 #
 # **Exercise (conv_matrix).** Write `conv_matrix_2d(kernel, input_size, stride=1, padding=0)` for a
 # 2-D ndarray `kernel` and `input_size = (H, W)`; `stride` and `padding` are ints or `(rows, cols)`
-# pairs (use `pair`).
+# pairs (use `pair`). `F.conv_matrix`, `F.conv2d` and `F.unfold` are unavailable while the check runs
+# your function.
 
 # %%
 def pair(v):
@@ -294,18 +370,44 @@ def conv_matrix_2d(kernel, input_size, stride=1, padding=0):
 
 
 # %% grade_id="conv_matrix"
-_slide = conv_matrix_2d(np.array([[1.0, 2.0, 3.0]]), (1, 4), stride=(1, 1), padding=(0, 1))
-np.testing.assert_array_equal(_slide, [[2, 3, 0, 0], [1, 2, 3, 0], [0, 1, 2, 3], [0, 0, 1, 2]])
-np.testing.assert_array_equal(conv_matrix_2d(np.array([[1.0, 2.0, 3.0]]), (1, 4), (1, 2), (0, 1)),
-                              [[2, 3, 0, 0], [0, 1, 2, 3]])
+import numpy as np
+
+import minseg as ms
+import minseg.functional as F
+from minseg.testing import unavailable
+
+from course.checks import lend
+from minseg.viz import convolution as _cviz
+
+
+def _reference_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    """The course's output size: lent to your function below, so this exercise is graded on its own."""
+    return _cviz.out_size(n, kernel_size, stride, padding, dilation)
+
+
+_row = np.array([[1.0, 2.0, 3.0]])
+_cases = [(_row, (1, 4), (1, 1), (0, 1), [[2, 3, 0, 0], [1, 2, 3, 0], [0, 1, 2, 3], [0, 0, 1, 2]]),
+          (_row, (1, 4), (1, 2), (0, 1), [[2, 3, 0, 0], [0, 1, 2, 3]])]  # the slides' matrices
 _rng = np.random.default_rng(4)
 for _ in range(20):
     _kh, _kw, _s, _p = (int(v) for v in _rng.integers([1, 1, 1, 0], [4, 4, 3, 3]))
     _kern, _x = _rng.normal(size=(_kh, _kw)), _rng.normal(size=(5, 6))
-    _m = conv_matrix_2d(_kern, (5, 6), _s, _p)
-    np.testing.assert_allclose(_m, F.conv_matrix(_kern, (5, 6), stride=_s, padding=_p), atol=1e-12)
+    _m = F.conv_matrix(_kern, (5, 6), stride=_s, padding=_p)
     _y = F.conv2d(ms.tensor(_x[None, None]), ms.tensor(_kern[None, None]), stride=_s, padding=_p).data.ravel()
-    np.testing.assert_allclose(_m @ _x.ravel(), _y, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(_m @ _x.ravel(), _y, rtol=1e-10, atol=1e-10)  # the two references agree
+    _cases.append((_kern, (5, 6), _s, _p, _m))
+### BEGIN HIDDEN TESTS
+_kern = _rng.normal(size=(2, 3))
+_cases.append((_kern, (4, 7), (2, 1), (1, 2), F.conv_matrix(_kern, (4, 7), stride=(2, 1), padding=(1, 2))))
+### END HIDDEN TESTS
+with lend(globals(), conv_output_size=_reference_output_size):
+    with unavailable(F.conv_matrix, F.conv2d, F.unfold):
+        for _kern, _size, _s, _p, _expected in _cases:
+            _call = f"conv_matrix_2d(kernel of shape {_kern.shape}, {_size}, stride={_s}, padding={_p})"
+            _got = np.asarray(conv_matrix_2d(_kern, _size, _s, _p))
+            _expected = np.asarray(_expected, dtype=float)
+            assert _got.shape == _expected.shape, f"{_call}: shape should be {_expected.shape}, got {_got.shape}"
+            np.testing.assert_allclose(_got, _expected, atol=1e-12, err_msg=_call)
 print("conv_matrix_2d agrees with the slides, F.conv_matrix and F.conv2d")
 
 # %% [markdown]

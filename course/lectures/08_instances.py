@@ -21,9 +21,9 @@
 # - merge instance masks and a semantic prediction into a panoptic map and score it with
 #   $PQ = SQ \times RQ$.
 #
-# The six **Exercise** cells are graded as in the earlier lectures (`python -m course grade
-# notebooks/08_instances.ipynb`). Where an exercise rebuilds something minseg has, its check switches
-# the library function off while it runs, so write it from the formula.
+# The six **Exercise** cells are graded as in the earlier lectures (see the grading note above and
+# the last cell). Where an exercise rebuilds something minseg has, its check switches the library
+# function off while it runs, so write it from the formula.
 
 # %%
 import matplotlib.pyplot as plt

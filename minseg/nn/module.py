@@ -131,6 +131,24 @@ class Module:
         """train(False)."""
         return self.train(False)
 
+    def double(self) -> "Module":
+        """Cast every floating parameter and buffer to float64 (in place, as torch); returns self."""
+        return self._cast_floats(np.float64)
+
+    def float(self) -> "Module":
+        """Cast every floating parameter and buffer to float32 (in place, as torch); returns self."""
+        return self._cast_floats(np.float32)
+
+    def _cast_floats(self, dtype) -> "Module":
+        for _, module, name, value in self._state_entries():
+            array = as_array(value)
+            if array.dtype.kind == "f":
+                if isinstance(value, Tensor):
+                    value.data = array.astype(dtype)
+                else:
+                    setattr(module, name, array.astype(dtype))
+        return self
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient."""
         for p in self.parameters():

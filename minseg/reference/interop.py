@@ -4,6 +4,9 @@
 - ``to_torch_state_dict(model)``: a minseg model -> a torch state_dict (an OrderedDict of tensors).
 - ``load_minseg_state_dict(torch_model, state_dict)``: a torch model <- a minseg state_dict (ndarrays).
 - ``torch_twin(model)`` / ``minseg_twin(torch_model)``: the other library's model, same config and weights.
+- ``from_torchvision(source)`` / ``to_torchvision(model)``: torchvision's segmentation models
+  (fcn_resnet50/101, deeplabv3_resnet50/101) <-> their minseg builds (:mod:`minseg.models.tv_segmentation`);
+  ``source`` is a torchvision model, its state_dict, or a file saved with ``torch.save(state_dict)``.
 """
 from __future__ import annotations
 
@@ -64,3 +67,54 @@ def minseg_twin(torch_model):
     load_torch_state_dict(twin, torch_model.state_dict())
     twin.train(torch_model.training)
     return twin
+
+
+def torchvision_config(state_dict) -> dict:
+    """{architecture, num_classes, aux_loss} of a torchvision segmentation state_dict, read off its keys
+    (DeepLab's classifier starts with ASPP ``convs``; layer3 has 6 blocks in ResNet-50, 23 in 101)."""
+    keys = set(state_dict)
+    if "classifier.4.weight" not in keys or "backbone.conv1.weight" not in keys:
+        raise ValueError("from_torchvision: expected the state_dict of torchvision's fcn_resnet50/101 or "
+                         "deeplabv3_resnet50/101 (keys backbone.conv1.weight ... classifier.4.weight)")
+    head = "deeplabv3" if "classifier.0.convs.0.0.weight" in keys else "fcn"
+    depth = 101 if "backbone.layer3.6.conv1.weight" in keys else 50
+    return dict(architecture=f"{head}_resnet{depth}", num_classes=int(state_dict["classifier.4.weight"].shape[0]),
+                aux_loss="aux_classifier.4.weight" in keys)
+
+
+def from_torchvision(source, dtype=np.float32):
+    """The minseg build of a torchvision segmentation model, with its weights, in ``dtype``.
+
+    ``source``: a torchvision model (its train/eval mode is kept), its ``state_dict()``, or the path of
+    a state_dict saved with ``torch.save`` (loaded with ``weights_only=True``: no pickled code runs).
+    """
+    from ..models import tv_segmentation
+
+    torch = require_torch()
+    training = False
+    if isinstance(source, torch.nn.Module):
+        training, state_dict = source.training, source.state_dict()
+    elif isinstance(source, dict):
+        state_dict = source
+    else:
+        state_dict = torch.load(source, map_location="cpu", weights_only=True)
+    config = torchvision_config(state_dict)
+    model = tv_segmentation.ARCHITECTURES[config["architecture"]](config["num_classes"], config["aux_loss"])
+    model._cast_floats(dtype)
+    load_torch_state_dict(model, state_dict)
+    return model.train(training)
+
+
+def to_torchvision(model):
+    """The torchvision model (weights=None: nothing downloads) with the minseg ``model``'s weights and
+    mode, in its floating dtype."""
+    from . import require_torchvision
+
+    segmentation = require_torchvision().models.segmentation
+    config = dict(model.config)
+    build = getattr(segmentation, config.pop("architecture"))
+    twin = build(weights=None, weights_backbone=None, **config)
+    if model.parameters()[0].dtype == np.float64:
+        twin = twin.double()
+    load_minseg_state_dict(twin, model)
+    return twin.train(model.training)

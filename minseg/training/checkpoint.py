@@ -26,9 +26,14 @@ def _jsonable(value):
     return value
 
 
-def save_checkpoint(path, model, optimizer=None, scheduler=None, **meta) -> None:
-    """Write ``model`` (and optionally ``optimizer`` / ``scheduler`` state) to ``path`` (.npz)."""
-    arrays = {f"model/{k}": np.asarray(v) for k, v in model.state_dict().items()}
+def save_checkpoint(path, model, optimizer=None, scheduler=None, *, compress=False, float_dtype=None,
+                    **meta) -> None:
+    """Write ``model`` (and optionally ``optimizer`` / ``scheduler`` state) to ``path`` (.npz).
+
+    compress: zip-deflate the arrays (np.savez_compressed); float_dtype: store the model's floating
+    arrays in this dtype (e.g. 'float16' to halve a shipped file; loading casts back to the model's).
+    """
+    arrays = {f"model/{k}": _stored(v, float_dtype) for k, v in model.state_dict().items()}
     header = {"class": type(model).__name__, "config": getattr(model, "config", None), **meta}
     if optimizer is not None:
         names = {id(p): name for name, p in model.named_parameters()}
@@ -42,14 +47,25 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, **meta) -> None
         header["scheduler"] = {"step_count": scheduler.step_count, "base_lrs": list(scheduler.base_lrs)}
     arrays["meta"] = np.array(json.dumps(header, default=_jsonable))
     with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        (np.savez_compressed if compress else np.savez)(handle, **arrays)
+
+
+def _stored(value, float_dtype):
+    value = np.asarray(value)
+    return value.astype(float_dtype) if float_dtype and value.dtype.kind == "f" else value
+
+
+def read_header(path) -> dict:
+    """The JSON header of a checkpoint (class, config and the extra ``meta``) without loading weights."""
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["meta"]))
 
 
 def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
     """Restore what :func:`save_checkpoint` wrote into ``model`` (and the optimizer / scheduler);
     returns the JSON header (class, config, param_groups, scheduler and the extra ``meta``)."""
+    header = read_header(path)
     with np.load(path, allow_pickle=False) as data:
-        header = json.loads(str(data["meta"]))
         if header["class"] != type(model).__name__:
             raise ValueError(f"load_checkpoint: {path} holds a {header['class']}, "
                              f"not a {type(model).__name__}")

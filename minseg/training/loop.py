@@ -61,24 +61,27 @@ def _batches_forever(data, batch_size, seed):
 
 
 def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4,
-        power=0.9, seed=0, loss_fn=None, class_weight=None, backend=None, progress=True, time_limit=None,
-        checkpoint_path=None, checkpoint_every=None):
+        power=0.9, warmup=0, seed=0, loss_fn=None, class_weight=None, backend=None, progress=True,
+        time_limit=None, checkpoint_path=None, checkpoint_every=None, callback=None, callback_every=None):
     """Train ``model`` for ``steps`` optimizer steps; returns a history dict.
 
     data: anything with ``batches(batch_size, shuffle, seed, drop_last)`` and ``len`` (DigitScenes);
     loss_fn(model, batch, backend) -> scalar loss (default: segmentation_loss, with the per-class
     ``class_weight`` if given);
-    lr follows base_lr * (1 - step / steps) ** power.
+    lr follows base_lr * (1 - step / steps) ** power, after a linear warm-up over ``warmup`` steps
+    (see minseg.optim.PolyLR).
     time_limit (seconds): training also ends when it runs out, and the poly schedule follows
     whichever runs out first, lr = base_lr * (1 - max(step / steps, elapsed / time_limit)) ** power,
     so a slow machine still anneals the learning rate to zero instead of stopping at full lr.
+    callback(step, model), every ``callback_every`` steps (and after the last): e.g. scoring on a
+    held-out split to keep the best weights; training continues in train mode after it.
     History: 'loss' per step, 'lr' per step, 'seconds', 'steps' done.
     """
     backend = backend or MINSEG
     loss_fn = loss_fn or functools.partial(segmentation_loss, weight=class_weight)
     model.train()
     opt = make_optimizer(model, backend, optimizer, lr, momentum, weight_decay)
-    schedule = PolyLR(opt, steps, power)
+    schedule = PolyLR(opt, steps, power, warmup)
     history = {"loss": [], "lr": [], "steps": 0, "seconds": 0.0}
     start = time.perf_counter()
     bar = _progress(steps, progress)
@@ -96,6 +99,9 @@ def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum
             bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
         if checkpoint_path and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint_path, model, opt, schedule, step=step + 1)
+        if callback is not None and callback_every and ((step + 1) % callback_every == 0 or step + 1 == steps):
+            callback(step + 1, model)
+            model.train()
         elapsed = time.perf_counter() - start
         if time_limit is not None and _anneal_by_time(opt, schedule, elapsed / time_limit):
             break

@@ -1,6 +1,6 @@
 # %% [markdown]
 # # A tiny lecture for the course tools' tests
-# Two exercises, one hidden test, one output-checked cell.
+# Three exercises, two hidden tests, one output-checked cell.
 
 # %%
 import math
@@ -33,3 +33,21 @@ def double(x):
 
 # %% grade_id="double"
 assert double(3) == 6, "double(3) should be 6"
+
+# %%
+def scale(values, factor):
+    """Every value times factor, as a NumPy array."""
+    import numpy as np
+
+    ### BEGIN SOLUTION
+    return np.asarray(values) * factor
+    ### END SOLUTION
+
+
+# %% grade_id="scale"
+import numpy as np
+
+np.testing.assert_allclose(scale([1.0, 2.0], 3), [3.0, 6.0], err_msg="scale([1.0, 2.0], 3)")
+### BEGIN HIDDEN TESTS
+np.testing.assert_allclose(scale([1.0, -1.0], 0.5), [0.5, -0.5], err_msg="scale([1.0, -1.0], 0.5)")
+### END HIDDEN TESTS
