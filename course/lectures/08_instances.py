@@ -733,8 +733,9 @@ print(f"RoIAlign (ave) - RoIPool: {30.3 - 26.9:+.1f} AP, {31.5 - 26.4:+.1f} AP75
 # %% [markdown]
 # The gain is largest at AP75, the strict threshold: RoIAlign's masks are not more often *roughly*
 # right, they are more often *precisely* right. The same experiment on DigitScenes: two mask heads,
-# identical except for the pooler (`mask_roipool`, `mask_roialign`), trained with the same data,
-# steps and settings (`python -m benchmarks.train_models --save-weights`), shipped with the package.
+# identical except for the pooler (`mask_roipool`, `mask_roialign`), trained on the same data with
+# the same settings (`python -m benchmarks.train_models --save-weights`; each record says how many
+# steps it made), shipped with the package.
 # We load both and score them on the 48 validation scenes from above (ground-truth boxes and
 # classes, so the score is mask quality alone): mean mask IoU, and the share of instances whose IoU
 # reaches 0.5 and 0.75.
@@ -755,9 +756,10 @@ for name, result in scores.items():
 
 # %% [markdown]
 # One training run is one sample: a different seed (initialisation and batch order) gives a
-# different score. The training command trained each head with several seeds and recorded every
-# seed's score on the full validation split (200 scenes) in the weights' record; the shipped
-# weights are the first seed's. Mean ± standard deviation over the seeds:
+# different score. The training command trains each head with every seed it is given
+# (`--mask-seeds`) and records each seed's score on the full validation split (200 scenes) in the
+# weights' record; the shipped weights are the first seed's. Mean ± standard deviation over the
+# recorded seeds:
 
 # %% tags=["nbval-ignore-output"]
 for name, key in (("RoIPool", "mask_roipool"), ("RoIAlign", "mask_roialign")):
