@@ -290,11 +290,20 @@ class SegmentationMetrics:
 
 # ----- instances: boxes and panoptic segments -------------------------------------------------
 
+def _boxes(op: str, name: str, boxes) -> np.ndarray:
+    """A (K, 4) float64 array of boxes (an empty input gives (0, 4))."""
+    array = np.asarray(as_array(boxes), np.float64)
+    if array.size == 0:
+        return np.zeros((0, 4))
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{op}: {name} must be a (K, 4) array of [x1, y1, x2, y2] rows, got shape {array.shape}")
+    return array
+
+
 def box_iou(boxes1, boxes2) -> np.ndarray:
     """(K1, K2) IoU of every box in ``boxes1`` (K1, 4) with every box in ``boxes2`` (K2, 4), rows
     [x1, y1, x2, y2] in pixel-edge coordinates (area (x2 - x1)(y2 - y1)), as torchvision.ops.box_iou."""
-    a, b = (np.asarray(as_array(boxes), np.float64).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4))
-            for boxes in (boxes1, boxes2))
+    a, b = (_boxes("box_iou", name, boxes) for name, boxes in (("boxes1", boxes1), ("boxes2", boxes2)))
     area_a, area_b = ((x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1]) for x in (a, b))
     # the intersection is the box between the larger top-left and the smaller bottom-right corner
     width = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)

@@ -20,6 +20,8 @@ def test_box_iou_by_hand_and_against_torchvision():
     expected = torchvision.ops.box_iou(torch.tensor(boxes[0]), torch.tensor(boxes[1])).numpy()
     np.testing.assert_allclose(box_iou(boxes[0], boxes[1]), expected, rtol=1e-12)
     assert box_iou(np.zeros((0, 4)), boxes[1]).shape == (0, 30)
+    with pytest.raises(ValueError, match=r"box_iou: boxes2 must be a \(K, 4\) array"):
+        box_iou(boxes[0], boxes[1][:, :3])
 
 
 def _two_digit_scene():
