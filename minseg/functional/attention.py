@@ -39,7 +39,7 @@ def _mask_array(attn_mask, is_causal: bool, length: int, source: int):
     if attn_mask is None:
         return None, None
     mask = as_array(attn_mask)
-    if mask.shape[-2:] != (length, source):
+    if mask.ndim < 2 or any(m not in (1, n) for m, n in zip(mask.shape[-2:], (length, source))):
         raise ValueError(f"scaled_dot_product_attention: attn_mask must broadcast to (..., L={length}, "
                          f"S={source}), got shape {mask.shape}")
     if mask.dtype == bool:
