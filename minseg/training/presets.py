@@ -52,6 +52,9 @@ FULL = {
     "deeplab_largefov": ("DeepLabLargeFOV", dict(), dict(_SGD, lr=1e-3)),
     "mask_roialign": ("MaskHeadModel", dict(width=256, feature_stride=8, pooler="align"), _SGD),
     "mask_roipool": ("MaskHeadModel", dict(width=256, feature_stride=8, pooler="pool"), _SGD),
+    # SETR with a ViT-Base encoder (SETR-L is embed_dim 1024, depth 24, 16 heads) for 128x128 scenes
+    "setr": ("SETR", dict(image_size=128, patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4,
+                          decoder="pup", decoder_width=256, dropout=0.1), dict(_SGD, lr=1e-3)),
 }
 
 SCALES = {"cpu": CPU, "full": FULL}
