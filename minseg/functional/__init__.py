@@ -16,3 +16,5 @@ from .pool import *  # noqa: F401,F403
 from .interpolate import *  # noqa: F401,F403
 from .roi import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .layer_norm import gelu, layer_norm  # noqa: F401
+from .attention import scaled_dot_product_attention  # noqa: F401
