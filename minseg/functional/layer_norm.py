@@ -31,7 +31,7 @@ class LayerNorm(Function):
     def backward(ctx, g):
         # x_hat = (x - mu) inv_std with mu, var over the normalised axes of each vector:
         # dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)),  g_hat = g * weight
-        x_hat, inv_std, weight = ctx.saved
+        x_hat, inv_std, weight = ctx.saved_tensors
         axes = ctx.axes
         batch_axes = tuple(range(g.ndim - len(axes)))
         grad_weight = (g * x_hat).sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
@@ -105,7 +105,7 @@ class GELU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (slope,) = ctx.saved
+        (slope,) = ctx.saved_tensors
         return (g * slope,)
 
 
