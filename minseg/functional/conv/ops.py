@@ -26,12 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, Tensor
-from . import kernels
+from ...lazy import lazy_module
 from ...threads import GRAIN
 from ..checks import check_image, check_tensor
 from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry, transpose_geometry,
                        unfold_geometry)
 from .workspace import matmul_nt, scratch
+
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
 
