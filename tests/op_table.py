@@ -186,6 +186,7 @@ def overlap_torch(kind, logits, target, eps=1.0, ignore_index=None):
 ROWS = [
     Row("pad", F.pad, _pad_torch, None, S.pad_configs().map(_resize_case), 300),
     Row("conv2d", F.conv2d, TF.conv2d, F.conv2d_reference, S.conv_config().map(_conv_case), 120, slow_examples=500),
+    Row("conv2d 1x1", F.conv2d, TF.conv2d, F.conv2d_reference, S.pointwise_conv_config().map(_conv_case), 120),
     Row("conv_transpose2d", F.conv_transpose2d, TF.conv_transpose2d, F.conv_transpose2d_reference,
         S.transpose_config().map(lambda cfg: _conv_case(cfg, transposed=True)), 120, slow_examples=500),
     Row("unfold", F.unfold, TF.unfold, F.unfold_reference, S.unfold_configs().map(_resize_case), 80,

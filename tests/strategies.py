@@ -47,6 +47,12 @@ def conv_config(draw, max_side=4):
 
 
 @st.composite
+def pointwise_conv_config(draw):
+    """conv_config with a 1x1 kernel and no padding: the convolutions conv2d runs as one GEMM per image."""
+    return dict(draw(conv_config()), kernel=(1, 1), padding=draw(st.sampled_from([0, (0, 0), "valid"])))
+
+
+@st.composite
 def transpose_config(draw):
     """Arguments of a conv_transpose2d call with a valid output_padding and output >= 1x1."""
     groups, cin, cout = draw(channels())
