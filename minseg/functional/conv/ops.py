@@ -110,6 +110,35 @@ def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
     return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1] * cols.shape[2])
 
 
+# Largest column matrix conv2d's forward builds at once; a larger one is built a band of output rows
+# at a time (DeepLab's ASPP: 2048*9 rows x 65*65 columns, 311 MB in float32, next to a 35 MB output).
+COLUMN_BUDGET_BYTES = 64 * 2**20
+
+
+def band_rows(geom: Geometry, channels: int, n: int, itemsize: int) -> int:
+    """Output rows per band such that one band's column matrix fits COLUMN_BUDGET_BYTES (at least 1)."""
+    row_bytes = channels * geom.kh * geom.kw * n * geom.ow * itemsize
+    return max(1, min(geom.oh, COLUMN_BUDGET_BYTES // max(row_bytes, 1)))
+
+
+def conv_forward_in_bands(x, w, bias, geom: Geometry, groups: int, rows: int) -> np.ndarray:
+    """conv2d's forward (y = W @ im2col(x) + b) ``rows`` output rows at a time, so that the column
+    matrix never exceeds one band's (K, N, rows*ow). Output rows [top, top + rows) read input rows
+    from top*sh - ph on: that band is the same convolution with the output grid cut to ``rows`` rows
+    and the leading padding moved up by top*sh (negative once the band starts inside the image;
+    the kernels test every input row against the image anyway). Each band's GEMM result lands
+    in its rows of y, batch-major."""
+    n, out_channels = x.shape[0], w.shape[0] * w.shape[1]
+    y = np.empty((n, out_channels, geom.oh, geom.ow), dtype=x.dtype)
+    for top in range(0, geom.oh, rows):
+        band = geom._replace(oh=min(rows, geom.oh - top), ph=geom.ph - top * geom.sh)
+        part = grouped_matmul(w, _stack(im2col(x, band, "cols"), groups), "gemm")  # (G, O/G, N*rows*ow)
+        y[:, :, top:top + band.oh] = part.reshape(out_channels, n, band.oh, geom.ow).transpose(1, 0, 2, 3)
+    if bias is not None:
+        y += bias[:, None, None]
+    return y
+
+
 # ----- Functions --------------------------------------------------------------------------------
 class UnfoldFunction(Function):
     """(N, C, H, W) -> (N, C*kH*kW, L) windows as columns; backward is col2im."""
@@ -148,9 +177,12 @@ class Conv2dFunction(Function):
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[0]
         w = grouped_weight(weight, groups)
-        y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
+        rows = band_rows(geom, x.shape[1], n, x.dtype.itemsize)
+        if rows < geom.oh:
+            return conv_forward_in_bands(x, w, bias, geom, groups, rows)
+        y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
         return batch_major(y, n, bias).reshape(n, out_channels, geom.oh, geom.ow)
 
     @staticmethod
