@@ -208,6 +208,9 @@ ROWS = [
     Row("roi_pool", F.roi_pool, _roi_pool_torch, None, _roi_pool_cases(), 350, differentiable=(0,)),
     Row("roi_pool small", F.roi_pool, _roi_pool_torch, F.roi_pool_reference, _roi_pool_cases(max_side=7, max_out=4),
         60, F.roi_pool_reference_backward, differentiable=(0,)),
+    *[Row(name, getattr(F, name), getattr(TF, name), getattr(F, f"{name}_reference"),
+          S.softmax_config().map(lambda config: Case([config[0]], {"dim": config[1]})), 100)
+      for name in ("softmax", "log_softmax")],
     Row("cross_entropy", F.cross_entropy, _cross_entropy_torch, F.cross_entropy_reference,
         S.ce_case().map(_ce_case), 300),
     # the loop reference takes log(1 - sigmoid(x)) literally, which is -inf past x ~ 37: small logits only

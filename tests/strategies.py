@@ -257,3 +257,13 @@ def pad_configs(draw):
     x = np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal((n, c, h, w)).astype(np.float32)
     return x, dict(pad=pads, mode=mode, value=1.5 if mode == "constant" else 0.0)
 
+
+
+@st.composite
+def softmax_config(draw):
+    """Logits of 1 to 4 axes (sizes 0 to 5, mostly >= 2) at scales 1 to 30 and an axis to normalise over."""
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=4)))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return (rng.standard_normal(shape) * draw(st.sampled_from([1.0, 5.0, 30.0]))).astype(dtype), dim
