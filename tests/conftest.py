@@ -1,4 +1,5 @@
-"""Shared test set-up: hypothesis settings (``examples``), the one-thread fixture, the ``rng`` fixture.
+"""Shared test set-up: the hypothesis profile, the one-thread fixture, the ``rng`` fixture. (Per-test
+example counts: ``tests.support.examples``.)
 
 Matplotlib draws off-screen here only (never via MPLBACKEND, which would leak into notebook
 kernels), and hypothesis runs without deadlines (Numba compiles on first call).
@@ -13,23 +14,11 @@ from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
 
-HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("minseg", deadline=None, suppress_health_check=HEALTH,
-                          derandomize=os.environ.get("CI") == "true")
+settings.register_profile(
+    "minseg", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=os.environ.get("CI") == "true",
+)
 settings.load_profile("minseg")
-
-# The NUMBA_DISABLE_JIT smoke run sets MINSEG_HYPOTHESIS_SCALE=0.02 (pure-Python kernels are slow).
-SCALE = float(os.environ.get("MINSEG_HYPOTHESIS_SCALE", "1"))
-
-
-def examples(n: int):
-    """``@examples(500)``: hypothesis settings for n examples (scaled down in the smoke run)."""
-    return settings(max_examples=scaled(n), deadline=None, suppress_health_check=HEALTH)
-
-
-def scaled(n: int) -> int:
-    """n hypothesis examples, scaled by MINSEG_HYPOTHESIS_SCALE (at least 2)."""
-    return max(2, int(n * SCALE))
 
 
 @pytest.fixture

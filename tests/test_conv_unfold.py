@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
-from tests.conftest import examples
+from tests.support import examples
 from tests.strategies import INT_OR_PAIR, as_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import minseg as ms
 from minseg.crf.dense import energy_reference
-from tests.conftest import examples
+from tests.support import examples
 
 
 def slide_example():

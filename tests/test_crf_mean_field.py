@@ -9,7 +9,7 @@ from scipy.special import softmax
 
 import minseg as ms
 from minseg.crf.dense import mean_field_step_reference, pairwise_matrix
-from tests.conftest import examples
+from tests.support import examples
 
 
 @st.composite

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import minseg.functional as F
 from minseg.functional.loss import unet_weight_map_reference
 from minseg.testing import gradcheck
-from tests.conftest import examples
+from tests.support import examples
 
 torch = pytest.importorskip("torch")
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import minseg as ms
 from minseg.metrics import SegmentationMetrics, confusion_matrix_reference
-from tests.conftest import examples
+from tests.support import examples
 
 M = ms.metrics
 

@@ -3,11 +3,11 @@
 and backward where it has its own), and gradcheck in float64 on the cases small enough for it."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from minseg.testing import check_op
-from tests.conftest import HEALTH, scaled
+from tests.support import examples as examples_of
 from tests.op_table import ROWS
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore:Using padding='same'")]
@@ -25,7 +25,7 @@ def _check_row(row, case):
 
 def _run(row, examples: int) -> None:
     """``examples`` hypothesis cases of ``row``, each through check_op."""
-    @settings(max_examples=scaled(examples), deadline=None, suppress_health_check=HEALTH)
+    @examples_of(examples)
     @given(st.data())
     def run(data):
         _check_row(row, data.draw(row.cases, label="case"))

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
-from tests.conftest import examples
+from tests.support import examples
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=4)
 BROADCAST = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)

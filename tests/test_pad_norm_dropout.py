@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
-from tests.conftest import examples
+from tests.support import examples
 
 
 def test_pad_reflect_by_hand():

@@ -10,7 +10,7 @@ import minseg as ms
 import minseg.functional as F
 import minseg.nn as nn
 from minseg.testing import compare_with_torch, gradcheck
-from tests.conftest import examples
+from tests.support import examples
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_thread")

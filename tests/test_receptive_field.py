@@ -8,7 +8,7 @@ import minseg as ms
 import minseg.functional as F
 import minseg.nn as nn
 from minseg.receptive_field import format_table, receptive_field
-from tests.conftest import examples
+from tests.support import examples
 
 
 @pytest.mark.parametrize("depth", range(1, 7))

@@ -11,7 +11,7 @@ import minseg as ms
 import minseg.functional as F
 from minseg.functional.roi import roi_align_sampling_points
 from minseg.testing import compare_with_torch, gradcheck, tolerance
-from tests.conftest import examples
+from tests.support import examples
 from tests.strategies import problems
 
 

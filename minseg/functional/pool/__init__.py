@@ -6,6 +6,7 @@
 - ``reference.py``: the plain loops, ``<op>_reference`` with the op's own signature;
 - ``kernels.py``: the Numba kernels over (P, H, W) stacks of planes.
 """
+from .geometry import pool_output_size  # noqa: F401 - lecture 02 reads pool.pool_output_size
 from .ops import adaptive_avg_pool2d, avg_pool2d, bed_of_nails_unpool2d, max_pool2d, max_unpool2d
 from .reference import (adaptive_avg_pool2d_reference, avg_pool2d_reference, max_pool2d_reference,
                         max_unpool2d_reference)
