@@ -2,10 +2,12 @@
 matrix would exceed COLUMN_BUDGET_BYTES. The budget is shrunk here so that the table's small random
 convolutions are cut into bands of one or a few rows; each must still agree with torch (forward and
 backward), the loop reference and finite differences."""
+import contextlib
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import minseg as ms
@@ -13,39 +15,42 @@ import minseg.functional as F
 from minseg.functional.conv import ops as conv_ops
 from minseg.testing import check_op
 from tests import strategies as S
-from tests.conftest import HEALTH, scaled
 from tests.op_table import _conv_case
+from tests.support import examples
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore:Using padding='same'")]
 
 
-@pytest.fixture
-def small_budget(monkeypatch):
-    """A budget of a few column-matrix rows' worth of bytes, so most convolutions run in bands."""
-    monkeypatch.setattr(conv_ops, "COLUMN_BUDGET_BYTES", 64)
+@contextlib.contextmanager
+def budget(size: int):
+    """conv2d's column-matrix budget set to ``size`` bytes inside the block (64: most convolutions run in bands)."""
+    previous = conv_ops.COLUMN_BUDGET_BYTES
+    conv_ops.COLUMN_BUDGET_BYTES = size
+    try:
+        yield
+    finally:
+        conv_ops.COLUMN_BUDGET_BYTES = previous
 
 
-def test_a_large_budget_runs_one_band_and_a_small_one_several(small_budget, monkeypatch):
+def test_a_large_budget_runs_one_band_and_a_small_one_several():
     geom = conv_ops.conv_geometry("conv2d", (9, 7), (3, 3), 1, 1, 1)
-    assert conv_ops.band_rows(geom, channels=2, n=1, itemsize=4) == 1  # one row: 2*9*7*4 = 504 bytes
-    monkeypatch.setattr(conv_ops, "COLUMN_BUDGET_BYTES", 2 * 504)
-    assert conv_ops.band_rows(geom, channels=2, n=1, itemsize=4) == 2
-    monkeypatch.setattr(conv_ops, "COLUMN_BUDGET_BYTES", 2**30)
-    assert conv_ops.band_rows(geom, channels=2, n=1, itemsize=4) == geom.oh
+    for size, rows in [(64, 1), (2 * 504, 2), (2**30, geom.oh)]:  # one row: 2*9*7*4 = 504 bytes
+        with budget(size):
+            assert conv_ops.band_rows(geom, channels=2, n=1, itemsize=4) == rows, size
 
 
-# the budget fixture is constant over the examples: nothing to reset between them
-@settings(max_examples=scaled(120), deadline=None,
-          suppress_health_check=[*HEALTH, HealthCheck.function_scoped_fixture])
+@examples(120)
 @given(data=st.data())
-def test_banded_conv2d_matches_torch_reference_and_finite_differences(small_budget, data):
+def test_banded_conv2d_matches_torch_reference_and_finite_differences(data):
     case = _conv_case(data.draw(S.conv_config(), label="config"))
     size = sum(a.size for a in case.inputs)
-    check_op(F.conv2d, case.inputs, torch.nn.functional.conv2d, F.conv2d_reference, kwargs=case.kwargs,
-             gradcheck_inputs=size <= 400)
+    with budget(64):
+        check_op(F.conv2d, case.inputs, torch.nn.functional.conv2d, F.conv2d_reference, kwargs=case.kwargs,
+                 gradcheck_inputs=size <= 400)
 
 
-def test_a_strided_dilated_convolution_in_one_row_bands_matches_torch(small_budget):
+@budget(64)
+def test_a_strided_dilated_convolution_in_one_row_bands_matches_torch():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 11, 10)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
