@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numba
-
 # elements (~1 ms of work): below this a second thread saves little on an idle machine and, on a
 # busy shared one (Binder, a class server), waiting for it to be scheduled can cost 10-100 ms
 GRAIN = 1 << 20
@@ -20,6 +18,8 @@ def threads_for(work: int, grain: int = GRAIN):
     if work >= grain:
         yield
         return
+    import numba  # here, not at the top: `import minseg` does not load Numba (see minseg/lazy.py)
+
     previous = numba.get_num_threads()
     numba.set_num_threads(1)
     try:

@@ -186,6 +186,7 @@ def overlap_torch(kind, logits, target, eps=1.0, ignore_index=None):
 ROWS = [
     Row("pad", F.pad, _pad_torch, None, S.pad_configs().map(_resize_case), 300),
     Row("conv2d", F.conv2d, TF.conv2d, F.conv2d_reference, S.conv_config().map(_conv_case), 120, slow_examples=500),
+    Row("conv2d 1x1", F.conv2d, TF.conv2d, F.conv2d_reference, S.pointwise_conv_config().map(_conv_case), 120),
     Row("conv_transpose2d", F.conv_transpose2d, TF.conv_transpose2d, F.conv_transpose2d_reference,
         S.transpose_config().map(lambda cfg: _conv_case(cfg, transposed=True)), 120, slow_examples=500),
     Row("unfold", F.unfold, TF.unfold, F.unfold_reference, S.unfold_configs().map(_resize_case), 80,
@@ -207,6 +208,9 @@ ROWS = [
     Row("roi_pool", F.roi_pool, _roi_pool_torch, None, _roi_pool_cases(), 350, differentiable=(0,)),
     Row("roi_pool small", F.roi_pool, _roi_pool_torch, F.roi_pool_reference, _roi_pool_cases(max_side=7, max_out=4),
         60, F.roi_pool_reference_backward, differentiable=(0,)),
+    *[Row(name, getattr(F, name), getattr(TF, name), getattr(F, f"{name}_reference"),
+          S.softmax_config().map(lambda config: Case([config[0]], {"dim": config[1]})), 100)
+      for name in ("softmax", "log_softmax")],
     Row("cross_entropy", F.cross_entropy, _cross_entropy_torch, F.cross_entropy_reference,
         S.ce_case().map(_ce_case), 300),
     # the loop reference takes log(1 - sigmoid(x)) literally, which is -inf past x ~ 37: small logits only

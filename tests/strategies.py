@@ -47,6 +47,12 @@ def conv_config(draw, max_side=4):
 
 
 @st.composite
+def pointwise_conv_config(draw):
+    """conv_config with a 1x1 kernel and no padding: the convolutions conv2d runs as one GEMM per image."""
+    return dict(draw(conv_config()), kernel=(1, 1), padding=draw(st.sampled_from([0, (0, 0), "valid"])))
+
+
+@st.composite
 def transpose_config(draw):
     """Arguments of a conv_transpose2d call with a valid output_padding and output >= 1x1."""
     groups, cin, cout = draw(channels())
@@ -251,3 +257,13 @@ def pad_configs(draw):
     x = np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal((n, c, h, w)).astype(np.float32)
     return x, dict(pad=pads, mode=mode, value=1.5 if mode == "constant" else 0.0)
 
+
+
+@st.composite
+def softmax_config(draw):
+    """Logits of 1 to 4 axes (sizes 0 to 5, mostly >= 2) at scales 1 to 30 and an axis to normalise over."""
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=4)))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return (rng.standard_normal(shape) * draw(st.sampled_from([1.0, 5.0, 30.0]))).astype(dtype), dim

@@ -9,6 +9,7 @@ checks all families share. Tensor arithmetic itself lives in :mod:`minseg.ops`.
 """
 from ..ops import cat, clamp, stack, where  # noqa: F401 - re-exported for torch-like use
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from .activation import log_softmax_reference, softmax_reference  # noqa: F401
 from .norm import batch_norm, dropout  # noqa: F401
 from .pad import pad  # noqa: F401
 from .conv import *  # noqa: F401,F403

@@ -26,12 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, Tensor
-from . import kernels
+from ...lazy import lazy_module
 from ...threads import GRAIN
 from ..checks import check_image, check_tensor
 from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry, transpose_geometry,
                        unfold_geometry)
 from .workspace import matmul_nt, scratch
+
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
 
@@ -108,6 +110,35 @@ def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
     return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1] * cols.shape[2])
 
 
+# Largest column matrix conv2d's forward builds at once; a larger one is built a band of output rows
+# at a time (DeepLab's ASPP: 2048*9 rows x 65*65 columns, 311 MB in float32, next to a 35 MB output).
+COLUMN_BUDGET_BYTES = 64 * 2**20
+
+
+def band_rows(geom: Geometry, channels: int, n: int, itemsize: int) -> int:
+    """Output rows per band such that one band's column matrix fits COLUMN_BUDGET_BYTES (at least 1)."""
+    row_bytes = channels * geom.kh * geom.kw * n * geom.ow * itemsize
+    return max(1, min(geom.oh, COLUMN_BUDGET_BYTES // max(row_bytes, 1)))
+
+
+def conv_forward_in_bands(x, w, bias, geom: Geometry, groups: int, rows: int) -> np.ndarray:
+    """conv2d's forward (y = W @ im2col(x) + b) ``rows`` output rows at a time, so that the column
+    matrix never exceeds one band's (K, N, rows*ow). Output rows [top, top + rows) read input rows
+    from top*sh - ph on: that band is the same convolution with the output grid cut to ``rows`` rows
+    and the leading padding moved up by top*sh (negative once the band starts inside the image;
+    the kernels test every input row against the image anyway). Each band's GEMM result lands
+    in its rows of y, batch-major."""
+    n, out_channels = x.shape[0], w.shape[0] * w.shape[1]
+    y = np.empty((n, out_channels, geom.oh, geom.ow), dtype=x.dtype)
+    for top in range(0, geom.oh, rows):
+        band = geom._replace(oh=min(rows, geom.oh - top), ph=geom.ph - top * geom.sh)
+        part = grouped_matmul(w, _stack(im2col(x, band, "cols"), groups), "gemm")  # (G, O/G, N*rows*ow)
+        y[:, :, top:top + band.oh] = part.reshape(out_channels, n, band.oh, geom.ow).transpose(1, 0, 2, 3)
+    if bias is not None:
+        y += bias[:, None, None]
+    return y
+
+
 # ----- Functions --------------------------------------------------------------------------------
 class UnfoldFunction(Function):
     """(N, C, H, W) -> (N, C*kH*kW, L) windows as columns; backward is col2im."""
@@ -146,9 +177,12 @@ class Conv2dFunction(Function):
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         n, out_channels = x.shape[0], weight.shape[0]
         w = grouped_weight(weight, groups)
-        y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
+        rows = band_rows(geom, x.shape[1], n, x.dtype.itemsize)
+        if rows < geom.oh:
+            return conv_forward_in_bands(x, w, bias, geom, groups, rows)
+        y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
         return batch_major(y, n, bias).reshape(n, out_channels, geom.oh, geom.ow)
 
     @staticmethod
@@ -204,6 +238,61 @@ def depthwise_pass(x, grid, weight, pass_kind: int, geom: Geometry) -> None:
     kernel(x, grid, weight, pass_kind, *geom.kernel_args())
 
 
+def is_pointwise(geom: Geometry) -> bool:
+    """True for a 1x1 kernel without padding: every output pixel reads exactly one input pixel."""
+    return (geom.kh, geom.kw, geom.ph, geom.pw) == (1, 1, 0, 0) and \
+        (geom.oh, geom.ow) == ((geom.height - 1) // geom.sh + 1, (geom.width - 1) // geom.sw + 1)
+
+
+def pointwise_pixels(x: np.ndarray, geom: Geometry, groups: int) -> np.ndarray:
+    """x (N, C, H, W) as (N, G, C/G, oh*ow): the pixels a 1x1 convolution reads. A view of x at
+    stride 1; a strided one keeps every sh-th row and sw-th column (a copy 1/(sh*sw) of x's size)."""
+    if geom.sh > 1 or geom.sw > 1:
+        x = x[:, :, ::geom.sh, ::geom.sw]
+    x = np.ascontiguousarray(x)
+    return x.reshape(x.shape[0], groups, x.shape[1] // groups, geom.oh * geom.ow)
+
+
+class PointwiseConv2dFunction(Function):
+    """A 1x1 convolution (no padding) without a column matrix: per image and group the pixels
+    already are the GEMM's right-hand side, x[n] viewed as (C/G, H*W), so
+
+        y[n, g] = W[g] @ x[n, g] + b,   dx[n, g] = W[g]^T @ dy[n, g],   dW[g] = sum_n dy[n, g] @ x[n, g]^T
+
+    with W (G, O/G, C/G). np.matmul broadcasts W over the batch and writes (N, G, O/G, L), which
+    is y's own (N, O, H, W) memory order: no im2col, no channel-major / batch-major copies.
+    A stride s reads every s-th pixel (its gradient lands there, zeros elsewhere).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        n, out_channels = x.shape[0], weight.shape[0]
+        y = np.matmul(grouped_weight(weight, groups), pointwise_pixels(x, geom, groups))
+        if bias is not None:
+            y.reshape(n, out_channels, geom.oh * geom.ow)[...] += bias[:, None]
+        ctx.geom, ctx.groups, ctx.input_shape = geom, groups, x.shape
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        return y.reshape(n, out_channels, geom.oh, geom.ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        geom, groups = ctx.geom, ctx.groups
+        w = grouped_weight(weight, groups)  # (G, O/G, C/G)
+        dy = np.ascontiguousarray(g).reshape(g.shape[0], groups, w.shape[1], geom.oh * geom.ow)
+        dx = dw = None
+        if ctx.needs_input_grad[0]:
+            pixels = np.matmul(w.transpose(0, 2, 1), dy).reshape(g.shape[0], ctx.input_shape[1], geom.oh, geom.ow)
+            if geom.sh == geom.sw == 1:
+                dx = pixels
+            else:
+                dx = np.zeros(ctx.input_shape, dtype=g.dtype)
+                dx[:, :, ::geom.sh, ::geom.sw] = pixels
+        if ctx.needs_input_grad[1]:
+            dw = matmul_nt(dy, pointwise_pixels(x, geom, groups)).sum(axis=0).reshape(weight.shape)
+        return dx, dw, _bias_grad(ctx, g)
+
+
 class ConvTranspose2dFunction(Function):
     """y = col2im(W^T @ x) + b; dx = W @ im2col(dy), dW = x @ im2col(dy)^T, db = sum dy."""
 
@@ -251,7 +340,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     (atrous convolution); ``groups`` splits the channels (groups=C is depthwise)."""
     x, w, b, _ = check_conv_inputs("conv2d", input, weight, bias, groups)
     geom = conv_geometry("conv2d", x.shape[-2:], w.shape[2:], stride, padding, dilation)
-    function = DepthwiseConv2dFunction if w.shape[1] == 1 and groups > 1 else Conv2dFunction
+    if w.shape[1] == 1 and groups > 1:
+        function = DepthwiseConv2dFunction
+    else:
+        function = PointwiseConv2dFunction if is_pointwise(geom) else Conv2dFunction
     return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, Tensor
-from . import kernels
+from ...lazy import lazy_module
 from ...threads import threads_for
 from ..checks import plane_stack
 from ..pool.ops import adaptive_avg_pool2d
 from .geometry import check_interpolate_input, check_mode, output_geometry, resize_taps
+
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 __all__ = ["interpolate"]
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, Tensor
-from . import kernels
+from ...lazy import lazy_module
 from ...threads import threads_for
 from ..checks import check_image, pair, plane_stack
 from .geometry import (adaptive_output_size, adaptive_windows, avg_windows, check_divisor_override,
                        check_unpool_indices, pool_geometry, unpool_size)
+
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_unpool2d", "bed_of_nails_unpool2d"]
 

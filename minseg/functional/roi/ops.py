@@ -18,9 +18,11 @@ import numpy as np
 
 from ...autograd import Function, Tensor
 from ...threads import threads_for
-from . import kernels
+from ...lazy import lazy_module
 from .geometry import (align_axis_taps, align_geometry, align_sample_coords, check_roi_inputs,
                        check_sampling_ratio, pool_bins)
+
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 __all__ = ["roi_pool", "roi_align"]
 

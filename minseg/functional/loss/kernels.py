@@ -1,0 +1,86 @@
+"""Reductions over the class axis of (outer, K, inner) arrays, as Numba kernels: the passes of
+softmax, log_softmax and cross-entropy that NumPy runs slowly.
+
+Logits (N, K, H, W) viewed as (N, K, H*W) keep, for each class k, a contiguous row of H*W pixels.
+NumPy reduces over the middle axis K in several passes with temporaries; here each kernel walks the
+K rows once and updates a running per-pixel accumulator (max, sum, dot product) whose inner loop
+runs over contiguous pixels and vectorises. The exponential itself is left to NumPy's SIMD
+``np.exp`` between the kernels (Numba's scalar exp, without Intel SVML, is several times slower),
+so softmax is
+
+    shift_by_class_max(x, out)    out = x - max_k x          (no overflow in exp)
+    np.exp(out, out=out)          out = e^(x - m)
+    normalise_classes(out, sums)  sums = sum_k out,  out /= sums
+
+A non-finite maximum (a pixel whose logits are all -inf, or one +inf) shifts by 0 instead, as
+``activation.log_sum_exp`` does, so the results stay what the formula gives.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, fastmath=False)
+def shift_by_class_max(x, out):
+    """out[b, k, i] = x[b, k, i] - max_k x[b, k, i] (shift 0 where that maximum is not finite)."""
+    outer, classes, inner = x.shape
+    peak = np.empty(inner, x.dtype)
+    for b in range(outer):
+        peak[:] = x[b, 0]
+        for k in range(1, classes):
+            row = x[b, k]
+            for i in range(inner):
+                peak[i] = max(peak[i], row[i])
+        for i in range(inner):
+            if not math.isfinite(peak[i]):
+                peak[i] = 0
+        for k in range(classes):
+            row, target = x[b, k], out[b, k]
+            for i in range(inner):
+                target[i] = row[i] - peak[i]
+
+
+@njit(cache=True)
+def class_sums(a, sums):
+    """sums[b, i] = sum_k a[b, k, i]."""
+    outer, classes, inner = a.shape
+    for b in range(outer):
+        total = sums[b]
+        total[:] = 0
+        for k in range(classes):
+            row = a[b, k]
+            for i in range(inner):
+                total[i] += row[i]
+
+
+@njit(cache=True)
+def normalise_classes(e, sums):
+    """sums[b, i] = sum_k e[b, k, i], then e[b, k, i] /= sums[b, i] (softmax from exponentials)."""
+    class_sums(e, sums)
+    outer, classes, inner = e.shape
+    for b in range(outer):
+        total = sums[b]
+        for k in range(classes):
+            row = e[b, k]
+            for i in range(inner):
+                row[i] /= total[i]
+
+
+@njit(cache=True)
+def softmax_backward(s, g, grad):
+    """grad[b, k, i] = s[b, k, i] * (g[b, k, i] - sum_j g[b, j, i] s[b, j, i]) (softmax's chain rule)."""
+    outer, classes, inner = s.shape
+    dot = np.empty(inner, s.dtype)
+    for b in range(outer):
+        dot[:] = 0
+        for k in range(classes):
+            srow, grow = s[b, k], g[b, k]
+            for i in range(inner):
+                dot[i] += srow[i] * grow[i]
+        for k in range(classes):
+            srow, grow, target = s[b, k], g[b, k], grad[b, k]
+            for i in range(inner):
+                target[i] = srow[i] * (grow[i] - dot[i])

@@ -1,0 +1,61 @@
+"""conv2d's forward in bands of output rows (conv/ops.py: conv_forward_in_bands), used when the column
+matrix would exceed COLUMN_BUDGET_BYTES. The budget is shrunk here so that the table's small random
+convolutions are cut into bands of one or a few rows; each must still agree with torch (forward and
+backward), the loop reference and finite differences."""
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minseg as ms
+import minseg.functional as F
+from minseg.functional.conv import ops as conv_ops
+from minseg.testing import check_op
+from tests import strategies as S
+from tests.op_table import _conv_case
+from tests.support import examples
+
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore:Using padding='same'")]
+
+
+@contextlib.contextmanager
+def budget(size: int):
+    """conv2d's column-matrix budget set to ``size`` bytes inside the block (64: most convolutions run in bands)."""
+    previous = conv_ops.COLUMN_BUDGET_BYTES
+    conv_ops.COLUMN_BUDGET_BYTES = size
+    try:
+        yield
+    finally:
+        conv_ops.COLUMN_BUDGET_BYTES = previous
+
+
+def test_a_large_budget_runs_one_band_and_a_small_one_several():
+    geom = conv_ops.conv_geometry("conv2d", (9, 7), (3, 3), 1, 1, 1)
+    for size, rows in [(64, 1), (2 * 504, 2), (2**30, geom.oh)]:  # one row: 2*9*7*4 = 504 bytes
+        with budget(size):
+            assert conv_ops.band_rows(geom, channels=2, n=1, itemsize=4) == rows, size
+
+
+@examples(120)
+@given(data=st.data())
+def test_banded_conv2d_matches_torch_reference_and_finite_differences(data):
+    case = _conv_case(data.draw(S.conv_config(), label="config"))
+    size = sum(a.size for a in case.inputs)
+    with budget(64):
+        check_op(F.conv2d, case.inputs, torch.nn.functional.conv2d, F.conv2d_reference, kwargs=case.kwargs,
+                 gradcheck_inputs=size <= 400)
+
+
+@budget(64)
+def test_a_strided_dilated_convolution_in_one_row_bands_matches_torch():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 11, 10)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    kwargs = dict(stride=2, padding=3, dilation=2)
+    ours = F.conv2d(ms.tensor(x), ms.tensor(w), ms.tensor(b), **kwargs).numpy()
+    theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kwargs).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
