@@ -162,7 +162,8 @@ def save_weights(args, argv) -> int:
             print(pw.dumps(result[0]), flush=True)
             results.setdefault(job[0], []).append(result)
             if len(results[job[0]]) == remaining[job[0]]:  # saved at once: a stopped run keeps it
-                print(pw.save(pw.merge_seeds(results[job[0]]), result[1], args.weights_dir), flush=True)
+                first_state = results[job[0]][0][1]  # the first seed's weights ship
+                print(pw.save(pw.merge_seeds(results[job[0]]), first_state, args.weights_dir), flush=True)
     if args.readme:
         pw.update_readme(args.readme, pw.records_in(args.weights_dir))
     return 0
