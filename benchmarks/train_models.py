@@ -12,10 +12,11 @@ their masks given ground-truth boxes (RoIAlign vs RoIPool). The table goes to st
 
 With ``--save-weights`` it makes the weights shipped with the package (minseg.models.pretrained)
 instead: each preset trains for a step count fixed by the arguments (``--steps``, or ``--minutes``
-times its nominal steps per minute; never by wall time, so the run is deterministic given its
+times its STEPS_PER_MINUTE; never by wall time, so the run is deterministic given its
 arguments), the mask heads once per ``--mask-seeds`` seed, ``--jobs`` presets at a time in
 separate one-thread processes; the weights and their records go to ``--weights-dir`` and the
-records' table into README.md (see benchmarks/pretrained_weights.py).
+records' table into README.md (see benchmarks/pretrained_weights.py); ``--readme-table`` only
+regenerates that table.
 
     .venv/bin/python -m benchmarks.train_models --save-weights --minutes 1 --jobs 2
 
@@ -59,8 +60,11 @@ def _parse(argv):
                          help="seeds of the mask heads (the first is shipped; default 0 1 2)")
     weights.add_argument("--jobs", type=int, default=1, help="presets trained at once, one process each")
     weights.add_argument("--weights-dir", default="minseg/models/weights")
-    weights.add_argument("--readme", default="README.md", help="README whose table to regenerate ('' for none)")
+    weights.add_argument("--readme", default="README.md",
+                         help="README whose table to regenerate ('' for none)")
     weights.add_argument("--note", default="", help="a note stored in every record")
+    weights.add_argument("--readme-table", action="store_true",
+                         help="only regenerate README's table from the records in --weights-dir")
     return parser.parse_args(argv)
 
 
@@ -158,7 +162,8 @@ def save_weights(args, argv) -> int:
             print(pw.dumps(result[0]), flush=True)
             results.setdefault(job[0], []).append(result)
             if len(results[job[0]]) == remaining[job[0]]:  # saved at once: a stopped run keeps it
-                print(pw.save(pw.merge_seeds(results[job[0]]), result[1], args.weights_dir), flush=True)
+                first_state = results[job[0]][0][1]  # the first seed's weights ship
+                print(pw.save(pw.merge_seeds(results[job[0]]), first_state, args.weights_dir), flush=True)
     if args.readme:
         pw.update_readme(args.readme, pw.records_in(args.weights_dir))
     return 0
@@ -168,6 +173,11 @@ def main(argv=None) -> int:
     argv = list(argv if argv is not None else sys.argv[1:])
     args = _parse(argv)
     _limit_threads(args.threads)
+    if args.readme_table:
+        from benchmarks import pretrained_weights
+
+        pretrained_weights.update_readme(args.readme, pretrained_weights.records_in(args.weights_dir))
+        return 0
     if args.save_weights:
         return save_weights(args, argv)
     from minseg.data import DigitScenes

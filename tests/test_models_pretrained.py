@@ -64,6 +64,10 @@ def test_record_matches_the_preset_and_the_model(name):
     assert record["parameters"] == sum(p.data.size for p in model.parameters())
     assert record["seeds"][0]["seed"] == record["seed"]
     assert record["seeds"][0]["val"] == record["scores"]["val"]
+    if "choice_curve" in record:  # the shipped weights are the curve's best (absent from the first set)
+        best = max(record["choice_curve"], key=lambda point: point[1])
+        assert record["best_step"] == best[0]
+        assert abs(record["scores"]["choice"][record["metric"]] - best[1]) <= 0.01  # float16 storage
 
 
 def _check_score(model, check):

@@ -99,7 +99,8 @@ def fit(model, data, steps, *, batch_size=16, optimizer="sgd", lr=0.01, momentum
             bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
         if checkpoint_path and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint_path, model, opt, schedule, step=step + 1)
-        if callback is not None and callback_every and ((step + 1) % callback_every == 0 or step + 1 == steps):
+        due = callback_every and ((step + 1) % callback_every == 0 or step + 1 == steps)
+        if callback is not None and due:
             callback(step + 1, model)
             model.train()
         elapsed = time.perf_counter() - start
