@@ -138,7 +138,7 @@ class LectureCheck:
         signature = self.call("signature", index)
         if not signature:
             return  # no figure (e.g. the grade button): rendered, nothing to move
-        name = f"widget {index + 1}"
+        name = f"widget {index + 1} (cell {record['box']['cell']})"
         if record["box"]["height"] > HEIGHT_LIMIT_PX:
             self.result.warnings.append(f"{name}: sliders and figure are {record['box']['height']} px tall "
                                         f"(more than one screen, {HEIGHT_LIMIT_PX} px)")

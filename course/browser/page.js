@@ -58,14 +58,16 @@ window.__minseg = {
     return out;
   },
 
-  // Text a learner would read as an error anywhere in the notebook's outputs.
+  // Text a learner would read as an error anywhere in the notebook's outputs (textContent: innerText
+  // is empty for outputs the windowed notebook has not laid out yet).
   errorTexts() {
     const p = this.panel(), found = [];
     const patterns = [/Error displaying widget[^\n]*/, /Loading widget[^\n]*/, /model not found[^\n]*/i,
                       /Failed to (render|load)[^\n]*/];
     for (const node of p.content.node.querySelectorAll('.jp-OutputArea-output')) {
-      const text = node.innerText || '';
-      for (const pattern of patterns) { const m = text.match(pattern); if (m) found.push(m[0].slice(0, 200)); }
+      const text = node.textContent || '';
+      const hit = patterns.map(pattern => text.match(pattern)).find(m => m);  // one line per output
+      if (hit) found.push(hit[0].slice(0, 200));
     }
     return found;
   },
@@ -95,13 +97,14 @@ window.__minseg = {
   // The controls of widget number `index`, each {kind, label, selector index within its kind}.
   controls(index) {
     const root = this.widgetRoots()[index];
-    const label = el => { const l = el.querySelector('.widget-label'); return l ? l.innerText.trim() : ''; };
+    const clean = text => (text || '').replace(/[\u200b\s]+/g, ' ').trim();
+    const label = el => { const l = el.querySelector('.widget-label'); return l ? clean(l.innerText) : ''; };
     const out = [];
     root.querySelectorAll('.widget-slider').forEach((el, i) => out.push({ kind: 'slider', i, label: label(el),
       readout: (el.querySelector('.widget-readout') || {}).innerText || '' }));
     root.querySelectorAll('.widget-play').forEach((el, i) => out.push({ kind: 'play', i, label: 'play' }));
     root.querySelectorAll('.widget-dropdown').forEach((el, i) => out.push({ kind: 'dropdown', i, label: label(el) }));
-    root.querySelectorAll('.widget-checkbox').forEach((el, i) => out.push({ kind: 'checkbox', i, label: el.innerText.trim() }));
+    root.querySelectorAll('.widget-checkbox').forEach((el, i) => out.push({ kind: 'checkbox', i, label: clean(el.innerText) }));
     root.querySelectorAll('.widget-toggle-buttons').forEach((el, i) => out.push({ kind: 'toggles', i, label: label(el) }));
     root.querySelectorAll('.widget-radio-box').forEach((el, i) => out.push({ kind: 'radio', i, label: label(el.parentElement) }));
     root.querySelectorAll('.widget-text input, .widget-inline-hbox input[type=number]').forEach((el, i) =>
@@ -115,9 +118,11 @@ window.__minseg = {
     return r ? r.innerText : null;
   },
 
+  // Size on screen, and the notebook cell (0-based, as in the .ipynb) that shows the widget.
   box(index) {
-    const r = this.widgetRoots()[index].getBoundingClientRect();
-    return { width: Math.round(r.width), height: Math.round(r.height) };
+    const root = this.widgetRoots()[index], r = root.getBoundingClientRect();
+    const cells = Array.from(this.panel().content.node.querySelectorAll('.jp-Notebook-cell'));
+    return { width: Math.round(r.width), height: Math.round(r.height), cell: cells.indexOf(root.closest('.jp-Notebook-cell')) };
   },
 
   // Smallest computed font size of any text in the widget's controls (px).

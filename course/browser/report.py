@@ -14,7 +14,8 @@ def _widget_lines(result) -> list[str]:
             + (f"{c['redraw_s']:.2f} s" if c.get("redraw_s") is not None else
                "no change" if c.get("moved") else "not moved")
             for c in widget["controls"]) or "no controls moved"
-        lines.append(f"  - widget {widget['index'] + 1} ({widget['box']['width']}x{widget['box']['height']} px): "
+        lines.append(f"  - widget {widget['index'] + 1} (cell {widget['box'].get('cell')}, "
+                     f"{widget['box']['width']}x{widget['box']['height']} px): "
                      f"{controls}")
     return lines
 
