@@ -13,6 +13,9 @@ from minseg.data import DigitScenes
 from minseg.models import pretrained
 from minseg.training import evaluate, evaluate_masks, presets
 
+# whole models: run with Numba's kernels (the NUMBA_DISABLE_JIT smoke run covers the ops one by one)
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = sorted(pretrained.available())
 RECORD_KEYS = {"name", "class", "config", "fit", "steps", "batch_size", "seed", "data", "minutes",

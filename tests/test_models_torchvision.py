@@ -9,6 +9,9 @@ import minseg as ms
 from minseg import models
 from minseg.reference import interop
 
+# whole models: run with Numba's kernels (the NUMBA_DISABLE_JIT smoke run covers the ops one by one)
+pytestmark = pytest.mark.slow
+
 ARCHITECTURES = ["fcn_resnet50", "deeplabv3_resnet50"]
 
 

@@ -123,9 +123,26 @@ def test_overlap_tile_equals_direct_inference_on_the_mirrored_image():
     np.testing.assert_allclose(tiled, direct[:, :, :21, :18], rtol=1e-5, atol=1e-6)
 
 
-def test_overlap_tile_rejects_an_impossible_tile():
+def test_overlap_tile_at_depth_3_keeps_the_first_tile_rows_of_each_larger_output_tile():
+    """From depth 3 on no multiple of 2^depth is a valid output size (depth 3: an input n gives n - 88,
+    valid for n = 4 mod 8): a 16-pixel step reads 108 input pixels whose output is 20, 4 more."""
+    ms.manual_seed(5)
+    net = models.UNet(2, width=2, depth=3, padding=False).eval()
+    layout = net.tile_layout((40, 29), 16)
+    geometry = (layout.input_tile, layout.output_tile, layout.margin, layout.rows, layout.cols)
+    assert geometry == (108, 20, 44, 3, 2)
+    image = np.random.default_rng(1).random((1, 3, 40, 29), dtype=np.float32)
+    # the whole padded image: 2 more tiles of 16 after the first input tile of 108 rows, 1 more column
+    pads = ((0, 0), (0, 0), (44, 108 + 32 - 44 - 40), (44, 108 + 16 - 44 - 29))
+    whole = np.pad(image, pads, mode="reflect")
+    with ms.no_grad():
+        direct = net(ms.tensor(whole)).data
+    np.testing.assert_allclose(net.predict_tiles(image, 16), direct[:, :, :40, :29], rtol=1e-5, atol=1e-6)
+
+
+def test_overlap_tile_rejects_a_tile_off_the_pooling_grid():
     net = models.UNet(3, width=2, depth=2, padding=False)
-    with pytest.raises(ValueError, match="no input size gives an output tile of 6"):
+    with pytest.raises(ValueError, match="tile must be a positive multiple of 2\\^depth = 4"):
         net.predict_tiles(np.zeros((1, 3, 8, 8), np.float32), 6)
 
 

@@ -9,15 +9,55 @@ the width, then concatenates the encoder's feature map of the same level.
   convolution, so the encoder maps are centre-cropped before concatenation and the output is
   smaller than the input (572 -> 388 for the paper's depth 4). ``predict_tiles`` segments an image
   of any size by the overlap-tile strategy: mirror-pad it by the margin the network eats, run
-  overlapping input tiles and stitch their (non-overlapping) output tiles.
+  overlapping input tiles at a step that is a multiple of 2^depth and stitch their output blocks;
+  ``tile_layout`` gives the geometry. The result equals one pass over the whole padded image.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import blocks
 from .backend import MINSEG, cached_build, namespace
 from .blocks import center_crop
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Where the tiles of overlap-tile inference lie (sizes in pixels, for one image axis pair).
+
+    tile: the edge of the output block each tile contributes (a multiple of 2^depth);
+    input_tile: the edge of the input window a tile reads; output_tile: the network's output for
+    it (>= tile: from depth 3 on, valid outputs are 4 more than a multiple of 2^depth, and the extra
+    rows equal the next tile's first ones); margin: the context the valid convolutions eat on each
+    side; rows x cols tiles cover the height x width image.
+    """
+
+    tile: int
+    input_tile: int
+    output_tile: int
+    margin: int
+    rows: int
+    cols: int
+    height: int
+    width: int
+
+    @property
+    def pad_width(self):
+        """np.pad widths of the last two axes: the margin before, the margin and the tiles' overhang after."""
+        padded = [(n - 1) * self.tile + self.input_tile for n in (self.rows, self.cols)]
+        return ((self.margin, padded[0] - self.margin - self.height),
+                (self.margin, padded[1] - self.margin - self.width))
+
+    def input_window(self, row, col):
+        """The (rows, cols) slices of the padded image that tile (row, col) reads."""
+        return (slice(row * self.tile, row * self.tile + self.input_tile),
+                slice(col * self.tile, col * self.tile + self.input_tile))
+
+    def output_block(self, row, col):
+        """The (rows, cols) slices of the stitched output (and of the image) that tile (row, col) fills."""
+        return (slice(row * self.tile, (row + 1) * self.tile), slice(col * self.tile, (col + 1) * self.tile))
 
 
 @cached_build
@@ -91,34 +131,44 @@ def build(B):
                     pass
                 n += 1
 
+        def tile_layout(self, image_size, tile):
+            """The geometry of overlap-tile inference of an (H, W) image with output tiles of edge
+            ``tile`` (a :class:`TileLayout`). ``tile`` must be a multiple of 2^depth: then every tile
+            sees the pooling grid that one pass over the whole mirror-padded image would see."""
+            step = 2 ** self.depth
+            if not isinstance(tile, (int, np.integer)) or tile < 1 or tile % step:
+                raise ValueError(f"UNet.predict_tiles: tile must be a positive multiple of 2^depth = {step} "
+                                 f"(so every tile shares the whole image's pooling grid), got {tile!r}")
+            input_tile = self.valid_input_size(tile)
+            output_tile = self._output_length(input_tile)  # >= tile; the tiles' extra rows overlap
+            h, w = image_size
+            return TileLayout(tile=tile, input_tile=input_tile, output_tile=output_tile,
+                              margin=(input_tile - output_tile) // 2, rows=-(-h // tile), cols=-(-w // tile),
+                              height=h, width=w)
+
         def predict_tiles(self, images, tile):
             """Overlap-tile inference: (N, C, H, W) ndarray -> (N, K, H, W) scores ndarray.
 
-            ``tile`` is the output tile edge (pick a multiple of 2^depth so every tile sees the
-            same pooling grid as the whole image would). The image is mirror-padded by the
-            margin the valid convolutions eat (and up to a whole number of tiles), each input
-            tile of edge valid_input_size(tile) yields one tile x tile block of the output.
+            The image is mirror-padded by the margin the valid convolutions eat (and up to a whole
+            number of tiles); the input tile of edge valid_input_size(tile) whose top-left corner is
+            at (i * tile, j * tile) of the padded image yields the output block
+            [i * tile, (i + 1) * tile) x [j * tile, (j + 1) * tile). The result equals one pass of the
+            network over the whole padded image (see tile_layout), in pieces that fit in memory.
             """
             images = np.asarray(images, np.float32)
-            in_tile = self.valid_input_size(tile)
-            if self._output_length(in_tile) != tile:
-                raise ValueError(f"UNet.predict_tiles: no input size gives an output tile of {tile}; "
-                                 f"try {self._output_length(in_tile)}")
-            margin = (in_tile - tile) // 2
-            n, _, h, w = images.shape
-            rows, cols = -(-h // tile), -(-w // tile)
-            padded = np.pad(images, ((0, 0), (0, 0), (margin, margin + rows * tile - h),
-                                     (margin, margin + cols * tile - w)), mode="reflect")
+            layout = self.tile_layout(images.shape[-2:], tile)
+            padded = np.pad(images, ((0, 0), (0, 0)) + layout.pad_width, mode="reflect")
             out = None
             with B.no_grad():
-                for i in range(rows):
-                    for j in range(cols):
-                        window = padded[:, :, i * tile:i * tile + in_tile, j * tile:j * tile + in_tile]
-                        scores = B.as_array(self(B.as_tensor(np.ascontiguousarray(window))))
+                for i in range(layout.rows):
+                    for j in range(layout.cols):
+                        window = np.ascontiguousarray(padded[(...,) + layout.input_window(i, j)])
+                        scores = B.as_array(self(B.as_tensor(window)))[..., :tile, :tile]
                         if out is None:
-                            out = np.zeros((n, scores.shape[1], rows * tile, cols * tile), scores.dtype)
-                        out[:, :, i * tile:(i + 1) * tile, j * tile:(j + 1) * tile] = scores
-            return out[:, :, :h, :w]
+                            out = np.zeros(scores.shape[:2] + (layout.rows * tile, layout.cols * tile),
+                                           scores.dtype)
+                        out[(...,) + layout.output_block(i, j)] = scores
+            return out[:, :, :layout.height, :layout.width]
 
     return namespace(UNet=UNet)
 
