@@ -35,9 +35,10 @@ $(STAMP): pyproject.toml course/jupyterlab-overrides.json course/jupyter_server_
 	@# kernel, JupyterLab 4 shows "Error displaying widget: model not found" for saved widgets), and no
 	@# "Jupyter news?" pop-up. On save the server replaces each widget by a one-line note to run its
 	@# cell again (course/lab_hooks.py, a pre-save hook); the static figure beside it stays.
-	@mkdir -p $(VENV)/share/jupyter/lab/settings $(VENV)/etc/jupyter/jupyter_server_config.d
+	@# (general server settings are read from jupyter_server_config.json; its .d folder only enables extensions)
+	@mkdir -p $(VENV)/share/jupyter/lab/settings $(VENV)/etc/jupyter
 	cp course/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	cp course/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.d/minseg-course.json
+	cp course/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.json
 	@touch $(STAMP)
 
 lab: $(STAMP)

@@ -56,9 +56,9 @@ class LabServer:
             shutil.copytree(venv_settings, app_settings)
         app_settings.mkdir(exist_ok=True)
         shutil.copy(LAB_OVERRIDES, app_settings / "overrides.json")
-        config = self.tmp / "config" / "jupyter_server_config.d"
-        config.mkdir(parents=True)
-        shutil.copy(SERVER_CONFIG, config / "minseg-course.json")
+        config = self.tmp / "config"  # (a jupyter_server_config.d/ there would only enable extensions)
+        config.mkdir()
+        shutil.copy(SERVER_CONFIG, config / "jupyter_server_config.json")
         dirs = {name: self.tmp / name for name in ("user-settings", "workspaces", "runtime")}
         for path in dirs.values():
             path.mkdir()
