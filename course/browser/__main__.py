@@ -9,7 +9,6 @@ report.json) go to build/browser/. Exit status 1 when any lecture fails, 2 when 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -43,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def find_chromium(explicit: str | None) -> str | None:
-    for candidate in ([explicit] if explicit else []) + list(CHROMIUM_CANDIDATES) + [shutil.which("chromium")]:
+    """The Chromium to drive: ``explicit`` (when given, and only it), else the system's."""
+    for candidate in [explicit] if explicit else list(CHROMIUM_CANDIDATES) + [shutil.which("chromium")]:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -61,12 +61,32 @@ def main(argv=None) -> int:
         print("browser test: Playwright is missing; `pip install -e .[browser]` (make browser-test does it)",
               file=sys.stderr)
         return 2
+    if not args.notebooks.is_dir():
+        print(f"browser test: no notebooks folder {args.notebooks}", file=sys.stderr)
+        return 2
     course = load_course(COURSE_DIR)
     lectures = [lec for lec in course.lectures if not args.lectures or lec.id in args.lectures]
+    unknown = sorted(set(args.lectures) - {lec.id for lec in course.lectures})
+    if unknown:
+        print(f"browser test: not in course/syllabus.toml: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     for old in args.out.glob("*.png"):
         old.unlink()
     timeouts = Timeouts(run_all=args.run_all_timeout)
+    try:
+        results, elapsed = run_lectures(args, chromium, lectures, timeouts, sync_playwright)
+    except RuntimeError as exc:  # the server did not start: nothing was tested
+        print(f"browser test: {exc}", file=sys.stderr)
+        return 2
+    report = write_report(results, args.out, elapsed)
+    print(f"browser test: {sum(r.ok for r in results)}/{len(results)} lectures passed in {elapsed:.0f} s; "
+          f"report: {report}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def run_lectures(args, chromium: str, lectures, timeouts: Timeouts, sync_playwright):
+    """Every lecture in turn on one server and one browser page; (results, seconds)."""
     started, results = time.monotonic(), []
     with LabServer(args.notebooks, args.out / "jupyter.log") as lab, sync_playwright() as playwright, \
             tempfile.TemporaryDirectory(prefix="minseg-chromium-") as profile:
@@ -88,11 +108,7 @@ def main(argv=None) -> int:
                       + "".join(f"\n  warn {w}" for w in result.warnings), flush=True)
         finally:
             browser.close()
-    elapsed = time.monotonic() - started
-    report = write_report(results, args.out, elapsed)
-    print(f"browser test: {sum(r.ok for r in results)}/{len(results)} lectures passed in {elapsed:.0f} s; "
-          f"report: {report}")
-    return 0 if all(r.ok for r in results) else 1
+    return results, time.monotonic() - started
 
 
 if __name__ == "__main__":
