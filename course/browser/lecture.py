@@ -7,7 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from ..lab_hooks import RUN_AGAIN
+from ..lab_hooks import RUN_AGAIN, WIDGET_VIEW
 
 # Lecture rules (shared/LECTURES.md): a redraw within 0.5 s, sliders and figure within about 900 px.
 REDRAW_LIMIT_S = 0.5
@@ -229,7 +229,7 @@ class LectureCheck:
         return False
 
     def save_close_reopen(self) -> None:
-        widgets = len(self.result.widgets)
+        widgets = sum(WIDGET_VIEW in o["mimes"] for c in self.call("cells") for o in c["outputs"])
         if self.call("save"):
             self.result.failures.append("still marked unsaved right after saving")
         self.call("closeAndShutdown")
@@ -241,7 +241,7 @@ class LectureCheck:
         notes = [c["index"] for c in self.call("cells") for o in c["outputs"] if (o["text"] or "").startswith(RUN_AGAIN)]
         if len(notes) != widgets:
             self.result.failures.append(f"after saving and reopening: {len(notes)} notes to run a widget's cell "
-                                        f"again where {widgets} widgets were")
+                                        f"again where {widgets} widget views were")
         if notes:
             self.page.locator(".jp-Notebook-cell").nth(notes[0]).scroll_into_view_if_needed()
         self.screenshot("reopened", first_widget=False)
