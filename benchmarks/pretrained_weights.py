@@ -20,7 +20,8 @@ import time
 # benchmarks/results/train_models.json), only to turn ``--minutes`` into a fixed step count.
 NOMINAL_STEPS_PER_MINUTE = {"fcn32s": 250, "fcn16s": 330, "fcn8s": 500, "unet": 350, "segnet": 300,
                             "deeplabv3": 800, "deeplabv3plus": 640, "deeplab_largefov": 510,
-                            "mask_roialign": 460, "mask_roipool": 460}  # the two mask heads: equal steps
+                            "mask_roialign": 460, "mask_roipool": 460,  # the two mask heads: equal steps
+                            "setr": 90}
 # How many ``--minutes`` each preset gets (default 1): the models the lectures lean on most get more,
 # each mask-head seed less (six runs: two poolers x three seeds).
 BUDGET_SHARE = {"fcn8s": 2.0, "unet": 1.5, "deeplabv3plus": 1.5, "deeplabv3": 0.5, "segnet": 0.5,

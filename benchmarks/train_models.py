@@ -32,7 +32,7 @@ import sys
 import time
 
 ALL = ("fcn32s", "fcn16s", "fcn8s", "unet", "segnet", "deeplabv3", "deeplabv3plus", "deeplab_largefov",
-       "mask_roialign", "mask_roipool")
+       "mask_roialign", "mask_roipool", "setr")
 
 
 def _parse(argv):

@@ -20,7 +20,7 @@ from . import functional, nn, optim  # noqa: F401,E402
 
 __version__ = "0.1.0"
 
-_LAZY = ("crf", "metrics", "data", "models", "viz", "reference", "testing", "kernels", "receptive_field",
+_LAZY = ("crf", "metrics", "data", "models", "viz", "reference", "testing", "receptive_field",
          "training")
 
 

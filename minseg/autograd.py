@@ -6,8 +6,9 @@ the chain rule: each Function receives the gradient of the loss with respect to 
 returns the gradients with respect to its inputs. Leaf tensors created with ``requires_grad=True``
 accumulate those gradients in ``.grad`` (an ndarray), exactly as ``torch.Tensor.grad`` does.
 
-The operators (``+``, ``@``, ``.sum()``, indexing, ...) live in :mod:`minseg.ops`; this file only
-knows how to record and replay a graph.
+The operators (``+``, ``@``, ``.sum()``, indexing, ...) are declared on ``Tensor`` here, so that
+go-to-definition finds them, and computed by :mod:`minseg.ops` (their Functions, forward and
+backward); apart from that this file only knows how to record and replay a graph.
 """
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ import numbers
 import numpy as np
 
 _GRAD_ENABLED = [True]
+
+# minseg.ops registers itself here when imported (it imports this module, so the operators cannot
+# import it at the top); every operator below delegates to it.
+_ops = None
 
 
 def is_grad_enabled() -> bool:
@@ -140,7 +145,41 @@ class Tensor:
             )
         _run_backward(self, grad)
 
-    # the operators are attached by minseg.ops (see _install_operators there)
+    # ----- operators and torch-named methods: computed by minseg.ops ------------------------------
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __pow__(self, other): return _ops.pow(self, other)
+    def __rpow__(self, other): return _ops.pow(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(Tensor(other, dtype=self.dtype), self)
+    def __neg__(self): return _ops.neg(self)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def abs(self): return _ops.abs(self)
+    def relu(self): return _ops.relu(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def tanh(self): return _ops.tanh(self)
+    def sum(self, dim=None, keepdim: bool = False): return _ops.sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim: bool = False): return _ops.mean(self, dim, keepdim)
+    def amax(self, dim=None, keepdim: bool = False): return _ops.amax(self, dim, keepdim)
+    max = amax
+    def matmul(self, other): return _ops.matmul(self, other)
+    def reshape(self, *shape): return _ops.reshape(self, *shape)
+    view = reshape
+    def permute(self, *dims): return _ops.permute(self, *dims)
+    def transpose(self, dim0: int, dim1: int): return _ops.transpose(self, dim0, dim1)
+    def clamp(self, min=None, max=None): return _ops.clamp(self, min, max)  # noqa: A002 - torch's names
+    def flatten(self, start_dim: int = 0): return _ops.reshape(self, self.shape[:start_dim] + (-1,))
+    T = property(lambda self: _ops.permute(self, tuple(reversed(range(self.ndim)))))
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
@@ -210,7 +249,7 @@ class Context:
     def __init__(self, function, parents):
         self.function = function
         self.parents = parents  # one entry per positional argument: Tensor or None
-        self.saved = ()
+        self.saved_tensors = ()
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -219,8 +258,8 @@ class Context:
         return tuple(p is not None and p.requires_grad for p in self.parents)
 
     def save_for_backward(self, *arrays) -> None:
-        """Keep ``arrays`` for backward (read back as ``ctx.saved``)."""
-        self.saved = arrays
+        """Keep ``arrays`` for backward (read back as ``ctx.saved_tensors``)."""
+        self.saved_tensors = arrays
 
 
 class Function:

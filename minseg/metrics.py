@@ -25,7 +25,7 @@ from scipy import ndimage
 from .autograd import as_array
 
 __all__ = ["confusion_matrix", "iou", "mean_iou", "dice", "pixel_accuracy", "class_accuracy",
-           "boundary_f1", "SegmentationMetrics"]
+           "boundary_f1", "SegmentationMetrics", "box_iou", "panoptic_quality"]
 
 
 # ----- argument checks ------------------------------------------------------------------------
@@ -286,3 +286,86 @@ class SegmentationMetrics:
 
     def __repr__(self) -> str:
         return f"SegmentationMetrics(num_classes={self.num_classes}, pixels={int(self.confusion.sum())})"
+
+
+# ----- instances: boxes and panoptic segments -------------------------------------------------
+
+def _boxes(op: str, name: str, boxes) -> np.ndarray:
+    """A (K, 4) float64 array of boxes (an empty input gives (0, 4))."""
+    array = np.asarray(as_array(boxes), np.float64)
+    if array.size == 0:
+        return np.zeros((0, 4))
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{op}: {name} must be a (K, 4) array of [x1, y1, x2, y2] rows, got shape {array.shape}")
+    return array
+
+
+def box_iou(boxes1, boxes2) -> np.ndarray:
+    """(K1, K2) IoU of every box in ``boxes1`` (K1, 4) with every box in ``boxes2`` (K2, 4), rows
+    [x1, y1, x2, y2] in pixel-edge coordinates (area (x2 - x1)(y2 - y1)), as torchvision.ops.box_iou."""
+    a, b = (_boxes("box_iou", name, boxes) for name, boxes in (("boxes1", boxes1), ("boxes2", boxes2)))
+    area_a, area_b = ((x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1]) for x in (a, b))
+    # the intersection is the box between the larger top-left and the smaller bottom-right corner
+    width = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    height = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = width * height
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _match_segments(pred: np.ndarray, target: np.ndarray, label_divisor: int, counts: dict) -> None:
+    """Add one image's matches to ``counts`` {class: [TP, FP, FN, sum of matched IoUs]}.
+
+    A predicted and a true segment match when they have the same class and IoU > 0.5; at most one
+    such pair exists per segment (two segments of one map cannot both cover over half of a third).
+    """
+    pair_ids, inter = np.unique(np.stack([target.ravel(), pred.ravel()]), axis=1, return_counts=True)
+    areas = [dict(zip(*np.unique(m, return_counts=True))) for m in (target, pred)]
+    matched = (set(), set())
+    for (t, p), overlap in zip(pair_ids.T, inter):
+        if t // label_divisor != p // label_divisor:
+            continue
+        iou = overlap / (areas[0][t] + areas[1][p] - overlap)
+        if iou > 0.5:
+            row = counts.setdefault(int(t // label_divisor), [0, 0, 0, 0.0])
+            row[0] += 1
+            row[3] += float(iou)
+            matched[0].add(t), matched[1].add(p)
+    for column, side in ((2, 0), (1, 1)):  # unmatched true segments are FN, unmatched predicted ones FP
+        for segment in areas[side]:
+            if segment not in matched[side]:
+                counts.setdefault(int(segment // label_divisor), [0, 0, 0, 0.0])[column] += 1
+
+
+def panoptic_quality(pred, target, label_divisor: int = 1000) -> dict:
+    """Panoptic quality (Kirillov et al. 2019) of panoptic maps ``pred`` against ``target``.
+
+    Maps: (H, W) or (N, H, W) ints, segment id = class * label_divisor + instance (stuff: one
+    segment per class, e.g. instance 0). Per class c, with TP the matched pairs (same class,
+    IoU > 0.5), FP the unmatched predicted and FN the unmatched true segments, summed over images:
+    SQ_c = sum of TP IoUs / |TP|, RQ_c = |TP| / (|TP| + |FP|/2 + |FN|/2), PQ_c = SQ_c * RQ_c.
+    Returns 'pq', 'sq', 'rq' (means over the classes that occur), and 'classes', 'per_class_pq',
+    'per_class_sq', 'per_class_rq', 'tp', 'fp', 'fn' (arrays in the order of 'classes').
+    No void label: every pixel counts.
+    """
+    pred, target = as_array(pred), as_array(target)
+    if pred.shape != target.shape or target.ndim not in (2, 3):
+        raise ValueError(f"panoptic_quality: pred and target must be (H, W) or (N, H, W) maps of one shape, "
+                         f"got {pred.shape} and {target.shape}")
+    for name, a in (("pred", pred), ("target", target)):
+        if a.dtype.kind not in "iu" or (a.size and a.min() < 0):
+            raise ValueError(f"panoptic_quality: {name} must hold segment ids >= 0 (ints), got dtype {a.dtype}")
+    if not isinstance(label_divisor, (numbers.Integral, np.integer)) or label_divisor < 1:
+        raise ValueError(f"panoptic_quality: label_divisor must be an int >= 1, got {label_divisor!r}")
+    counts: dict = {}
+    for p, t in zip(pred.reshape(-1, *pred.shape[-2:]), target.reshape(-1, *target.shape[-2:])):
+        _match_segments(p.astype(np.int64), t.astype(np.int64), int(label_divisor), counts)
+    classes = np.array(sorted(counts), np.int64)
+    tp, fp, fn, iou_sum = (np.array([counts[c][k] for c in classes], np.float64) for k in range(4))
+    sq = np.where(tp > 0, iou_sum / np.maximum(tp, 1), 0.0)
+    rq = tp / np.maximum(tp + 0.5 * fp + 0.5 * fn, 1e-12)
+    pq = sq * rq
+    mean = (lambda v: float(v.mean()) if len(v) else float("nan"))
+    return {"pq": mean(pq), "sq": mean(sq), "rq": mean(rq), "classes": classes, "per_class_pq": pq,
+            "per_class_sq": sq, "per_class_rq": rq, "tp": tp.astype(np.int64), "fp": fp.astype(np.int64),
+            "fn": fn.astype(np.int64)}

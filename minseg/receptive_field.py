@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .functional._utils import pair
-from .functional.conv_args import conv_out_size
+from .functional.checks import pair
+from .functional.conv.geometry import conv_out_size
 
 FIELDS = ("kernel", "stride", "padding", "dilation")
 DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1}

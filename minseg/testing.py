@@ -1,5 +1,9 @@
 """Checking helpers used by the tests and the lecture notebooks.
 
+- ``check_op(op, inputs, torch_op, reference, ...)``: one call that compares an op with its torch twin
+  (forward and every input's gradient under a random upstream gradient), with its loop reference
+  (forward, and backward where it has one) and with finite differences in float64; tolerances by
+  dtype from ``TOLERANCES``.
 - ``gradcheck(fn, inputs)``: the analytic gradient of ``fn`` against central finite differences,
   in float64.
 - ``compare_with_torch(minseg_fn, torch_fn, inputs)``: run one computation in both libraries on the
@@ -12,6 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Tensor, as_array, no_grad
+
+# Comparison tolerances by dtype, for every check_op comparison (torch, reference, gradcheck excepted):
+# float32 sums of a few dozen terms differ from torch's order of summation by ~1e-6 relative.
+TOLERANCES = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-4), np.dtype(np.float64): dict(rtol=1e-9, atol=1e-10)}
+
+
+def tolerance(dtype) -> dict:
+    """``rtol`` / ``atol`` for comparing results of ``dtype`` (float64's for anything but float32)."""
+    return TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
 
 
 def _as_tensors(inputs, requires_grad=True, dtype=None):
@@ -97,6 +110,104 @@ def compare_with_torch(minseg_fn, torch_fn, inputs, rtol: float = 1e-4, atol: fl
             got = np.zeros_like(expected_grad) if a.grad is None else a.grad
             np.testing.assert_allclose(got, expected_grad, rtol=rtol, atol=atol,
                                        err_msg=f"gradient of input {index} vs torch")
+
+
+def _first(out):
+    """The differentiable output of an op that returns one tensor or a tuple (values, indices, ...)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _outputs(out) -> list[np.ndarray]:
+    """Every output of an op or a reference as ndarrays (a tuple's elements in order)."""
+    return [as_array(o) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def _assert_same(ours, expected, tol: dict, what: str) -> None:
+    """Equal shapes, then equal values: integer outputs (indices) exactly, floats within ``tol``."""
+    ours, expected = np.asarray(ours), np.asarray(expected)
+    assert ours.shape == expected.shape, f"{what}: shape {ours.shape}, expected {expected.shape}"
+    if expected.dtype.kind in "iub":
+        np.testing.assert_array_equal(ours, expected, err_msg=what)
+    else:
+        np.testing.assert_allclose(ours, expected, err_msg=what, **tol)
+
+
+def _float_indices(arrays) -> tuple[int, ...]:
+    return tuple(i for i, a in enumerate(arrays) if a.dtype.kind == "f")
+
+
+def check_op(op, inputs, torch_op=None, reference=None, reference_backward=None, *, kwargs=None,
+             differentiable=None, gradcheck_inputs: bool = True, seed: int = 0) -> None:
+    """Check ``op(*inputs, **kwargs)`` in one call; raises AssertionError naming what differs.
+
+    - ``torch_op`` (torch tensors in, same kwargs): equal outputs, and equal gradients of every
+      ``differentiable`` input under one random upstream gradient (not just the sum);
+    - ``reference`` (ndarrays in, ndarray(s) out; the op's loop reference): equal outputs;
+    - ``reference_backward(grad_output, *inputs, **kwargs)``: the gradient of each differentiable
+      input (one array, or a tuple in input order) equal to the op's backward;
+    - ``gradcheck_inputs``: the op's backward against central differences in float64.
+
+    ``inputs`` are ndarrays; ``differentiable`` the indices of the inputs to differentiate (default:
+    every float input); the others (labels, indices, boxes) pass through as they are. Tolerances come
+    from ``TOLERANCES`` by the dtype of the first float input.
+    """
+    kwargs = dict(kwargs or {})
+    arrays = [np.asarray(as_array(a)) for a in inputs]
+    wanted = _float_indices(arrays) if differentiable is None else tuple(differentiable)
+    floats = _float_indices(arrays)
+    tol = tolerance(arrays[floats[0]].dtype if floats else np.float64)
+    ours = [Tensor(a.copy(), requires_grad=i in wanted) for i, a in enumerate(arrays)]
+    result = op(*ours, **kwargs)
+    out = _first(result)
+    upstream = _weights_like(out.data, seed)
+    if wanted and out.requires_grad:
+        out.backward(upstream)
+    grads = [np.zeros_like(ours[i].data) if ours[i].grad is None else ours[i].grad for i in wanted]
+    if torch_op is not None:
+        _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, grads, tol)
+    if reference is not None:
+        expected = _outputs(reference(*[a.copy() for a in arrays], **kwargs))
+        for k, (a, b) in enumerate(zip(_outputs(result), expected)):
+            _assert_same(a, b, tol, f"output {k} vs the loop reference")
+    if reference_backward is not None:
+        expected = reference_backward(upstream, *[a.copy() for a in arrays], **kwargs)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for i, got, want in zip(wanted, grads, expected):
+            _assert_same(got, want, tol, f"gradient of input {i} vs the loop reference's backward")
+    if gradcheck_inputs and wanted:
+        _gradcheck_some(op, arrays, wanted, kwargs, seed)
+
+
+def _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, grads, tol) -> None:
+    """The torch half of check_op: outputs, then the gradients under the same upstream gradient."""
+    from .reference import require_torch
+
+    torch = require_torch()
+    theirs = [torch.tensor(a.copy(), requires_grad=i in wanted) for i, a in enumerate(arrays)]
+    expected = torch_op(*theirs, **kwargs)
+    for k, (a, b) in enumerate(zip(_outputs(result), expected if isinstance(expected, tuple) else (expected,))):
+        _assert_same(a, b.detach().cpu().numpy(), tol, f"output {k} vs torch")
+    first = _first(expected)
+    if not wanted or not first.requires_grad:
+        return
+    first.backward(torch.from_numpy(upstream))
+    for i, got in zip(wanted, grads):
+        want = theirs[i].grad
+        want = np.zeros(arrays[i].shape, arrays[i].dtype) if want is None else want.numpy()
+        _assert_same(got, want, tol, f"gradient of input {i} vs torch")
+
+
+def _gradcheck_some(op, arrays, wanted, kwargs, seed) -> None:
+    """gradcheck of ``op`` with respect to the ``wanted`` inputs only (the others held fixed)."""
+    fixed = list(arrays)
+
+    def fn(*tensors):
+        call = list(fixed)
+        for i, t in zip(wanted, tensors):
+            call[i] = t
+        return _first(op(*call, **kwargs))
+
+    gradcheck(fn, [arrays[i] for i in wanted], seed=seed)
 
 
 class unavailable:

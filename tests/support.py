@@ -12,4 +12,3 @@ def examples(n: int):
     return settings(max_examples=max(2, int(n * SCALE)), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
-

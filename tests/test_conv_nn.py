@@ -8,7 +8,8 @@ import torch
 
 import minseg as ms
 import minseg.nn as nn
-from tests.test_conv_cases import torch_one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def torch_twin(ours, theirs):

@@ -1,4 +1,5 @@
-"""unfold (im2col), fold (col2im) and conv_matrix against torch, plus their bad input."""
+"""unfold (im2col) and fold (col2im) on small and unbatched cases, conv_matrix against torch, and bad
+input. (Random unfold / fold cases against torch and the loop references are rows of tests/op_table.py.)"""
 import numpy as np
 import pytest
 import torch
@@ -9,43 +10,11 @@ import minseg as ms
 import minseg.functional as F
 from minseg.testing import compare_with_torch, gradcheck
 from tests.support import examples
-from tests.test_conv_cases import INT_OR_PAIR, as_pair, torch_one_thread  # noqa: F401
+from tests.strategies import INT_OR_PAIR, as_pair
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TF = torch.nn.functional
-
-
-@st.composite
-def window_config(draw):
-    """kernel_size / dilation / padding / stride (int or pair, as torch) and an image size they fit."""
-    kernel, dilation = draw(INT_OR_PAIR(1, 4)), draw(INT_OR_PAIR(1, 3))
-    padding, stride = draw(INT_OR_PAIR(0, 3)), draw(INT_OR_PAIR(1, 3))
-    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4))
-                 for k, d, p in zip(as_pair(kernel), as_pair(dilation), as_pair(padding)))
-    return dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride), size
-
-
-def windows(size, kw):
-    """Number of sliding windows along each axis (torch's formula)."""
-    return [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, d, p, s in
-            zip(size, as_pair(kw["kernel_size"]), as_pair(kw["dilation"]), as_pair(kw["padding"]),
-                as_pair(kw["stride"]))]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("op", ["unfold", "fold"])
-@examples(500)
-@given(cfg=window_config(), n=st.integers(1, 3), c=st.integers(1, 3), seed=st.integers(0, 2**16),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_unfold_and_fold_vs_torch(op, cfg, n, c, seed, dtype):
-    kw, size = cfg
-    rng = np.random.default_rng(seed)
-    if op == "unfold":
-        x = rng.standard_normal((n, c) + size).astype(dtype)
-        compare_with_torch(lambda t: F.unfold(t, **kw), lambda t: TF.unfold(t, **kw), [x])
-        return
-    oh, ow = windows(size, kw)
-    cols = rng.standard_normal((n, c * np.prod(as_pair(kw["kernel_size"])), oh * ow)).astype(dtype)
-    compare_with_torch(lambda t: F.fold(t, size, **kw), lambda t: TF.fold(t, size, **kw), [cols])
 
 
 def test_unfold_and_fold_small_cases_and_gradcheck():

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import minseg as ms
 from minseg.crf.filters import DenseFilter, LatticeFilter, kernel_features
-from minseg.kernels.permutohedral import lattice_build, lattice_filter, lattice_scale, lattice_self_weights
+from minseg.crf.kernels.permutohedral import lattice_build, lattice_filter, lattice_scale, lattice_self_weights
 from tests.support import examples
 
 

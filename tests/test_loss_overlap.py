@@ -1,5 +1,6 @@
-"""Soft Dice / Jaccard losses (vs the formula written in torch, the loop reference, gradcheck, hand
-values) and U-Net's weight map (vs brute force and a hand-worked value)."""
+"""Soft Dice / Jaccard losses (gradcheck, hand values, bad input) and U-Net's weight map (vs brute
+force and a hand-worked value). Random cases against the formula written in torch and the loop
+references are rows of tests/op_table.py."""
 import math
 
 import numpy as np
@@ -8,63 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minseg.functional as F
-from minseg.functional._overlap_loss import dice_loss_reference, jaccard_loss_reference
-from minseg.functional._weight_map import unet_weight_map_reference
-from minseg.testing import compare_with_torch, gradcheck
+from minseg.functional.loss import unet_weight_map_reference
+from minseg.testing import gradcheck
 from tests.support import examples
 
 torch = pytest.importorskip("torch")
-
-
-def torch_overlap(kind, logits, target, eps, ignore_index):
-    """The slide's formula written directly in torch (autograd does the backward)."""
-    k = logits.shape[1]
-    p = torch.softmax(logits, dim=1)
-    t = torch.from_numpy(target)
-    valid = torch.ones_like(t, dtype=p.dtype) if ignore_index is None else (t != ignore_index).to(p.dtype)
-    safe = torch.where(t == ignore_index, 0, t) if ignore_index is not None else t
-    y = torch.nn.functional.one_hot(safe, k)
-    y = y.movedim(-1, 1).to(p.dtype) * valid.unsqueeze(1)
-    p = p * valid.unsqueeze(1)
-    dims = (0,) + tuple(range(2, p.ndim))
-    inter, total = (p * y).sum(dims), p.sum(dims) + y.sum(dims)
-    if kind == "dice":
-        return (1 - (2 * inter + eps) / (total + eps)).mean()
-    return (1 - (inter + eps) / (total - inter + eps)).mean()
-
-
-@st.composite
-def overlap_case(draw):
-    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
-    n, k = draw(st.integers(1, 3)), draw(st.integers(2, 5))
-    spatial = tuple(draw(st.lists(st.integers(1, 5), min_size=0, max_size=2)))
-    x = (rng.standard_normal((n, k) + spatial) * draw(st.sampled_from([0.5, 4.0]))).astype(np.float32)
-    t = rng.integers(0, k, (n,) + spatial)
-    ignore_index = draw(st.sampled_from([None, 255]))
-    if ignore_index is not None:
-        t = np.where(rng.uniform(size=t.shape) < 0.3, ignore_index, t)
-    eps = draw(st.sampled_from([0.0, 1e-3, 1.0])) if ignore_index is None else 1.0
-    return x, t, eps, ignore_index, draw(st.sampled_from(["dice", "jaccard"]))
-
-
-OURS = {"dice": F.dice_loss, "jaccard": F.jaccard_loss}
-REFERENCE = {"dice": dice_loss_reference, "jaccard": jaccard_loss_reference}
-
-
-@examples(200)
-@given(overlap_case())
-def test_overlap_losses_match_torch_formula_forward_and_gradient(case):
-    x, t, eps, ignore_index, kind = case
-    compare_with_torch(lambda a: OURS[kind](a, t, eps=eps, ignore_index=ignore_index),
-                       lambda a: torch_overlap(kind, a, t, eps, ignore_index), [x], rtol=1e-4, atol=1e-5)
-
-
-@examples(60)
-@given(overlap_case())
-def test_overlap_losses_equal_loop_reference(case):
-    x, t, eps, ignore_index, kind = case
-    ours = OURS[kind](x.astype(np.float64), t, eps=eps, ignore_index=ignore_index).item()
-    assert ours == pytest.approx(REFERENCE[kind](x, t, eps, ignore_index), rel=1e-9, abs=1e-12)
 
 
 def test_overlap_losses_gradcheck():

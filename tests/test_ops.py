@@ -200,7 +200,7 @@ def test_gradcheck_catches_a_wrong_derivative():
 
         @staticmethod
         def backward(ctx, g):
-            return (g * ctx.saved[0],)  # should be 2 a g
+            return (g * ctx.saved_tensors[0],)  # should be 2 a g
 
     with pytest.raises(AssertionError, match="gradcheck: input 0"):
         gradcheck(lambda x: WrongSquare.apply(x), [np.array([1.0, 2.0])])

@@ -1,92 +1,20 @@
-"""max_pool2d, avg_pool2d and adaptive_avg_pool2d: vs torch (hypothesis), vs the loop references,
-gradcheck, the lecture's max-pooling example, and bad arguments."""
+"""max_pool2d, avg_pool2d and adaptive_avg_pool2d: gradcheck without ties, ties and NaN, the lecture's
+max-pooling example, modules, and bad arguments. (Random cases against torch and the loop references
+are rows of tests/op_table.py.)"""
 import numpy as np
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
 
 import minseg as ms
 import minseg.functional as F
 import minseg.nn as nn
-from minseg.functional import pool_reference as ref
-from minseg.testing import compare_with_torch, gradcheck
-from tests.support import examples
-from tests.test_pool_threads import one_thread, torch  # noqa: F401 - one_thread: autouse fixture
+from minseg.testing import gradcheck
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TF = torch.nn.functional
 
 SLIDE_INPUT = np.array([[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]], np.float32)[None, None]
-
-
-@st.composite
-def pool_configs(draw, dilation=True):
-    """A random valid pooling geometry and an input big enough for at least one window."""
-    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-    d = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) if dilation else (1, 1)
-    low = [max(1, dd * (kk - 1) + 1 - 2 * pp) for kk, pp, dd in zip(k, p, d)]
-    size = (draw(st.integers(low[0], low[0] + 6)), draw(st.integers(low[1], low[1] + 6)))
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + size
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    x = np.random.default_rng(draw(st.integers(0, 2**31))).standard_normal(shape).astype(dtype)
-    return x, k, s, p, d, draw(st.booleans())
-
-
-@examples(300)
-@given(pool_configs())
-def test_max_pool2d_matches_torch(config):
-    x, k, s, p, d, ceil = config
-    _, ours = F.max_pool2d(ms.tensor(x), k, s, p, d, ceil, return_indices=True)
-    assume((ours.data >= 0).all())  # no window made of padding only (torch's index is garbage there)
-    compare_with_torch(lambda t: F.max_pool2d(t, k, s, p, d, ceil),
-                       lambda t: TF.max_pool2d(t, k, s, p, d, ceil), [x])
-    _, theirs = TF.max_pool2d(torch.tensor(x), k, s, p, d, ceil, return_indices=True)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
-
-
-@examples(300)
-@given(pool_configs(dilation=False), st.booleans(), st.sampled_from([None, None, 1, 3]))
-def test_avg_pool2d_matches_torch(config, include_pad, divisor):
-    x, k, s, p, _, ceil = config
-    compare_with_torch(lambda t: F.avg_pool2d(t, k, s, p, ceil, include_pad, divisor),
-                       lambda t: TF.avg_pool2d(t, k, s, p, ceil, include_pad, divisor), [x])
-
-
-@examples(300)
-@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.one_of(st.none(), st.integers(1, 9)),
-       st.integers(0, 2**31))
-def test_adaptive_avg_pool2d_matches_torch(h, w, out_h, out_w, seed):
-    x = np.random.default_rng(seed).standard_normal((2, 3, h, w)).astype(np.float32)
-    compare_with_torch(lambda t: F.adaptive_avg_pool2d(t, (out_h, out_w)),
-                       lambda t: TF.adaptive_avg_pool2d(t, (out_h, out_w)), [x])
-
-
-@examples(60)
-@given(pool_configs())
-def test_max_pool2d_fast_path_equals_loops(config):
-    x, k, s, p, d, ceil = config
-    values, indices = F.max_pool2d(ms.tensor(x), k, s, p, d, ceil, return_indices=True)
-    want_values, want_indices = ref.max_pool2d_loops(x, k, s, p, d, ceil)
-    np.testing.assert_array_equal(values.data, want_values)
-    np.testing.assert_array_equal(indices.data, want_indices)
-
-
-@examples(60)
-@given(pool_configs(dilation=False), st.booleans(), st.sampled_from([None, 2]))
-def test_avg_pool2d_fast_path_equals_loops(config, include_pad, divisor):
-    x, k, s, p, _, ceil = config
-    ours = F.avg_pool2d(ms.tensor(x), k, s, p, ceil, include_pad, divisor).data
-    np.testing.assert_allclose(ours, ref.avg_pool2d_loops(x, k, s, p, ceil, include_pad, divisor),
-                               rtol=1e-5, atol=1e-6)
-
-
-@examples(60)
-@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9))
-def test_adaptive_avg_pool2d_fast_path_equals_loops(h, w, out_h, out_w):
-    x = np.random.default_rng(h * 100 + w).standard_normal((1, 2, h, w))
-    np.testing.assert_allclose(F.adaptive_avg_pool2d(ms.tensor(x), (out_h, out_w)).data,
-                               ref.adaptive_avg_pool2d_loops(x, (out_h, out_w)), rtol=1e-12)
 
 
 def test_slide_max_pooling_example():

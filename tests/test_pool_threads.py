@@ -1,24 +1,6 @@
-"""Shared by the pooling and interpolation tests: the one-thread fixture; and a test of
-``threads_for``, which runs small jobs' Numba kernels on one thread."""
+"""``threads_for`` runs small jobs' Numba kernels on one thread and restores the count after."""
 import numba
-import pytest
-
-from minseg.kernels._threads import threads_for
-
-torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: thread pools only add wake-up latency on a busy machine. (Numba's OpenMP layer
-    and torch share OpenMP's thread count, so both are set.)"""
-    previous = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous[1])
-    torch.set_num_threads(previous[0])
-
+from minseg.threads import threads_for
 
 def test_threads_for_uses_one_thread_for_small_jobs_and_restores():
     before = numba.get_num_threads()

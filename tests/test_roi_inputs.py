@@ -5,7 +5,7 @@ import pytest
 import minseg as ms
 import minseg.functional as F
 from minseg.functional.roi import roi_align_sampling_points
-from minseg.functional.roi_reference import bilinear_taps
+from minseg.functional.roi.reference import bilinear_taps
 
 
 def _feature_map():

@@ -130,7 +130,8 @@ import numpy as np
 
 import minseg as ms
 import minseg.functional as F
-from minseg.functional import conv_args, pool
+from minseg.functional.conv import geometry as _conv_geometry
+from minseg.functional.pool import geometry as _pool_geometry
 from minseg.testing import unavailable
 from minseg.viz import convolution as _cviz
 
@@ -155,7 +156,7 @@ for _ in range(50):
 _table += [((1000, 7), dict(stride=3, padding=3, dilation=2), 332, "hidden"),
            ((10, 10), {}, 1, "hidden: the kernel fills the input"), ((9, 2), dict(stride=8), 1, "hidden")]
 ### END HIDDEN TESTS
-with unavailable(conv_args.conv_out_size, pool.pool_output_size, _cviz.out_size):
+with unavailable(_conv_geometry.conv_out_size, _pool_geometry.pool_output_size, _cviz.out_size):
     for _args, _kwargs, _expected, _what in _table:
         _call = ", ".join([str(a) for a in _args] + [f"{k}={v}" for k, v in _kwargs.items()])
         _got = conv_output_size(*_args, **_kwargs)

@@ -25,8 +25,9 @@ def as_float_array(op: str, name: str, value) -> np.ndarray:
     return array
 
 
-def check_image(op: str, image) -> np.ndarray:
-    """The image as float64 (H, W, C); a 2-D (H, W) image becomes one channel."""
+def check_guide_image(op: str, image) -> np.ndarray:
+    """The CRF's guide image as float64 (H, W, C), channels last; a 2-D (H, W) image becomes one
+    channel. (The NCHW tensor check of the functional ops is minseg.functional.checks.check_image.)"""
     array = as_float_array(op, "image", image)
     if array.ndim == 2:
         array = array[:, :, None]

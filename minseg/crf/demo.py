@@ -42,7 +42,7 @@ def coarse_unary(image, num_labels: int = 3, factor: int = 16, confidence: float
     class is copied back to all its pixels (nearest upsampling). The unary is -ln P with P =
     ``confidence`` on the block's class and the rest shared by the others.
     """
-    image = C.check_image("coarse_unary", image)
+    image = C.check_guide_image("coarse_unary", image)
     if not 0 < confidence < 1 or num_labels < 2 or factor < 1:
         raise ValueError("coarse_unary: need 0 < confidence < 1, num_labels >= 2 and factor >= 1, got "
                          f"{confidence!r}, {num_labels!r}, {factor!r}")

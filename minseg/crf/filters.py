@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._threads import threads_for
-from ..kernels.crf_dense import dense_gaussian_filter
-from ..kernels.crf_update import potts_update, softmax_shifted_rows
-from ..kernels.lattice_stack import stacked_message
-from ..kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
+from ..threads import threads_for
+from .kernels.dense import dense_gaussian_filter
+from .kernels.update import potts_update, softmax_shifted_rows
+from .kernels.lattice_stack import stacked_message
+from .kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 from .dense import positions_colours
 
 

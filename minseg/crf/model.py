@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from . import _checks as C
-from ..kernels.crf_update import normalise_transposed, softmax_from_unary
+from .kernels.update import normalise_transposed, softmax_from_unary
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
 
@@ -64,7 +64,7 @@ class DenseCRF:
         The slide's numbers (x_A: unary 0.62, pairwise 4.85; x_B: 1.57, 0) come out with all weights and
         thetas 1, distance='chebyshev', grey values 0..255 and unary_from_probabilities(P, base=10).
         """
-        image = C.check_image("energy", image)
+        image = C.check_guide_image("energy", image)
         C.check_exact_size("energy", image)
         unary = C.check_unary("energy", unary, image)
         labels = C.check_labels("energy", labels, unary.shape[0], image.shape[:2])
@@ -90,7 +90,7 @@ class DenseCRF:
 
         Ties go to the first labeling in lexicographic order of the flattened map.
         """
-        image = C.check_image("minimize_exact", image)
+        image = C.check_guide_image("minimize_exact", image)
         C.check_exact_size("minimize_exact", image)
         unary = C.check_unary("minimize_exact", unary, image)
         C.check_choice("minimize_exact", "distance", distance, C.DISTANCES)
@@ -113,7 +113,7 @@ class DenseCRF:
 
     # ---- mean-field inference ----------------------------------------------------------------------
     def _prepare(self, op, unary, image, n_iter, method):
-        image = C.check_image(op, image)
+        image = C.check_guide_image(op, image)
         unary = C.check_unary(op, unary, image)
         n_iter = C.check_n_iter(op, n_iter)
         C.check_choice(op, "method", method, C.METHODS)
@@ -181,7 +181,7 @@ class DenseCRF:
 
         E_Q[E] = sum_i sum_l Q_i(l) θ_i(l) + sum_{i<j} W_ij (1 - sum_l Q_i(l) Q_j(l)), H = entropy.
         """
-        image = C.check_image("kl_objective", image)
+        image = C.check_guide_image("kl_objective", image)
         C.check_exact_size("kl_objective", image)
         unary = C.check_unary("kl_objective", unary, image)
         q = C.as_float_array("kl_objective", "q", q)

@@ -10,22 +10,22 @@ from ..ops.reduce import normalize_dims
 
 def relu(input: Tensor) -> Tensor:
     """max(0, x)."""
-    return _ew.LeakyReLU.apply(input, negative_slope=0.0)
+    return _ew.LeakyReLUFunction.apply(input, negative_slope=0.0)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return _ew.LeakyReLU.apply(input, negative_slope=float(negative_slope))
+    return _ew.LeakyReLUFunction.apply(input, negative_slope=float(negative_slope))
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x)), computed without overflow."""
-    return _ew.Sigmoid.apply(input)
+    return _ew.SigmoidFunction.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
     """(e^x - e^-x) / (e^x + e^-x) elementwise."""
-    return _ew.Tanh.apply(input)
+    return _ew.TanhFunction.apply(input)
 
 
 def log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
@@ -37,7 +37,7 @@ def log_sum_exp(a: np.ndarray, dim: int) -> np.ndarray:
     return m + np.log(np.exp(a - m).sum(axis=dim, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
         out = a - log_sum_exp(a, dim)
@@ -48,11 +48,11 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         # y_i = a_i - log sum e^a  =>  dL/da_i = g_i - softmax_i * sum_j g_j
-        (out,) = ctx.saved
+        (out,) = ctx.saved_tensors
         return (g - np.exp(out) * g.sum(axis=ctx.dim, keepdims=True),)
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
         out = np.exp(a - log_sum_exp(a, dim))
@@ -63,7 +63,7 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         # s_i = e^{a_i} / sum e^a  =>  dL/da_i = s_i (g_i - sum_j g_j s_j)
-        (s,) = ctx.saved
+        (s,) = ctx.saved_tensors
         return (s * (g - (g * s).sum(axis=ctx.dim, keepdims=True)),)
 
 
@@ -75,9 +75,9 @@ def _softmax_dim(op: str, input: Tensor, dim) -> int:
 
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the maximum for stability."""
-    return Softmax.apply(input, dim=_softmax_dim("softmax", input, dim))
+    return SoftmaxFunction.apply(input, dim=_softmax_dim("softmax", input, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``dim``; finite even where softmax would underflow to 0."""
-    return LogSoftmax.apply(input, dim=_softmax_dim("log_softmax", input, dim))
+    return LogSoftmaxFunction.apply(input, dim=_softmax_dim("log_softmax", input, dim))

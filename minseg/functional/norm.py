@@ -7,7 +7,7 @@ from ..autograd import Function, Tensor, as_array
 from .. import random as _random
 
 
-class BatchNorm(Function):
+class BatchNormFunction(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over every axis but 1."""
 
     @staticmethod
@@ -28,7 +28,7 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x_hat, inv_std, w = ctx.saved
+        x_hat, inv_std, w = ctx.saved_tensors
         axes = ctx.axes
         grad_weight = (g * x_hat).sum(axis=axes) if ctx.needs_input_grad[1] else None
         grad_bias = g.sum(axis=axes) if ctx.needs_input_grad[2] else None
@@ -74,11 +74,11 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
         mean, var = as_array(running_mean), as_array(running_var)
-    return BatchNorm.apply(input, weight, bias, mean=mean.astype(x.dtype), var=var.astype(x.dtype),
+    return BatchNormFunction.apply(input, weight, bias, mean=mean.astype(x.dtype), var=var.astype(x.dtype),
                            eps=eps, axes=axes, batch_stats=training)
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     @staticmethod
     def forward(ctx, a, mask=None):
         ctx.save_for_backward(mask)
@@ -86,7 +86,7 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved
+        (mask,) = ctx.saved_tensors
         return (g * mask,)
 
 
@@ -103,4 +103,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
     rng = generator if generator is not None else _random.default_generator()
     keep = rng.random(input.shape) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return Dropout.apply(input, mask=(keep * scale).astype(input.dtype))
+    return DropoutFunction.apply(input, mask=(keep * scale).astype(input.dtype))

@@ -26,7 +26,7 @@ def source_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
     return np.where((i >= 0) & (i < n), i, -1)
 
 
-class Pad(Function):
+class PadFunction(Function):
     @staticmethod
     def forward(ctx, a, maps=(), value=0.0):
         ctx.shape, ctx.maps = a.shape, maps
@@ -83,4 +83,4 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
             raise ValueError(f"pad: padding {pad} would make dim {axis} negative")
         if before or after:
             maps.append((axis, source_index(n, before, after, mode)))
-    return Pad.apply(input, maps=tuple(maps), value=value)
+    return PadFunction.apply(input, maps=tuple(maps), value=value)

@@ -75,19 +75,31 @@ def build(B):
             self.upscore8 = upsampler(num_classes, self.stride // 4)
 
         def forward(self, x):
+            return self.score_maps(x)["out"]
+
+        def score_maps(self, x):
+            """Every class-score map on the way to the output, by the Caffe layer names: 'score_fr'
+            (stride 32), then for 16s / 8s 'upscore2' + 'score_pool4' = 'fuse_pool4' (stride 16),
+            for 8s 'upscore_pool4' + 'score_pool3' = 'fuse_pool3' (stride 8); 'out' (stride 1)."""
             h, w = x.shape[-2:]
             if h % self.stride or w % self.stride:
                 raise ValueError(f"FCN: input height and width must be divisible by {self.stride}, "
                                  f"got {(h, w)}")
             *_, pool3, pool4, pool5 = self.backbone(x)
-            scores = self.score_fr(self.fc7(self.fc6(pool5)))
+            maps = {"score_fr": self.score_fr(self.fc7(self.fc6(pool5)))}
             if self.variant == "32s":
-                return self.upscore(scores)
-            scores = self.upscore2(scores) + self.score_pool4(pool4)  # fuse at stride 16
+                maps["out"] = self.upscore(maps["score_fr"])
+                return maps
+            maps["upscore2"], maps["score_pool4"] = self.upscore2(maps["score_fr"]), self.score_pool4(pool4)
+            maps["fuse_pool4"] = maps["upscore2"] + maps["score_pool4"]  # fuse at stride 16
             if self.variant == "16s":
-                return self.upscore16(scores)
-            scores = self.upscore_pool4(scores) + self.score_pool3(pool3)  # fuse at stride 8
-            return self.upscore8(scores)
+                maps["out"] = self.upscore16(maps["fuse_pool4"])
+                return maps
+            maps["upscore_pool4"], maps["score_pool3"] = self.upscore_pool4(maps["fuse_pool4"]), \
+                self.score_pool3(pool3)
+            maps["fuse_pool3"] = maps["upscore_pool4"] + maps["score_pool3"]  # fuse at stride 8
+            maps["out"] = self.upscore8(maps["fuse_pool3"])
+            return maps
 
     return namespace(FCN=FCN)
 

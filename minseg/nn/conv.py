@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import Tensor
-from ..functional._utils import pair
-from ..functional.conv_args import check_output_padding, output_padding_for, resolve_padding
+from ..functional.checks import pair
+from ..functional.conv.geometry import check_output_padding, output_padding_for, resolve_padding
 from . import init
 from .module import Module, Parameter
 

@@ -1,6 +1,10 @@
-"""Tensor operations (Functions with forward and backward) and the Tensor methods built on them."""
+"""Tensor operations (Functions with forward and backward), torch-named; ``Tensor``'s operators and
+methods (declared in :mod:`minseg.autograd`) call these."""
 from __future__ import annotations
 
+import sys
+
+from .. import autograd as _autograd
 from ..autograd import Tensor
 from . import elementwise as _ew
 from .elementwise import clamp, where
@@ -8,55 +12,73 @@ from .reduce import amax, matmul, mean, sum  # noqa: A004 - torch's names
 from .shape import cat, getitem, permute, reshape, stack, transpose
 
 __all__ = ["amax", "cat", "clamp", "exp", "log", "matmul", "mean", "permute", "reshape", "sqrt",
-           "stack", "sum", "transpose", "where"]
+           "stack", "sum", "transpose", "where", "add", "sub", "mul", "div", "pow", "neg", "abs", "relu",
+           "sigmoid", "tanh", "getitem"]
 
 
 def exp(input: Tensor) -> Tensor:
     """e^x elementwise (torch.exp)."""
-    return _ew.Exp.apply(input)
+    return _ew.ExpFunction.apply(input)
 
 
 def log(input: Tensor) -> Tensor:
     """Natural logarithm elementwise (torch.log)."""
-    return _ew.Log.apply(input)
+    return _ew.LogFunction.apply(input)
 
 
 def sqrt(input: Tensor) -> Tensor:
     """Square root elementwise (torch.sqrt)."""
-    return _ew.Sqrt.apply(input)
+    return _ew.SqrtFunction.apply(input)
 
 
-def _binary_method(function, op, reflected=False):
-    if reflected:
-        return lambda self, other: _ew.binary(function, op, other, self)
-    return lambda self, other: _ew.binary(function, op, self, other)
+def add(input, other) -> Tensor:
+    """input + other, broadcasting (torch.add); either may be a number or an ndarray."""
+    return _ew.binary(_ew.AddFunction, "add", input, other)
 
 
-def _install_operators() -> None:
-    """Attach the arithmetic operators and torch-named methods to Tensor."""
-    for name, function, op in [("add", _ew.Add, "add"), ("sub", _ew.Sub, "sub"),
-                               ("mul", _ew.Mul, "mul"), ("truediv", _ew.Div, "div"),
-                               ("pow", _ew.Pow, "pow")]:
-        setattr(Tensor, f"__{name}__", _binary_method(function, op))
-        setattr(Tensor, f"__r{name}__", _binary_method(function, op, reflected=True))
-    Tensor.__matmul__ = lambda self, other: matmul(self, other)
-    Tensor.__rmatmul__ = lambda self, other: matmul(Tensor(other, dtype=self.dtype), self)
-    Tensor.__neg__ = lambda self: _ew.Neg.apply(self)
-    Tensor.__getitem__ = getitem
-    methods = {
-        "exp": exp, "log": log, "sqrt": sqrt,
-        "abs": lambda self: _ew.Abs.apply(self),
-        "relu": lambda self: _ew.LeakyReLU.apply(self, negative_slope=0.0),
-        "sigmoid": lambda self: _ew.Sigmoid.apply(self),
-        "tanh": lambda self: _ew.Tanh.apply(self),
-        "sum": sum, "mean": mean, "amax": amax, "max": amax,
-        "matmul": matmul, "reshape": reshape, "view": reshape, "permute": permute,
-        "transpose": transpose, "clamp": clamp,
-        "flatten": lambda self, start_dim=0: reshape(self, self.shape[:start_dim] + (-1,)),
-    }
-    for name, fn in methods.items():
-        setattr(Tensor, name, fn)
-    Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self.ndim)))))
+def sub(input, other) -> Tensor:
+    """input - other, broadcasting (torch.sub)."""
+    return _ew.binary(_ew.SubFunction, "sub", input, other)
 
 
-_install_operators()
+def mul(input, other) -> Tensor:
+    """input * other, broadcasting (torch.mul)."""
+    return _ew.binary(_ew.MulFunction, "mul", input, other)
+
+
+def div(input, other) -> Tensor:
+    """input / other, broadcasting (torch.div)."""
+    return _ew.binary(_ew.DivFunction, "div", input, other)
+
+
+def pow(input, exponent) -> Tensor:  # noqa: A001 - torch's name
+    """input ** exponent, broadcasting (torch.pow)."""
+    return _ew.binary(_ew.PowFunction, "pow", input, exponent)
+
+
+def neg(input: Tensor) -> Tensor:
+    """-input (torch.neg)."""
+    return _ew.NegFunction.apply(input)
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001 - torch's name
+    """|input| elementwise (torch.abs)."""
+    return _ew.AbsFunction.apply(input)
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(input, 0) elementwise (torch.relu)."""
+    return _ew.LeakyReLUFunction.apply(input, negative_slope=0.0)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x) elementwise (torch.sigmoid)."""
+    return _ew.SigmoidFunction.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh elementwise (torch.tanh)."""
+    return _ew.TanhFunction.apply(input)
+
+
+_autograd._ops = sys.modules[__name__]  # the Tensor operators delegate to this module

@@ -40,7 +40,7 @@ def check_broadcast(op: str, a, b) -> None:
         ) from None
 
 
-class Add(Function):
+class AddFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -50,7 +50,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class SubFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -60,7 +60,7 @@ class Sub(Function):
         return g, -g
 
 
-class Mul(Function):
+class MulFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -68,11 +68,11 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g * b, g * a
 
 
-class Div(Function):
+class DivFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -81,11 +81,11 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         # d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g / b, -g * a / (b * b)
 
 
-class Neg(Function):
+class NegFunction(Function):
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -95,7 +95,7 @@ class Neg(Function):
         return (-g,)
 
 
-class Pow(Function):
+class PowFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
@@ -105,7 +105,7 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b ln a  (only where a > 0 is it defined)
-        a, b, out = ctx.saved
+        a, b, out = ctx.saved_tensors
         grad_a = g * b * np.power(a, b - 1)
         grad_b = None
         if ctx.needs_input_grad[1]:
@@ -114,7 +114,7 @@ class Pow(Function):
         return grad_a, grad_b
 
 
-class OutputDerivative(Function):
+class OutputDerivativeFunction(Function):
     """y = f(a) element-wise, for the f whose derivative is simplest in terms of y itself
     (exp: y, sqrt: 1/2y, sigmoid: y(1-y), tanh: 1-y^2): forward saves y, backward returns g f'(y)."""
 
@@ -134,16 +134,16 @@ class OutputDerivative(Function):
 
     @classmethod
     def backward(cls, ctx, g):
-        (out,) = ctx.saved
+        (out,) = ctx.saved_tensors
         return (g * cls.derivative(out),)
 
 
-class Exp(OutputDerivative):
+class ExpFunction(OutputDerivativeFunction):
     function = staticmethod(np.exp)
     derivative = staticmethod(lambda y: y)
 
 
-class Log(Function):
+class LogFunction(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -151,16 +151,16 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved
+        (a,) = ctx.saved_tensors
         return (g / a,)
 
 
-class Sqrt(OutputDerivative):
+class SqrtFunction(OutputDerivativeFunction):
     function = staticmethod(np.sqrt)
     derivative = staticmethod(lambda y: 1 / (2 * y))
 
 
-class Abs(Function):
+class AbsFunction(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -168,11 +168,11 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved
+        (a,) = ctx.saved_tensors
         return (g * np.sign(a),)  # torch also uses sign(0) = 0
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     """relu is the case negative_slope = 0: y = x for x > 0, slope * x otherwise."""
 
     @staticmethod
@@ -184,7 +184,7 @@ class LeakyReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (positive,) = ctx.saved
+        (positive,) = ctx.saved_tensors
         return (np.where(positive, g, g * g.dtype.type(ctx.slope)),)
 
 
@@ -195,17 +195,17 @@ def stable_sigmoid(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-class Sigmoid(OutputDerivative):
+class SigmoidFunction(OutputDerivativeFunction):
     function = staticmethod(stable_sigmoid)
     derivative = staticmethod(lambda s: s * (1 - s))
 
 
-class Tanh(OutputDerivative):
+class TanhFunction(OutputDerivativeFunction):
     function = staticmethod(np.tanh)
     derivative = staticmethod(lambda t: 1 - t * t)
 
 
-class Where(Function):
+class WhereFunction(Function):
     """where(condition, a, b): a where condition holds, b elsewhere; the gradient follows the choice."""
 
     @staticmethod
@@ -215,12 +215,12 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (condition,) = ctx.saved
+        (condition,) = ctx.saved_tensors
         zero = np.zeros((), dtype=g.dtype)
         return None, np.where(condition, g, zero), np.where(condition, zero, g)
 
 
-class Clamp(Function):
+class ClampFunction(Function):
     """Limit values to [min, max]; the gradient passes only where the value was not clipped."""
 
     @staticmethod
@@ -235,7 +235,7 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (inside,) = ctx.saved
+        (inside,) = ctx.saved_tensors
         return (np.where(inside, g, 0).astype(g.dtype, copy=False),)
 
 
@@ -259,11 +259,11 @@ def where(condition, input, other) -> Tensor:
     other = check_operand("where", like, other)
     check_broadcast("where", cond, input)
     check_broadcast("where", input, other)
-    return Where.apply(cond, input, other)
+    return WhereFunction.apply(cond, input, other)
 
 
 def clamp(input: Tensor, min=None, max=None) -> Tensor:
     """Clip ``input`` to [min, max] (torch.clamp); either bound may be None."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(input, min=min, max=max)
+    return ClampFunction.apply(input, min=min, max=max)

@@ -30,7 +30,7 @@ def _expand_back(g: np.ndarray, shape: tuple, dims: tuple, keepdim: bool) -> np.
     return np.broadcast_to(g, shape)
 
 
-class Sum(Function):
+class SumFunction(Function):
     @staticmethod
     def forward(ctx, a, dims=(), keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
@@ -42,7 +42,7 @@ class Sum(Function):
         return (np.array(_expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)),)
 
 
-class Mean(Function):
+class MeanFunction(Function):
     @staticmethod
     def forward(ctx, a, dims=(), keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
@@ -55,7 +55,7 @@ class Mean(Function):
         return (_expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) / ctx.count,)
 
 
-class Amax(Function):
+class AmaxFunction(Function):
     """Maximum over axes. Ties share the gradient equally, as torch.amax does."""
 
     @staticmethod
@@ -67,12 +67,12 @@ class Amax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (is_max,) = ctx.saved
+        (is_max,) = ctx.saved_tensors
         share = is_max / is_max.sum(axis=ctx.dims, keepdims=True)
         return (_expand_back(g, is_max.shape, ctx.dims, ctx.keepdim) * share.astype(g.dtype),)
 
 
-class MatMul(Function):
+class MatMulFunction(Function):
     """Batched matrix product with NumPy's broadcasting rules (as torch.matmul)."""
 
     @staticmethod
@@ -83,7 +83,7 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         # C = A B  =>  dA = G B^T, dB = A^T G (vectors are treated as 1-row / 1-column matrices)
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
@@ -107,17 +107,17 @@ def _reduce(function, op, input: Tensor, dim, keepdim) -> Tensor:
 
 def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch's name
     """Sum over ``dim`` (all axes when None)."""
-    return _reduce(Sum, "sum", input, dim, keepdim)
+    return _reduce(SumFunction, "sum", input, dim, keepdim)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (all axes when None)."""
-    return _reduce(Mean, "mean", input, dim, keepdim)
+    return _reduce(MeanFunction, "mean", input, dim, keepdim)
 
 
 def amax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (all axes when None); the values only, like torch.amax."""
-    return _reduce(Amax, "amax", input, dim, keepdim)
+    return _reduce(AmaxFunction, "amax", input, dim, keepdim)
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
@@ -139,4 +139,4 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         np.broadcast_shapes(a[:-2], b[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dims of {a} and {b} cannot be broadcast") from None
-    return MatMul.apply(input, other)
+    return MatMulFunction.apply(input, other)

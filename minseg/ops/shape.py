@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 
 
-class Reshape(Function):
+class ReshapeFunction(Function):
     @staticmethod
     def forward(ctx, a, shape=()):
         ctx.shape = a.shape
@@ -20,7 +20,7 @@ class Reshape(Function):
         return (g.reshape(ctx.shape),)
 
 
-class Permute(Function):
+class PermuteFunction(Function):
     @staticmethod
     def forward(ctx, a, dims=()):
         ctx.inverse = tuple(np.argsort(dims))
@@ -31,7 +31,7 @@ class Permute(Function):
         return (np.transpose(g, ctx.inverse),)
 
 
-class GetItem(Function):
+class GetItemFunction(Function):
     """x[index]; the gradient is scattered back (added, so repeated indices accumulate)."""
 
     @staticmethod
@@ -46,7 +46,7 @@ class GetItem(Function):
         return (grad,)
 
 
-class Concatenate(Function):
+class ConcatenateFunction(Function):
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.splits = np.cumsum([a.shape[dim] for a in arrays])[:-1]
@@ -58,7 +58,7 @@ class Concatenate(Function):
         return tuple(np.split(g, ctx.splits, axis=ctx.dim))
 
 
-class Stack(Function):
+class StackFunction(Function):
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.dim = dim
@@ -86,7 +86,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
             f"reshape: shape {shape} is invalid for input of shape {input.shape} "
             f"({input.size} elements)"
         ) from None
-    return Reshape.apply(input, shape=tuple(shape))
+    return ReshapeFunction.apply(input, shape=tuple(shape))
 
 
 def permute(input: Tensor, *dims) -> Tensor:
@@ -96,7 +96,7 @@ def permute(input: Tensor, *dims) -> Tensor:
     axes = tuple(_axis("permute", d, input.ndim) for d in dims)
     if sorted(axes) != list(range(input.ndim)):
         raise ValueError(f"permute: dims must be a permutation of 0..{input.ndim - 1}, got {dims}")
-    return Permute.apply(input, dims=axes)
+    return PermuteFunction.apply(input, dims=axes)
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -104,7 +104,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     dims = list(range(input.ndim))
     a, b = _axis("transpose", dim0, input.ndim), _axis("transpose", dim1, input.ndim)
     dims[a], dims[b] = dims[b], dims[a]
-    return Permute.apply(input, dims=tuple(dims))
+    return PermuteFunction.apply(input, dims=tuple(dims))
 
 
 def getitem(input: Tensor, index) -> Tensor:
@@ -117,7 +117,7 @@ def getitem(input: Tensor, index) -> Tensor:
         input.data[index]
     except IndexError as error:
         raise IndexError(f"index: {error} (tensor of shape {input.shape})") from None
-    return GetItem.apply(input, index=index)
+    return GetItemFunction.apply(input, index=index)
 
 
 def _check_same(op: str, tensors) -> list:
@@ -143,7 +143,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
                 f"cat: tensors[{i}] has shape {t.shape}, expected {tensors[0].shape} "
                 f"except along dim {axis}"
             )
-    return Concatenate.apply(*tensors, dim=axis)
+    return ConcatenateFunction.apply(*tensors, dim=axis)
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
@@ -153,4 +153,4 @@ def stack(tensors, dim: int = 0) -> Tensor:
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensors[{i}] has shape {t.shape}, expected {tensors[0].shape}")
     axis = _axis("stack", dim, tensors[0].ndim + 1)
-    return Stack.apply(*tensors, dim=axis)
+    return StackFunction.apply(*tensors, dim=axis)

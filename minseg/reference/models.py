@@ -4,7 +4,7 @@ names, shapes and forward passes match :mod:`minseg.models` one to one.
     from minseg.reference.models import FCN      # a torch.nn.Module class (torch imported here)
     net = FCN(11, variant='8s')
 
-Classes: FCN, UNet, SegNet, DeepLabV3, DeepLabV3Plus, DeepLabLargeFOV, MaskHeadModel; also
+Classes: FCN, UNet, SegNet, DeepLabV3, DeepLabV3Plus, DeepLabLargeFOV, MaskHeadModel, SETR; also
 ``mask_loss``. ``torch_models(device)`` gives them all in one namespace.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
-from ..models import MODEL_CLASSES, deeplab, fcn, mask_head, segnet, unet
+from ..models import MODEL_CLASSES, deeplab, fcn, mask_head, segnet, setr, unet
 from .backend import torch_backend
 
-_BUILDERS = (fcn, unet, segnet, deeplab, mask_head)
+_BUILDERS = (fcn, unet, segnet, deeplab, mask_head, setr)
 
 
 @functools.lru_cache(maxsize=None)

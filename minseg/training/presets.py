@@ -33,6 +33,11 @@ CPU = {
     "deeplab_largefov": ("DeepLabLargeFOV", dict(fc_width=128, fov_rate=4, dropout=0.1, **_VGG_CPU), _ADAM),
     "mask_roialign": ("MaskHeadModel", dict(_MASK_CPU, pooler="align"), dict(_ADAM, lr=5e-3)),
     "mask_roipool": ("MaskHeadModel", dict(_MASK_CPU, pooler="pool"), dict(_ADAM, lr=5e-3)),
+    # SETR: 8x8 patches (64 tokens), 4 pre-norm layers of width 64, the progressive-upsampling decoder;
+    # a transformer wants a smaller lr than the CNNs and a linear warm-up
+    "setr": ("SETR", dict(image_size=64, patch_size=8, embed_dim=64, depth=4, num_heads=4, mlp_ratio=2,
+                          decoder="pup", decoder_width=32, dropout=0.0),
+             dict(_ADAM, lr=2e-3, warmup=30)),
 }
 
 _SGD = dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -47,6 +52,9 @@ FULL = {
     "deeplab_largefov": ("DeepLabLargeFOV", dict(), dict(_SGD, lr=1e-3)),
     "mask_roialign": ("MaskHeadModel", dict(width=256, feature_stride=8, pooler="align"), _SGD),
     "mask_roipool": ("MaskHeadModel", dict(width=256, feature_stride=8, pooler="pool"), _SGD),
+    # SETR with a ViT-Base encoder (SETR-L is embed_dim 1024, depth 24, 16 heads) for 128x128 scenes
+    "setr": ("SETR", dict(image_size=128, patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4,
+                          decoder="pup", decoder_width=256, dropout=0.1), dict(_SGD, lr=1e-3)),
 }
 
 SCALES = {"cpu": CPU, "full": FULL}

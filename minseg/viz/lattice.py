@@ -1,6 +1,6 @@
 """Lecture 07's picture of the permutohedral lattice: splat, blur and slice, in plain NumPy, in 2-D.
 
-The CRF's fast filter (``minseg.kernels.permutohedral``, Numba) works in any dimension; this is the
+The CRF's fast filter (``minseg.crf.kernels.permutohedral``, Numba) works in any dimension; this is the
 same algorithm written for reading and drawing, one array operation per step:
 
     embed  each feature vector f (d,) is scaled and lifted onto the plane sum(x) = 0 of R^(d+1), where

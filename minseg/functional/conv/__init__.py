@@ -1,0 +1,15 @@
+"""The convolution family: unfold (im2col), fold (col2im), conv2d, conv_transpose2d, conv_matrix.
+
+- ``ops.py``: the public ops and their Functions (forward + backward, GEMM over im2col columns);
+- ``geometry.py``: argument checks and output-size arithmetic (``Geometry``, padding rules);
+- ``reference.py``: the plain loops, ``<op>_reference`` with the op's own signature;
+- ``kernels.py``: the Numba kernels (im2col / col2im, depthwise convolution);
+- ``matrix.py``: conv_matrix, the convolution as a dense matrix (the lectures draw it);
+- ``workspace.py``: reusable scratch buffers and a GEMM helper for the fast path.
+"""
+from .matrix import conv_matrix
+from .ops import conv2d, conv_transpose2d, fold, unfold
+from .reference import conv2d_reference, conv_transpose2d_reference, fold_reference, unfold_reference
+
+__all__ = ["unfold", "fold", "conv2d", "conv_transpose2d", "conv_matrix", "unfold_reference", "fold_reference",
+           "conv2d_reference", "conv_transpose2d_reference"]
