@@ -18,6 +18,9 @@ metadata is fixed, so the same sources always give the same bytes and ``check`` 
 """
 from __future__ import annotations
 
+import copy
+import json
+import platform
 import re
 from pathlib import Path
 
@@ -38,7 +41,12 @@ CHECK_OUTPUT_TAG = "nbval-check-output"
 RUN_ON_TAG = "raises-exception"
 DEFAULT_HINT = "replace this line with your solution (see the text above)"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-LANGUAGE_INFO = {"file_extension": ".py", "mimetype": "text/x-python", "name": "python"}
+# What ipykernel reports and JupyterLab writes into the metadata when a notebook opens: a notebook that
+# lacks any of it is marked unsaved ("changed") the moment it is opened. ``version`` is the Python that
+# builds (a kernel of another patch version still changes it; ``check`` and ``build`` ignore it).
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3", "version": platform.python_version()}
 _HINT_PREFIX = re.compile(r"^[\s:\-—]*(hint\s*:)?\s*", re.IGNORECASE)
 # Cells every lecture gets from the build (so no lecture can forget them): a note on grading after the
 # title cell, and at the end a locked cell that grades the saved notebook from inside JupyterLab.
@@ -178,7 +186,7 @@ def render(lecture: Lecture, student: bool = True) -> nbformat.NotebookNode:
     if missing:
         raise CourseError(f"{lecture.source.name}: syllabus.toml gives points to {missing} but no cell has "
                           "that grade_id")
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO),
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": copy.deepcopy(LANGUAGE_INFO),
                    "course": {"lecture": lecture.id, "title": lecture.title,
                               "edition": "student" if student else "solution"}}
     return nb
@@ -191,8 +199,21 @@ def to_bytes(nb: nbformat.NotebookNode) -> bytes:
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 
+def _same_but_python_version(old: bytes, new: bytes) -> bool:
+    """Equal notebooks, or equal but for the builder's Python version in ``language_info``."""
+    if old == new:
+        return True
+    try:
+        old_nb, new_nb = json.loads(old), json.loads(new)
+    except ValueError:
+        return False
+    for nb in (old_nb, new_nb):
+        nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    return old_nb == new_nb
+
+
 def _write_if_changed(path: Path, data: bytes) -> bool:
-    if path.is_file() and path.read_bytes() == data:
+    if path.is_file() and _same_but_python_version(path.read_bytes(), data):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -222,7 +243,7 @@ def stale(course: Course, out_dir: Path) -> list[str]:
         path = out_dir / lecture.notebook_name
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif path.read_bytes() != to_bytes(render(lecture, student=True)):
+        elif not _same_but_python_version(path.read_bytes(), to_bytes(render(lecture, student=True))):
             problems.append(f"{path}: differs from {lecture.source.relative_to(course.root.parent)}")
     known = {lecture.notebook_name for lecture in course.lectures}
     problems += [f"{path}: not in syllabus.toml" for path in sorted(out_dir.glob("*.ipynb"))

@@ -408,3 +408,21 @@ def test_cli_grade_exits_1_and_counts_the_lectures_points_when_a_file_cannot_be_
     assert [(n["lecture"], n["earned"], n["possible"], n["graded"]) for n in (unreadable, missing)] == [
         ("01_demo", 0, 4, False), ("01_demo", 0, 4, False)]
     assert captured.err.count("could not grade") == 2
+
+
+def test_built_notebooks_carry_the_language_info_jupyterlab_writes_on_open(demo, tmp_path):
+    """JupyterLab replaces ``language_info`` by the kernel's on open; anything missing marks a fresh
+    notebook unsaved. Only the Python patch version may differ between builders (ignored by check)."""
+    import platform
+
+    info = render(demo.lectures[0]).metadata["language_info"]
+    assert info == {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                    "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                    "pygments_lexer": "ipython3", "version": platform.python_version()}
+    build(demo, tmp_path)
+    path = tmp_path / "01_demo.ipynb"
+    other = path.read_bytes().replace(f'"version": "{platform.python_version()}"'.encode(), b'"version": "3.11.0"')
+    assert other != path.read_bytes()
+    path.write_bytes(other)
+    assert stale(demo, tmp_path) == [] and build(demo, tmp_path) == []
+    assert path.read_bytes() == other  # another builder's patch version is kept, not churned

@@ -198,3 +198,47 @@ def test_conv_stepper_ticks_are_whole_cells():
     for ax in fig.axes[:2]:
         ticks = np.concatenate([ax.get_xticks(), ax.get_yticks()])
         np.testing.assert_array_equal(ticks, np.round(ticks))
+
+
+def _texts(fig):
+    """Every piece of text a figure draws (titles, labels, tick labels, annotations) after a draw."""
+    _renderer(fig)
+    return [t for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))
+            if t.get_text().strip() and t.get_visible()]
+
+
+def test_lecture_02_widgets_text_is_at_least_10_px_and_the_matrix_fits_one_screen():
+    """8 pt at the figures' 90 dpi is 10 px; the conv matrix (with its sliders) must fit ~900 px."""
+    stepper = cviz.ConvStepper(np.arange(36.0).reshape(6, 6), np.ones((3, 3)))
+    for fig in (stepper.draw(4, 1, 2, 1), cviz.draw_conv_matrix(np.ones((3, 3)), (6, 6), padding=2),
+                cviz.draw_conv_matrix(np.ones((3, 3)), (4, 4), padding=1)):
+        sizes = {t.get_text(): t.get_fontsize() for t in _texts(fig)}
+        assert min(sizes.values()) >= 8, sorted(sizes.items(), key=lambda kv: kv[1])[:3]
+        assert fig.get_size_inches()[1] * fig.dpi <= 540 and fig.dpi == 90
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 2)])
+def test_conv_stepper_update_moves_the_step_on_the_same_figure_like_a_fresh_draw(stride, padding, dilation):
+    rng = np.random.default_rng(7)
+    stepper = cviz.ConvStepper(rng.integers(0, 9, size=(7, 6)).astype(float), rng.normal(size=(3, 3)))
+    fig = stepper.draw(0, stride, padding, dilation)
+    for step in (1, 3):
+        assert stepper.update(fig, step, stride, padding, dilation)
+        moved = dict(stepper.last)
+        fresh = stepper.draw(step, stride, padding, dilation)
+        assert moved["window"] == stepper.last["window"] and moved["value"] == stepper.last["value"]
+        np.testing.assert_array_equal(fig.axes[2].images[0].get_array().filled(np.nan),
+                                      fresh.axes[2].images[0].get_array().filled(np.nan))
+        assert [t.get_text() for t in fig.axes[2].texts] == [t.get_text() for t in fresh.axes[2].texts]
+        assert fig.axes[1].get_xlabel() == fresh.axes[1].get_xlabel()
+        assert [p.get_xy() for p in fig.axes[0].patches] == [p.get_xy() for p in fresh.axes[0].patches]
+    assert not stepper.update(fig, 0, stride + 1, padding, dilation)  # another layout: a new figure
+
+
+def test_widget_uses_update_for_the_step_and_draws_anew_for_the_layout():
+    widget = cviz.ConvStepper(np.ones((5, 5)), np.ones((3, 3))).widget()
+    first = widget.figure
+    widget.controls["step"].value = 2
+    assert widget.figure is first and widget.seconds > 0
+    widget.controls["stride"].value = 2
+    assert widget.figure is not first and widget.figure.axes[2].images[0].get_array().shape == (2, 2)

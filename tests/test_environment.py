@@ -1,5 +1,6 @@
 """The set-up files agree: environment.yml pins exactly what pyproject.toml pins; torch is pinned to
-the pair that installs here; the README's test command is what .ci/run runs; import stays light."""
+the pair that installs here; the README's test command is what .ci/run runs (then the browser test);
+import stays light."""
 import re
 import subprocess
 import sys
@@ -10,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pyproject_pins():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + [d for extra in project.get("optional-dependencies", {}).values() for d in extra]
     return sorted(d.replace(" ", "").lower() for d in deps)
 
 
@@ -35,8 +37,16 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     command = re.search(r"^make test\b", readme, re.M)
     assert command, "README must state `make test`"
-    ci = [ln for ln in (ROOT / ".ci/run").read_text().splitlines() if ln and not ln.startswith("#")]
-    assert ci[-1].strip() == "make test"
+    ci = [ln.strip() for ln in (ROOT / ".ci/run").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert ci[-2:] == ["make test", "make browser-test"]
+    assert re.search(r"^make browser-test\b", readme, re.M), "README must say how to run the browser test"
+
+
+def test_the_browser_extra_pins_playwright_and_the_makefile_installs_it():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert [p for p in extras["browser"] if p.startswith("playwright==")], extras
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'pip install --quiet -e ".[browser]"' in makefile and "course.browser" in makefile
 
 
 def test_import_minseg_does_not_import_torch_or_numba_kernels():

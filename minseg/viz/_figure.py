@@ -6,33 +6,50 @@ the figure's data; the widget only redraws it into its Output whenever a control
 Figures are :class:`LectureFigure` objects (a ``matplotlib.figure.Figure`` made without pyplot), so no
 global figure state builds up, nothing is drawn twice, and a figure shows itself as a PNG in Jupyter
 even before pyplot has loaded its inline backend.
+
+A redraw must take at most 0.5 s on 2 cores (and a Play button ticks slower than that), so widget
+figures use fixed margins (a constrained layout draws everything twice) and cheap grid lines, and a
+widget may give an ``update(figure, **values) -> bool`` that changes the shown figure's artists in
+place (e.g. only the step moved) instead of drawing a new figure.
 """
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 from matplotlib.figure import Figure
 
 
+DPI = 90  # the figures' pixels per inch: fontsize 8 pt is 10 px, the smallest text a lecture uses
+
+
 class LectureFigure(Figure):
     """A Figure that renders itself in Jupyter (``_repr_png_``) without going through pyplot."""
 
+    def __init__(self, *args, dpi=DPI, **kwargs):
+        super().__init__(*args, dpi=dpi, **kwargs)
+
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=90)
+        # fast zlib level: a widget's PNG is made on every redraw and only travels to the local browser
+        self.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
         return buffer.getvalue()
 
 
 class FigureWidget:
-    """Controls (a dict name -> ipywidget) driving ``draw``; ``ui`` is the box to display."""
+    """Controls (a dict name -> ipywidget) driving ``draw``; ``ui`` is the box to display.
 
-    def __init__(self, draw, controls: dict, extra=()):
+    ``update(figure, **values) -> bool``, when given, is tried first on every change: it changes the
+    shown figure in place and says whether it could (False: ``draw`` makes a new figure).
+    ``seconds`` is how long the last redraw took (drawing and PNG encoding)."""
+
+    def __init__(self, draw, controls: dict, extra=(), update=None):
         import ipywidgets as widgets
 
-        self.draw, self.controls = draw, controls
+        self.draw, self.update, self.controls = draw, update, controls
         self.output = widgets.Output()
-        self.figure = None
+        self.figure, self.seconds = None, 0.0
         for control in controls.values():
             control.observe(self.refresh, names="value")
         self.ui = widgets.VBox([widgets.HBox(list(extra) + list(controls.values())), self.output])
@@ -44,12 +61,17 @@ class FigureWidget:
 
     def refresh(self, change=None) -> Figure:
         """Redraw with the controls' current values (called by every control change)."""
-        from IPython.display import display
+        from IPython.display import Image, display
 
-        self.figure = self.draw(**self.values())
+        started, values = time.perf_counter(), self.values()
+        if not (self.figure is not None and self.update is not None and self.update(self.figure, **values)):
+            self.figure = self.draw(**values)
+        # our own PNG: pyplot's inline backend would render a Figure with bbox_inches="tight" (a second pass)
+        png = Image(self.figure._repr_png_()) if hasattr(self.figure, "_repr_png_") else self.figure
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.figure)
+            display(png)
+        self.seconds = time.perf_counter() - started
         return self.figure
 
     def _ipython_display_(self):
@@ -67,7 +89,7 @@ def message_figure(text: str, figsize=(6, 1.5)) -> Figure:
     return fig
 
 
-def annotate_cells(ax, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = False, fontsize: int = 8,
+def annotate_cells(ax, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = False, fontsize: float = 8,
                    image=None):
     """Write every entry of a small 2-D array in its imshow cell; given the ``image`` (the AxesImage
     drawn from ``values``), the text is white on dark cells so it stays readable."""
@@ -86,8 +108,8 @@ def _text_colour(image, value: float) -> str:
 
 
 def grid_lines(ax, shape, colour="0.7"):
-    """Thin lines between the cells of an imshow of ``shape`` (rows, cols)."""
-    ax.set_xticks(np.arange(-0.5, shape[1], 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, shape[0], 1), minor=True)
-    ax.grid(which="minor", color=colour, linewidth=0.5)
-    ax.tick_params(which="minor", length=0)
+    """Thin lines between the cells of an imshow of ``shape`` (rows, cols): two line collections (minor
+    ticks with a grid cost a tick object per line, measured and laid out on every redraw)."""
+    rows, cols = shape
+    ax.hlines(np.arange(-0.5, rows, 1), -0.5, cols - 0.5, colors=colour, linewidth=0.5)
+    ax.vlines(np.arange(-0.5, cols, 1), -0.5, rows - 0.5, colors=colour, linewidth=0.5)

@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._figure import FigureWidget, LectureFigure, annotate_cells, grid_lines, message_figure
+from ._figure import DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, grid_lines, message_figure
 
 
 def out_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
@@ -52,18 +52,66 @@ class ConvStepper:
 
     def draw(self, step: int = 0, stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:
         """The update function: padded input with the window, the im2col matrix with the current
-        column, and the output filled up to the current cell."""
-        if 0 in (self.layout(stride, padding, dilation)["oh"], self.layout(stride, padding, dilation)["ow"]):
+        column, and the output filled up to the current cell. Fixed margins (no constrained layout:
+        it would draw everything twice); ``update`` then moves the step on the same figure."""
+        lay = self.layout(stride, padding, dilation)
+        if 0 in (lay["oh"], lay["ow"]):
             self.last = {"output": np.zeros((0, 0))}
             return message_figure("no output: the dilated kernel is larger than the padded input")
-        fig = LectureFigure(figsize=(12, 4), layout="constrained")
-        self.draw_into(fig.subplots(1, 3, width_ratios=[1, 1.6, 0.8]), step, stride, padding, dilation)
+        fig = LectureFigure(figsize=(12, 4))
+        axes = fig.subplots(1, 3, width_ratios=[1, 1.6, 0.8],
+                            gridspec_kw=dict(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.25))
+        fig.step_artists = self.draw_into(axes, step, stride, padding, dilation)
         return fig
 
-    def draw_into(self, axes, step: int, stride: int, padding: int, dilation: int) -> None:
-        """Draw one step on three given axes (input, im2col, output); fills ``self.last``."""
+    def update(self, fig, step: int = 0, stride: int = 1, padding: int = 0, dilation: int = 1) -> bool:
+        """Show another step on a figure from ``draw`` with the same stride, padding and dilation by
+        moving its artists (the window, the column frame, the output cells); False when it cannot."""
+        artists = getattr(fig, "step_artists", None)
+        if artists is None or artists["setting"] != (stride, padding, dilation):
+            return False
+        self._show_step(artists, step)
+        return True
+
+    def draw_into(self, axes, step: int, stride: int, padding: int, dilation: int) -> dict:
+        """Draw one step on three given axes (input, im2col, output); fills ``self.last`` and returns
+        the artists that change from step to step (for ``update``)."""
         ax_in, ax_cols, ax_out = axes
         lay = self.layout(stride, padding, dilation)
+        self._draw_input(ax_in, lay["padded"], padding)
+        ax_cols.imshow(lay["cols"], cmap="Greys", aspect="auto", interpolation="nearest")
+        ax_cols.set_ylabel("kernel tap")
+        for axis in (ax_cols.xaxis, ax_cols.yaxis, ax_in.xaxis, ax_in.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True))  # few columns: no ticks at -0.5, 0.5, ...
+        limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
+        picture = ax_out.imshow(np.full((lay["oh"], lay["ow"]), np.nan), cmap="coolwarm",
+                                interpolation="nearest", vmin=-limit, vmax=limit)
+        grid_lines(ax_out, picture.get_array().shape)
+        ax_out.set_xticks(range(lay["ow"]))
+        ax_out.set_yticks(range(lay["oh"]))
+        cell_font = 9 if max(lay["oh"], lay["ow"]) <= 6 else 8
+        taps = self.window(0, stride, padding, dilation)
+        artists = {
+            "setting": (stride, padding, dilation), "layout": lay, "axes": axes, "picture": picture,
+            "format": "{:.0f}" if np.allclose(lay["output"], np.round(lay["output"])) else "{:.1f}",
+            "taps": [ax_in.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, fc=(0.85, 0.2, 0.1, 0.35),
+                                               ec="C3")) for r, c in taps],
+            "tap_labels": [ax_in.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=8, color="C3",
+                                      bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
+                           for (r, c), weight in zip(taps, self.kernel.ravel())],
+            "column": ax_cols.add_patch(Rectangle((-0.5, -0.5), 1, lay["cols"].shape[0], fill=False, ec="C3",
+                                                  lw=2)),
+            "cells": [ax_out.text(c, r, "", ha="center", va="center", fontsize=cell_font)
+                      for r in range(lay["oh"]) for c in range(lay["ow"])],
+            "frame": ax_out.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="C3", lw=2)),
+        }
+        self._show_step(artists, step)
+        return artists
+
+    def _show_step(self, artists: dict, step: int) -> None:
+        """Put every step-dependent artist where output cell ``step`` needs it; fills ``self.last``."""
+        lay, (stride, padding, dilation) = artists["layout"], artists["setting"]
+        _, ax_cols, ax_out = artists["axes"]
         n_cells = lay["oh"] * lay["ow"]
         step = int(np.clip(step, 0, n_cells - 1))
         taps = self.window(step, stride, padding, dilation)
@@ -72,38 +120,29 @@ class ConvStepper:
         shown = shown.reshape(lay["oh"], lay["ow"])
         self.last = {"step": step, "window": taps, "column": lay["cols"][:, step], "output": shown,
                      "value": float(lay["output"].ravel()[step])}
-        self._draw_input(ax_in, lay["padded"], padding, taps)
-        ax_cols.imshow(lay["cols"], cmap="Greys", aspect="auto", interpolation="nearest")
-        ax_cols.add_patch(Rectangle((step - 0.5, -0.5), 1, lay["cols"].shape[0], fill=False, ec="C3", lw=2))
+        for (r, c), patch, label in zip(taps, artists["taps"], artists["tap_labels"]):
+            patch.set_xy((c - 0.5, r - 0.5))
+            label.set_position((c, r))
+        artists["column"].set_x(step - 0.5)
         ax_cols.set_title(f"im2col: {lay['cols'].shape[0]} taps x {n_cells} windows", fontsize=10)
         column = ", ".join(f"{v:g}" for v in self.last["column"])
         ax_cols.set_xlabel(f"column {step} = window {step}: [{column}] · kernel = {self.last['value']:g}",
-                           fontsize=8)
-        ax_cols.set_ylabel("kernel tap")
-        for axis in (ax_cols.xaxis, ax_cols.yaxis, ax_in.xaxis, ax_in.yaxis):
-            axis.set_major_locator(MaxNLocator(integer=True))  # few columns: no ticks at -0.5, 0.5, ...
+                           fontsize=9)
+        artists["picture"].set_data(shown)
+        for text, value in zip(artists["cells"], shown.ravel()):
+            text.set_text(artists["format"].format(value) if np.isfinite(value) else "")
+            if np.isfinite(value):
+                text.set_color(_text_colour(artists["picture"], value))
         r, c = divmod(step, lay["ow"])
-        limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
-        picture = ax_out.imshow(shown, cmap="coolwarm", interpolation="nearest", vmin=-limit, vmax=limit)
-        integral = np.allclose(lay["output"], np.round(lay["output"]))
-        annotate_cells(ax_out, shown, "{:.0f}" if integral else "{:.1f}", image=picture,
-                       fontsize=9 if max(shown.shape) <= 6 else 7)
-        ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="C3", lw=2))
-        grid_lines(ax_out, shown.shape)
-        ax_out.set_xticks(range(lay["ow"]))
-        ax_out.set_yticks(range(lay["oh"]))
+        artists["frame"].set_xy((c - 0.5, r - 0.5))
         ax_out.set_title(f"output {lay['oh']}x{lay['ow']}: y[{r},{c}] = {self.last['value']:g}", fontsize=10)
 
-    def _draw_input(self, ax, padded: np.ndarray, padding: int, taps) -> None:
+    def _draw_input(self, ax, padded: np.ndarray, padding: int) -> None:
         ax.imshow(padded, cmap="Greys", interpolation="nearest", vmin=min(0, padded.min()))
         if padding:
             h, w = padded.shape
             ax.add_patch(Rectangle((padding - 0.5, padding - 0.5), w - 2 * padding, h - 2 * padding,
                                    fill=False, ec="C0", lw=1.5, ls="--"))
-        for (r, c), weight in zip(taps, self.kernel.ravel()):
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, fc=(0.85, 0.2, 0.1, 0.35), ec="C3"))
-            ax.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=7, color="C3",
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
         grid_lines(ax, padded.shape)
         pad_note = f" + padding {padding}" if padding else ""
         ax.set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}{pad_note}", fontsize=10)
@@ -127,7 +166,8 @@ class ConvStepper:
         play = widgets.Play(value=0, min=0, max=step.max, interval=600, description="walk the kernel")
         widgets.jslink((play, "value"), (step, "value"))
         widgets.dlink((step, "max"), (play, "max"))
-        return FigureWidget(self.draw, controls, extra=[play])
+        # a redraw of a step moves a few artists (well under the 0.5 s a lecture allows); Play ticks slower
+        return FigureWidget(self.draw, controls, extra=[play], update=self.update)
 
     def static_figure(self, steps=(0, 1, 5), stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:
         """A few steps, one row each, for a reader without a kernel."""
@@ -150,13 +190,17 @@ def draw_conv_matrix(kernel: np.ndarray, input_size, stride: int = 1, padding: i
         fig = message_figure(f"no matrix: {exc}")
         fig.matrix = np.zeros((0, 0))
         return fig
-    fig = LectureFigure(figsize=(min(12, 2 + 0.35 * matrix.shape[1]), min(8, 1.5 + 0.35 * matrix.shape[0])),
-                 layout="constrained")
+    rows, cols = matrix.shape
+    # at most 12 x 6 inches (1080 x 540 px): with its sliders the widget fits one screen; fixed margins
+    width, height = min(12, 1.2 + 0.35 * cols), min(6, 1.5 + 0.35 * rows)
+    fig = LectureFigure(figsize=(width, height))
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.15 / width, bottom=0.6 / height, top=1 - 0.65 / height)
     ax = fig.subplots()
     limit = max(1e-12, np.abs(matrix).max())
     picture = ax.imshow(np.where(matrix == 0, np.nan, matrix), cmap="coolwarm", vmin=-limit, vmax=limit,
                         interpolation="nearest")
-    if matrix.size <= 400:
+    cell_px = DPI * min((width - 1) / cols, (height - 1.25) / rows)
+    if cell_px >= 16:  # room for a number of 10 px in every cell
         annotate_cells(ax, matrix, skip_zero=True, image=picture)
     grid_lines(ax, matrix.shape)
     ax.set_xlabel("input pixel (flattened)")
