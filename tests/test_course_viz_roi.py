@@ -1,11 +1,17 @@
 """Lecture 08's RoI quantisation explorer without a browser: call ``draw``, read the figure's data.
 Expected values are worked out by hand (the bins and sample points) or computed by torchvision."""
 import numpy as np
+from matplotlib.collections import PathCollection
 import pytest
 import torch
 import torchvision
 
 from minseg.viz import roi
+
+
+def _scatter(ax):
+    """The axes' scatter of sample points (its other collections are the grid's lines)."""
+    return next(c for c in ax.collections if isinstance(c, PathCollection))
 
 BOX = (1.3, 2.2, 8.6, 9.4)
 
@@ -62,7 +68,7 @@ def test_roialign_samples_by_hand(explorer, aligned):
     # box (1, 2)-(5, 4), 2x2 bins of 2 x 1 pixels, 2x2 samples each, at start + (s + 1/2) * bin / 2
     fig = explorer.draw(1.0, 2.0, 5.0, 4.0, output_size=2, sampling_ratio=2, aligned=aligned)
     shift = 0.5 if aligned else 0.0
-    points = fig.axes[1].collections[0].get_offsets()
+    points = _scatter(fig.axes[1]).get_offsets()
     assert len(points) == 16
     np.testing.assert_allclose(sorted(set(np.round(points[:, 0], 9))), np.array([1.5, 2.5, 3.5, 4.5]) - shift)
     np.testing.assert_allclose(sorted(set(np.round(points[:, 1], 9))), np.array([2.25, 2.75, 3.25, 3.75]) - shift)

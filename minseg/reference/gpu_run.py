@@ -36,7 +36,8 @@ MODELS = TWINS + TORCHVISION
 SCALES = {
     "gpu": dict(size=256, train=2048, val=256, digits=(3, 8), batch_size=32, lr=1e-3, minutes=7.0,
                 twin_scale="full", max_steps=None, check_scenes=8),
-    "tiny": dict(size=64, train=64, val=16, digits=(1, 4), batch_size=4, lr=1e-3, minutes=0.05,
+    # tiny: 3 steps per model (minutes only caps a very slow machine, so the step count is fixed)
+    "tiny": dict(size=64, train=64, val=16, digits=(1, 4), batch_size=4, lr=1e-3, minutes=2.0,
                  twin_scale="cpu", max_steps=3, check_scenes=2),
 }
 # the full presets train VGG without batch norm from a careful SGD start; in a budget of minutes
