@@ -20,7 +20,7 @@ def _check_row(row, case):
     wanted = row.differentiable or [i for i, a in enumerate(case.inputs) if np.asarray(a).dtype.kind == "f"]
     size = sum(np.asarray(case.inputs[i]).size for i in wanted)
     check_op(row.op, case.inputs, row.torch_op, row.reference, row.reference_backward, kwargs=case.kwargs,
-             differentiable=row.differentiable, gradcheck_inputs=size <= GRADCHECK_MAX_ELEMENTS)
+             differentiable=row.differentiable, gradcheck_inputs=size <= GRADCHECK_MAX_ELEMENTS, atol=row.atol)
 
 
 def _run(row, examples: int) -> None:

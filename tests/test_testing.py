@@ -1,4 +1,4 @@
-"""minseg.testing.unavailable: the check cells' way to block a library shortcut during one exercise."""
+"""minseg.testing helpers: unavailable (check cells block a library shortcut) and check_op's tolerance override."""
 import numpy as np
 import pytest
 
@@ -34,3 +34,16 @@ def test_restores_after_an_error_inside_the_block():
 def test_rejects_what_it_cannot_block():
     with pytest.raises(TypeError, match="unavailable: expected plain Python functions, got <ufunc 'add'>"):
         unavailable(np.add)
+
+
+def test_check_op_atol_tightens_the_float32_bound():
+    """An op off by 5e-5 passes float32's default atol 1e-4 against torch, and fails a row's atol=2e-5."""
+    import torch
+
+    from minseg.testing import check_op
+
+    x = np.zeros((3, 4), np.float32)
+    check_op(lambda t: t + 5e-5, [x], lambda t: t, gradcheck_inputs=False)
+    with pytest.raises(AssertionError):
+        check_op(lambda t: t + 5e-5, [x], lambda t: t, gradcheck_inputs=False, atol=2e-5)
+    check_op(lambda t: t * 1.0, [x], torch.clone, gradcheck_inputs=False, atol=2e-5)
