@@ -62,10 +62,9 @@ def build_model(name: str, twin_scale: str, device: str = "cpu"):
 
 
 def minseg_model_of(name: str, model):
-    """The minseg model with ``model``'s weights (CPU float32 copies), in eval mode."""
+    """The minseg model with the weights of ``model`` (a torch model on the CPU, float32), in eval mode."""
     from . import interop
 
-    model = model.float().cpu().eval()
     twin = interop.from_torchvision(model) if name in TORCHVISION else interop.minseg_twin(model)
     return twin.eval()
 
@@ -76,13 +75,13 @@ def check_in_minseg(name: str, model, images: np.ndarray, masks: np.ndarray) -> 
     from .gpu_train import logits_of
 
     torch = require_torch()
+    model = model.float().cpu().eval()  # in place: the run is done with it on the device
     ours_model = minseg_model_of(name, model)
     x = images.astype(np.float32) / 255
     with torch.no_grad():
-        theirs = logits_of(model.float().cpu().eval()(torch.from_numpy(x))).numpy()
+        theirs = logits_of(model(torch.from_numpy(x))).numpy()
     with ms.no_grad():
-        ours = ours_model(ms.tensor(x))
-    ours = (ours["out"] if isinstance(ours, dict) else ours).data
+        ours = logits_of(ours_model(ms.tensor(x))).data
     scale = float(np.abs(theirs).max())
     return dict(max_abs_diff=float(np.abs(ours - theirs).max()), logit_scale=scale,
                 miou_minseg=metrics.mean_iou(ours.argmax(1), masks, NUM_CLASSES),
