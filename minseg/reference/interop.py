@@ -83,7 +83,8 @@ def torchvision_config(state_dict) -> dict:
 
 
 def from_torchvision(source, dtype=np.float32):
-    """The minseg build of a torchvision segmentation model, with its weights, in ``dtype``.
+    """The minseg build of a torchvision segmentation model, with its weights, in ``dtype``
+    (float32 or float64).
 
     ``source``: a torchvision model (its train/eval mode is kept), its ``state_dict()``, or the path of
     a state_dict saved with ``torch.save`` (loaded with ``weights_only=True``: no pickled code runs).
@@ -100,7 +101,7 @@ def from_torchvision(source, dtype=np.float32):
         state_dict = torch.load(source, map_location="cpu", weights_only=True)
     config = torchvision_config(state_dict)
     model = tv_segmentation.ARCHITECTURES[config["architecture"]](config["num_classes"], config["aux_loss"])
-    model._cast_floats(dtype)
+    model.double() if np.dtype(dtype) == np.float64 else model.float()
     load_torch_state_dict(model, state_dict)
     return model.train(training)
 
