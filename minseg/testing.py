@@ -132,13 +132,18 @@ def _assert_same(ours, expected, tol: dict, what: str) -> None:
         np.testing.assert_allclose(ours, expected, err_msg=what, **tol)
 
 
+def _tightened(tol: dict, **limits) -> dict:
+    """``tol`` with each given limit applied where it is smaller (a call can tighten, never loosen)."""
+    return {name: value if limits.get(name) is None else min(value, limits[name]) for name, value in tol.items()}
+
+
 def _float_indices(arrays) -> tuple[int, ...]:
     return tuple(i for i, a in enumerate(arrays) if a.dtype.kind == "f")
 
 
 def check_op(op, inputs, torch_op=None, reference=None, reference_backward=None, *, kwargs=None,
              differentiable=None, gradcheck_inputs: bool = True, seed: int = 0,
-             atol: float | None = None) -> None:
+             rtol: float | None = None, atol: float | None = None) -> None:
     """Check ``op(*inputs, **kwargs)`` in one call; raises AssertionError naming what differs.
 
     - ``torch_op`` (torch tensors in, same kwargs): equal outputs, and equal gradients of every
@@ -150,16 +155,14 @@ def check_op(op, inputs, torch_op=None, reference=None, reference_backward=None,
 
     ``inputs`` are ndarrays; ``differentiable`` the indices of the inputs to differentiate (default:
     every float input); the others (labels, indices, boxes) pass through as they are. Tolerances come
-    from ``TOLERANCES`` by the dtype of the first float input; ``atol`` tightens (never loosens) that
-    dtype's absolute tolerance for an op known to agree more closely.
+    from ``TOLERANCES`` by the dtype of the first float input; ``rtol`` / ``atol`` tighten (never
+    loosen) that dtype's relative / absolute tolerance for an op known to agree more closely.
     """
     kwargs = dict(kwargs or {})
     arrays = [np.asarray(as_array(a)) for a in inputs]
     wanted = _float_indices(arrays) if differentiable is None else tuple(differentiable)
     floats = _float_indices(arrays)
-    tol = tolerance(arrays[floats[0]].dtype if floats else np.float64)
-    if atol is not None:
-        tol = dict(tol, atol=min(tol["atol"], atol))
+    tol = _tightened(tolerance(arrays[floats[0]].dtype if floats else np.float64), rtol=rtol, atol=atol)
     ours = [Tensor(a.copy(), requires_grad=i in wanted) for i, a in enumerate(arrays)]
     result = op(*ours, **kwargs)
     out = _first(result)

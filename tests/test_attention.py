@@ -13,7 +13,7 @@ import minseg as ms
 import minseg.functional as F
 from minseg.functional.attention import attention_reference
 from minseg.functional.layer_norm import gelu_reference, layer_norm_reference
-from minseg.testing import compare_with_torch, gradcheck
+from minseg.testing import check_op, gradcheck
 from tests.support import examples
 
 TF = torch.nn.functional
@@ -27,10 +27,11 @@ def test_layer_norm_vs_torch_and_reference(lead, trail, affine, seed):
     x = rng.standard_normal(lead + trail).astype(np.float32) * 3 + 1
     w, b = (rng.standard_normal(trail).astype(np.float32) for _ in range(2))
     if affine:
-        compare_with_torch(lambda t, w_, b_: F.layer_norm(t, trail, w_, b_),
-                           lambda t, w_, b_: TF.layer_norm(t, trail, w_, b_), [x, w, b], atol=1e-4)
+        check_op(lambda t, w_, b_: F.layer_norm(t, trail, w_, b_), [x, w, b],
+                 lambda t, w_, b_: TF.layer_norm(t, trail, w_, b_), gradcheck_inputs=False)
     else:
-        compare_with_torch(lambda t: F.layer_norm(t, trail), lambda t: TF.layer_norm(t, trail), [x], atol=1e-4)
+        check_op(F.layer_norm, [x], TF.layer_norm, kwargs=dict(normalized_shape=trail),
+                 gradcheck_inputs=False)
     np.testing.assert_allclose(F.layer_norm(ms.tensor(x.astype(np.float64)), trail, w, b).data,
                                layer_norm_reference(x, trail, w, b), atol=1e-10)
 
@@ -61,8 +62,7 @@ def test_layer_norm_bad_input():
        seed=st.integers(0, 2**16))
 def test_gelu_vs_torch_and_reference(shape, approximate, seed):
     x = (np.random.default_rng(seed).standard_normal(shape) * 3).astype(np.float32)
-    compare_with_torch(lambda t: F.gelu(t, approximate=approximate),
-                       lambda t: TF.gelu(t, approximate=approximate), [x])
+    check_op(F.gelu, [x], TF.gelu, kwargs=dict(approximate=approximate), gradcheck_inputs=False, atol=1e-5)
     np.testing.assert_allclose(F.gelu(ms.tensor(x.astype(np.float64)), approximate).data,
                                gelu_reference(x, approximate), atol=1e-12)
 
@@ -102,12 +102,9 @@ def test_sdpa_vs_torch_and_reference(batch, length, source, e, ev, mask_kind, sc
     v = rng.standard_normal(batch + (source, ev)).astype(np.float32)
     mask = _mask(mask_kind, rng, batch, length, source)
     causal = mask_kind == "causal"
-    torch_mask = None if mask is None else torch.from_numpy(mask)
-    compare_with_torch(
-        lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=mask, is_causal=causal, scale=scale),
-        lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, attn_mask=torch_mask, is_causal=causal,
-                                                        scale=scale),
-        [q, k, v], atol=1e-5)
+    check_op(F.scaled_dot_product_attention, [q, k, v] + ([] if mask is None else [mask]),
+             TF.scaled_dot_product_attention, kwargs=dict(is_causal=causal, scale=scale),
+             differentiable=(0, 1, 2), gradcheck_inputs=False, atol=1e-5)
     ours = F.scaled_dot_product_attention(*(ms.tensor(a.astype(np.float64)) for a in (q, k, v)),
                                           attn_mask=mask, is_causal=causal, scale=scale).data
     np.testing.assert_allclose(ours, attention_reference(q, k, v, mask, causal, scale), atol=1e-10)

@@ -1,4 +1,5 @@
-"""minseg.testing helpers: unavailable (check cells block a library shortcut) and check_op's tolerance override."""
+"""minseg.testing helpers: unavailable (check cells block a library shortcut) and check_op's tolerance
+overrides."""
 import numpy as np
 import pytest
 
@@ -47,3 +48,16 @@ def test_check_op_atol_tightens_the_float32_bound():
     with pytest.raises(AssertionError):
         check_op(lambda t: t + 5e-5, [x], lambda t: t, gradcheck_inputs=False, atol=2e-5)
     check_op(lambda t: t * 1.0, [x], torch.clone, gradcheck_inputs=False, atol=2e-5)
+
+
+def test_check_op_rtol_tightens_and_never_loosens():
+    """A relative error of 5e-5 passes float32's rtol 1e-4, fails rtol=1e-5, and rtol=1 cannot admit 1e-2."""
+    from minseg.testing import check_op
+
+    x = np.full((2, 3), 100.0, np.float32)
+    forward_only = dict(differentiable=(), gradcheck_inputs=False)
+    check_op(lambda t: t * (1 + 5e-5), [x], lambda t: t, **forward_only)
+    with pytest.raises(AssertionError):
+        check_op(lambda t: t * (1 + 5e-5), [x], lambda t: t, rtol=1e-5, **forward_only)
+    with pytest.raises(AssertionError):
+        check_op(lambda t: t * (1 + 1e-2), [x], lambda t: t, rtol=1.0, **forward_only)
