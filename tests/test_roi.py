@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import minseg as ms
 import minseg.functional as F
 from minseg.functional.roi import roi_align_sampling_points
-from minseg.testing import compare_with_torch, gradcheck, tolerance
+from minseg.testing import check_op, gradcheck, tolerance
 from tests.support import examples
 from tests.strategies import problems
 
@@ -55,11 +55,10 @@ def test_many_boxes_many_channels_match_torchvision():
     corner = rng.uniform(-40, 380, (40, 2))
     size = rng.uniform(0, 200, (40, 2))
     boxes = np.concatenate([rng.integers(0, 2, (40, 1)), corner, corner + size], axis=1).astype(np.float32)
-    theirs = torch.from_numpy(boxes)
     for out in [(7, 7), (14, 14)]:
-        compare_with_torch(lambda t: F.roi_align(t, boxes, out, 1 / 16, -1, True),
-                           lambda t: torchvision.ops.roi_align(t, theirs, out, 1 / 16, -1, True),
-                           [x], rtol=1e-4, atol=2e-5)
+        check_op(F.roi_align, [x, boxes], torchvision.ops.roi_align,
+                 kwargs=dict(output_size=out, spatial_scale=1 / 16, sampling_ratio=-1, aligned=True),
+                 differentiable=(0,), gradcheck_inputs=False, atol=2e-5)
 
 
 # Found by searching random float32 boxes: computing the box geometry in float64 instead of the map's
@@ -77,10 +76,9 @@ FLOAT32_EDGES = [
 def test_roi_align_float32_geometry_edge_cases(box, out, scale, sampling_ratio, aligned):
     x = np.random.default_rng(0).standard_normal((1, 1, 8, 8)).astype(np.float32)
     boxes = np.array([[0] + box], dtype=np.float32)
-    compare_with_torch(
-        lambda t: F.roi_align(t, boxes, out, scale, sampling_ratio, aligned),
-        lambda t: torchvision.ops.roi_align(t, torch.from_numpy(boxes), out, scale, sampling_ratio, aligned),
-        [x], rtol=1e-5, atol=1e-6)
+    settings = dict(output_size=out, spatial_scale=scale, sampling_ratio=sampling_ratio, aligned=aligned)
+    check_op(F.roi_align, [x, boxes], torchvision.ops.roi_align, kwargs=settings, differentiable=(0,),
+             gradcheck_inputs=False, rtol=1e-5, atol=1e-6)
 
 
 def test_roi_pool_rounds_in_float32():
