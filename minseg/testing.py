@@ -6,8 +6,6 @@
   dtype from ``TOLERANCES``.
 - ``gradcheck(fn, inputs)``: the analytic gradient of ``fn`` against central finite differences,
   in float64.
-- ``compare_with_torch(minseg_fn, torch_fn, inputs)``: run one computation in both libraries on the
-  same arrays and compare the outputs and every input's gradient.
 - ``unavailable(*functions)``: a block in which those library functions refuse to run (check cells
   of "build it yourself" exercises).
 """
@@ -27,14 +25,13 @@ def tolerance(dtype) -> dict:
     return TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
 
 
-def _as_tensors(inputs, requires_grad=True, dtype=None):
+def _as_tensors(inputs, dtype):
     """Fresh Tensors (copies) of ``inputs``; float ones cast to ``dtype`` and requiring grad."""
     out = []
     for x in inputs:
         x = as_array(x)
         is_float = x.dtype.kind == "f"
-        array = x.astype(dtype) if (dtype is not None and is_float) else x
-        out.append(Tensor(array.copy(), requires_grad=requires_grad and is_float))
+        out.append(Tensor((x.astype(dtype) if is_float else x).copy(), requires_grad=is_float))
     return out
 
 
@@ -79,37 +76,6 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 f"analytic {analytic[worst]!r}, numeric {numeric[worst]!r}"
             )
     return True
-
-
-def compare_with_torch(minseg_fn, torch_fn, inputs, rtol: float = 1e-4, atol: float = 1e-5,
-                       grad: bool = True, seed: int = 0, dtype=None) -> None:
-    """Run ``minseg_fn`` on minseg Tensors and ``torch_fn`` on torch tensors made from the same
-    arrays; assert equal outputs and, with ``grad``, equal gradients for every float input.
-
-    Both functions return one tensor (or a tuple whose first element is the differentiable one).
-    """
-    from .reference import require_torch
-
-    torch = require_torch()
-    ours = _as_tensors(inputs, requires_grad=grad, dtype=dtype)
-    theirs = [torch.tensor(t.data.copy(), requires_grad=t.requires_grad) for t in ours]
-    out_ms, out_torch = minseg_fn(*ours), torch_fn(*theirs)
-    if isinstance(out_ms, tuple):
-        out_ms, out_torch = out_ms[0], out_torch[0]
-    expected = out_torch.detach().cpu().numpy()
-    assert out_ms.shape == expected.shape, f"output shape {out_ms.shape} != torch's {expected.shape}"
-    np.testing.assert_allclose(out_ms.data, expected, rtol=rtol, atol=atol, err_msg="forward vs torch")
-    if not grad or not out_ms.requires_grad:
-        return
-    weights = _weights_like(expected, seed)
-    out_ms.backward(weights)
-    out_torch.backward(torch.from_numpy(weights))
-    for index, (a, b) in enumerate(zip(ours, theirs)):
-        if b.requires_grad:
-            expected_grad = np.zeros(b.shape, b.detach().numpy().dtype) if b.grad is None else b.grad.numpy()
-            got = np.zeros_like(expected_grad) if a.grad is None else a.grad
-            np.testing.assert_allclose(got, expected_grad, rtol=rtol, atol=atol,
-                                       err_msg=f"gradient of input {index} vs torch")
 
 
 def _first(out):

@@ -31,7 +31,7 @@ import minseg as ms
 import minseg.functional as F
 import minseg.nn as nn
 from minseg.receptive_field import receptive_field
-from minseg.testing import compare_with_torch
+from minseg.testing import check_op
 from minseg.viz import upsampling as uviz
 
 
@@ -169,15 +169,16 @@ with unavailable(F.max_unpool2d):
 print("max_unpool agrees with the slide and with torch's max_unpool2d")
 
 # %% [markdown]
-# minseg's own `F.max_unpool2d` against PyTorch on a random batch, forward and gradient (the helper
-# runs both libraries on the same arrays and compares the output and every gradient):
+# minseg's own `F.max_unpool2d` against PyTorch on a random batch, forward and gradient. The helper
+# `check_op(op, inputs, torch_op, kwargs=...)` runs both libraries on the same arrays, compares the
+# output and the gradient of every float input, and checks that gradient by finite differences:
 
 # %%
 rng = np.random.default_rng(0)
 features = rng.normal(size=(2, 3, 8, 8))
 pooled, switches = F.max_pool2d(ms.tensor(features), 2, return_indices=True)
-compare_with_torch(lambda v, i: F.max_unpool2d(v, i, 2), lambda v, i: torch.nn.functional.max_unpool2d(v, i, 2),
-                   [pooled.data, switches.data], dtype=np.float64)
+check_op(F.max_unpool2d, [pooled.data, switches.data], torch.nn.functional.max_unpool2d,
+         kwargs=dict(kernel_size=2))
 print("F.max_unpool2d == torch, forward and backward")
 
 # %% [markdown]
@@ -344,10 +345,8 @@ explorer.static_figure(scale_factor=2.0, sample=0)
 images = rng.normal(size=(2, 3, 5, 7))
 for mode in ("bilinear", "bicubic"):
     for corners in (False, True):
-        compare_with_torch(lambda a: F.interpolate(a, scale_factor=2.5, mode=mode, align_corners=corners),
-                           lambda a: torch.nn.functional.interpolate(a, scale_factor=2.5, mode=mode,
-                                                                     align_corners=corners),
-                           [images], dtype=np.float64)
+        check_op(F.interpolate, [images], torch.nn.functional.interpolate,
+                 kwargs=dict(scale_factor=2.5, mode=mode, align_corners=corners))
 print("F.interpolate == torch for bilinear and bicubic, forward and backward")
 
 # %% [markdown]
@@ -548,10 +547,8 @@ print("conv_transpose2d_scatter agrees with the slides and with torch's conv_tra
 
 # %%
 inputs, weights, bias = rng.normal(size=(2, 3, 5, 4)), rng.normal(size=(3, 4, 3, 3)), rng.normal(size=4)
-compare_with_torch(lambda a, w, b: F.conv_transpose2d(a, w, b, stride=2, padding=1, output_padding=1),
-                   lambda a, w, b: torch.nn.functional.conv_transpose2d(a, w, b, stride=2, padding=1,
-                                                                        output_padding=1),
-                   [inputs, weights, bias], dtype=np.float64)
+check_op(F.conv_transpose2d, [inputs, weights, bias], torch.nn.functional.conv_transpose2d,
+         kwargs=dict(stride=2, padding=1, output_padding=1))
 print("F.conv_transpose2d == torch, forward and backward")
 
 # %% [markdown]

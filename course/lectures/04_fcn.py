@@ -35,7 +35,7 @@ import minseg.functional as F
 from minseg import nn
 from minseg.data import CLASSES, NUM_CLASSES, DigitScenes
 from minseg.models import pretrained
-from minseg.testing import compare_with_torch
+from minseg.testing import check_op
 from minseg.viz import fcn as fviz
 
 # %% [markdown]
@@ -190,9 +190,8 @@ print("linear_to_conv: the convolution equals the Linear layer, and slides into 
 
 # %%
 rng = np.random.default_rng(1)
-compare_with_torch(F.conv2d, torch.nn.functional.conv2d,
-                   [rng.normal(size=(2, 3, 9, 9)), rng.normal(size=(5, 3, 6, 6)), rng.normal(size=5)],
-                   dtype=np.float64)
+check_op(F.conv2d, [rng.normal(size=(2, 3, 9, 9)), rng.normal(size=(5, 3, 6, 6)), rng.normal(size=5)],
+         torch.nn.functional.conv2d)
 print("F.conv2d with a 6x6 kernel agrees with torch (a 4x4 heat map per filter, and every gradient)")
 
 # %% [markdown]
@@ -290,9 +289,9 @@ plt.show()
 
 # %%
 bilinear_3 = nn.bilinear_weight((3, 3, 8, 8), 8)
-compare_with_torch(lambda x, w: F.conv_transpose2d(x, w, stride=4, padding=2),
-                   lambda x, w: torch.nn.functional.conv_transpose2d(x, w, stride=4, padding=2),
-                   [np.random.default_rng(0).normal(size=(2, 3, 5, 4)), bilinear_3], dtype=np.float64)
+random_scores = np.random.default_rng(0).normal(size=(2, 3, 5, 4))
+check_op(F.conv_transpose2d, [random_scores, bilinear_3.astype(np.float64)],
+         torch.nn.functional.conv_transpose2d, kwargs=dict(stride=4, padding=2))
 print("F.conv_transpose2d agrees with torch (output and both gradients)")
 
 # %% [markdown]
@@ -479,11 +478,9 @@ print("fuse: equal to FCN-16s's fuse_pool4 and to torch, forward and backward")
 
 # %%
 rng = np.random.default_rng(2)
-compare_with_torch(lambda c, s, w: F.conv_transpose2d(c, w, stride=2, padding=1) + s,
-                   lambda c, s, w: torch.nn.functional.conv_transpose2d(c, w, stride=2, padding=1) + s,
-                   [rng.normal(size=(2, 4, 3, 3)), rng.normal(size=(2, 4, 6, 6)),
-                    rng.normal(size=(4, 4, 4, 4))],
-                   dtype=np.float64)
+check_op(lambda c, s, w: F.conv_transpose2d(c, w, stride=2, padding=1) + s,
+         [rng.normal(size=(2, 4, 3, 3)), rng.normal(size=(2, 4, 6, 6)), rng.normal(size=(4, 4, 4, 4))],
+         lambda c, s, w: torch.nn.functional.conv_transpose2d(c, w, stride=2, padding=1) + s)
 print("upsample x2, crop, add: minseg agrees with torch (output and the three gradients)")
 
 # %% [markdown]
@@ -627,10 +624,9 @@ print("loss of the best constant prediction:", {k: round(v, 3) for k, v in floor
 rng = np.random.default_rng(0)
 target = rng.integers(0, NUM_CLASSES, size=(2, 5, 6))
 weight64 = class_weight.astype(np.float64)
-compare_with_torch(lambda x: F.cross_entropy(x, ms.tensor(target), weight=ms.tensor(weight64)),
-                   lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(target),
-                                                               weight=torch.tensor(weight64)),
-                   [rng.normal(size=(2, NUM_CLASSES, 5, 6))], dtype=np.float64)
+random_logits = rng.normal(size=(2, NUM_CLASSES, 5, 6))
+check_op(F.cross_entropy, [random_logits, target, weight64], torch.nn.functional.cross_entropy,
+         differentiable=[0])  # (input, target, weight): the gradient of the scores only
 print("weighted F.cross_entropy agrees with torch (value and gradient)")
 
 # %% [markdown]

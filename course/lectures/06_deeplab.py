@@ -28,7 +28,7 @@ import minseg as ms
 import minseg.functional as F
 from minseg import models
 from minseg.receptive_field import format_table, receptive_field
-from minseg.testing import compare_with_torch
+from minseg.testing import check_op
 from minseg.viz import dilation as dviz
 
 # %% [markdown]
@@ -188,8 +188,7 @@ import torch
 
 demo = np.random.default_rng(0)
 inputs = [demo.normal(size=(2, 3, 12, 12)), demo.normal(size=(4, 3, 3, 3))]
-compare_with_torch(lambda x, w: F.conv2d(x, w, padding=3, dilation=3),
-                   lambda x, w: torch.nn.functional.conv2d(x, w, padding=3, dilation=3), inputs)
+check_op(F.conv2d, inputs, torch.nn.functional.conv2d, kwargs=dict(padding=3, dilation=3))
 print("F.conv2d(dilation=3) == torch, forward and backward")
 
 # %% [markdown]
@@ -691,8 +690,7 @@ print("separable_conv2d == grouped + 1x1 convolution (minseg and torch); paramet
 
 # %%
 inputs = [demo.normal(size=(2, 4, 9, 9)), demo.normal(size=(4, 1, 3, 3))]
-compare_with_torch(lambda x, w: F.conv2d(x, w, padding=2, dilation=2, groups=4),
-                   lambda x, w: torch.nn.functional.conv2d(x, w, padding=2, dilation=2, groups=4), inputs)
+check_op(F.conv2d, inputs, torch.nn.functional.conv2d, kwargs=dict(padding=2, dilation=2, groups=4))
 small = dict(num_classes=11, widths=(16, 32, 64, 64), blocks_per_stage=(1, 1, 1, 1), aspp_width=64,
              rates=(1, 2, 3))
 for name, net in [("DeepLabV3", models.DeepLabV3(output_stride=8, **small)),
@@ -753,9 +751,8 @@ rng = np.random.default_rng(6)
 features = ms.tensor(rng.normal(size=(1, 64, 24, 24)).astype(np.float32))
 reducers = [ms.tensor(rng.normal(size=(16, 64, 1, 1)).astype(np.float32)) for _ in range(4)]
 print("PSP module:", features.shape, "->", pyramid_pooling(features, reducers).shape)
-compare_with_torch(lambda x: F.adaptive_avg_pool2d(x, 3),
-                   lambda x: torch.nn.functional.adaptive_avg_pool2d(x, 3),
-                   [demo.normal(size=(2, 3, 12, 10))])
+check_op(F.adaptive_avg_pool2d, [demo.normal(size=(2, 3, 12, 10))], torch.nn.functional.adaptive_avg_pool2d,
+         kwargs=dict(output_size=3))
 print("F.adaptive_avg_pool2d == torch, forward and backward")
 
 # %% [markdown]

@@ -36,7 +36,7 @@ import minseg.functional as F
 from minseg import metrics
 from minseg.data import DigitScenes
 from minseg.models import MaskHeadModel, mask_iou, mask_loss, mask_targets, paste_masks
-from minseg.testing import compare_with_torch
+from minseg.testing import check_op
 from minseg.training import InstanceBatches, evaluate_masks, fit, instance_loss
 from minseg.viz import roi as rviz
 
@@ -534,13 +534,11 @@ rng = np.random.default_rng(0)
 feature_maps = rng.normal(size=(2, 3, 12, 10))
 corners = np.sort(rng.uniform(0, 40, size=(6, 2, 2)), axis=1).reshape(6, 4)
 rois = np.concatenate([rng.integers(0, 2, size=(6, 1)).astype(float), corners], axis=1)  # [batch, x1, y1, x2, y2]
-for aligned in (False, True):
-    compare_with_torch(lambda f: F.roi_align(f, rois, 3, 0.25, 2, aligned),
-                       lambda f: torchvision.ops.roi_align(f, torch.tensor(rois), 3, 0.25, 2, aligned),
-                       [feature_maps], dtype=np.float64)
-compare_with_torch(lambda f: F.roi_pool(f, rois, 3, 0.25),
-                   lambda f: torchvision.ops.roi_pool(f, torch.tensor(rois), 3, 0.25), [feature_maps],
-                   dtype=np.float64)
+for aligned in (False, True):  # the boxes are an input, but only the feature map is differentiated
+    check_op(F.roi_align, [feature_maps, rois], torchvision.ops.roi_align, differentiable=[0],
+             kwargs=dict(output_size=3, spatial_scale=0.25, sampling_ratio=2, aligned=aligned))
+check_op(F.roi_pool, [feature_maps, rois], torchvision.ops.roi_pool, differentiable=[0],
+         kwargs=dict(output_size=3, spatial_scale=0.25))
 print("F.roi_align (aligned False / True) and F.roi_pool == torchvision.ops, forward and backward")
 
 # %% [markdown]

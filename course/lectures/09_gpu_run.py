@@ -29,7 +29,7 @@ import minseg as ms
 import minseg.functional as F
 from minseg import metrics
 from minseg.reference import gpu_run, interop
-from minseg.testing import compare_with_torch
+from minseg.testing import check_op
 from minseg.viz import gpu_memory
 
 GPU = torch.cuda.is_available()
@@ -216,7 +216,8 @@ print(gpu_run.format_markdown(live))
 #
 # The runner saved the trained twins' weights as float16 arrays (`weights/NAME.npz`). Load U-Net's into
 # minseg's own `UNet` and into its torch twin, and compare the two libraries on validation scenes with
-# the course's one comparison helper (float32, so a relative tolerance of about 1e-4):
+# the course's one comparison helper, `check_op` (outputs only, `differentiable=()`; float32, so a
+# relative tolerance of about 1e-4):
 
 # %% tags=["nbval-ignore-output"]
 saved = np.load(run_dir / "weights" / "unet.npz")
@@ -225,7 +226,7 @@ torch_unet.load_state_dict({key: torch.from_numpy(saved[key].astype(np.float32) 
                                                   else saved[key]) for key in saved.files})
 minseg_unet = interop.minseg_twin(torch_unet.eval()).eval()
 scenes = gpu_run.generate_scenes(4, 64, "val", seed=0, digits=(1, 4))[0].astype(np.float32) / 255
-compare_with_torch(lambda x: minseg_unet(x), lambda x: torch_unet(x), [scenes], grad=False, rtol=1e-4, atol=1e-4)
+check_op(minseg_unet, [scenes], torch_unet, differentiable=())
 print("minseg's UNet gives torch's logits on the trained weights")
 
 # %% [markdown]
@@ -337,7 +338,7 @@ tv_model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weig
                                                               num_classes=11).eval()
 ours = interop.from_torchvision(tv_model)
 x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
-compare_with_torch(lambda t: ours(t)["out"], lambda t: tv_model(t)["out"], [x], grad=False, rtol=1e-4, atol=1e-4)
+check_op(lambda t: ours(t)["out"], [x], lambda t: tv_model(t)["out"], differentiable=())
 print(f"deeplabv3_resnet50 in minseg: {sum(p.size for p in ours.parameters()) / 1e6:.1f} M parameters, "
       "torchvision's logits")
 
