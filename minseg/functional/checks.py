@@ -53,3 +53,20 @@ def check_float_pair(op: str, first: Tensor, second: Tensor, second_name: str) -
     """Two float tensors that meet in one op must have one dtype (no silent promotion)."""
     if first.dtype != second.dtype:
         raise TypeError(f"{op}: {second_name} has dtype {second.dtype} but input has dtype {first.dtype}")
+
+
+def check_channels(op: str, x: Tensor, name: str = "input", axis: int = -3) -> None:
+    """Reject a tensor with no channels (``axis``) where torch rejects it: only the batch may be empty."""
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}: {name} must have at least one channel (as in torch, only the batch may be "
+                         f"empty), got shape {x.shape}")
+
+
+def empty_answer(array: np.ndarray, *inputs) -> Tensor:
+    """``array`` (torch's answer for an input with nothing to compute) as a Tensor in the graph of
+    ``inputs`` (None allowed), so that backward() runs as in torch and gives them zero gradients."""
+    anchor = [t.sum() * 0.0 for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    out = Tensor(array)
+    for term in anchor:
+        out = out + term
+    return out

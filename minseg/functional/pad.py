@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+from .checks import check_channels
 
 MODES = ("constant", "reflect", "replicate")
 
@@ -67,8 +68,12 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
             f"pad: pad must be an even-length tuple of ints covering at most {input.ndim} dims "
             f"(last dim first: left, right, top, bottom, ...), got {pad}"
         )
+    padded = len(pad) // 2
+    if mode != "constant" and padded and input.ndim in (padded + 1, padded + 2):
+        # torch's (N, C, *padded) or (C, *padded) layouts for these modes: only the batch may be empty
+        check_channels("pad", input, axis=-padded - 1)
     maps = []
-    for k in range(len(pad) // 2):
+    for k in range(padded):
         axis = input.ndim - 1 - k
         before, after, n = int(pad[2 * k]), int(pad[2 * k + 1]), input.shape[axis]
         if mode != "constant" and min(before, after) < 0:

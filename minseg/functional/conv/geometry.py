@@ -135,6 +135,11 @@ def output_padding_for(op, input_size, kernel, stride, padding, dilation, output
     return tuple(extra)
 
 
+def _no_channels(x, w, transposed: bool) -> bool:
+    """conv2d of an input with no channels by a (out >= 1, 0, kH, kW) weight: torch accepts it."""
+    return not transposed and x.shape[-3] == 0 and w.shape[1] == 0 and min(w.shape[0], *w.shape[2:]) > 0
+
+
 def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = False):
     """Check a (transposed) convolution's tensors; return (input, weight, bias, out_channels).
 
@@ -144,7 +149,7 @@ def check_conv_inputs(op: str, input, weight, bias, groups, transposed: bool = F
     x = check_image(op, input)
     layout = "(in, out/groups, kH, kW)" if transposed else "(out, in/groups, kH, kW)"
     w = check_tensor(op, "weight", weight, 4, layout)
-    if w.size == 0:
+    if w.size == 0 and not _no_channels(x, w, transposed):
         raise ValueError(f"{op}: weight must not be empty (torch rejects it too), got shape {w.shape}")
     check_float_pair(op, x, w, "weight")
     if not isinstance(groups, (numbers.Integral,)) or isinstance(groups, bool) or groups < 1:

@@ -28,7 +28,7 @@ import numpy as np
 from ...autograd import Function, Tensor
 from ...lazy import lazy_module
 from ...threads import GRAIN
-from ..checks import check_image, check_tensor
+from ..checks import check_channels, check_image, check_tensor, empty_answer
 from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry, transpose_geometry,
                        unfold_geometry)
 from .workspace import matmul_nt, scratch
@@ -340,6 +340,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     (atrous convolution); ``groups`` splits the channels (groups=C is depthwise)."""
     x, w, b, _ = check_conv_inputs("conv2d", input, weight, bias, groups)
     geom = conv_geometry("conv2d", x.shape[-2:], w.shape[2:], stride, padding, dilation)
+    if x.shape[-3] == 0:  # torch's shortcut for an input with no channels: no output channels either
+        return empty_answer(np.zeros(x.shape[:-3] + (0, geom.oh, geom.ow), x.dtype), x, w, b)
     if w.shape[1] == 1 and groups > 1:
         function = DepthwiseConv2dFunction
     else:
@@ -364,6 +366,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """im2col, as torch's F.unfold: (N, C, H, W) -> (N, C*kH*kW, L), column l holding the
     window of output position l (row-major over the output grid), channel-major rows."""
     x = check_image("unfold", input)
+    check_channels("unfold", x)
     geom = unfold_geometry("unfold", x.shape, kernel_size, dilation, padding, stride)
     return _batched(x, lambda x4: UnfoldFunction.apply(x4, geom=geom))
 
@@ -372,6 +375,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     """col2im, as torch's F.fold: (N, C*kH*kW, L) -> (N, C, H, W) with overlapping windows
     summed. L must equal the number of windows that fit in ``output_size``."""
     cols = check_tensor("fold", "input", input)
+    if cols.ndim in (2, 3):
+        check_channels("fold", cols, axis=-2)  # (N, C*kH*kW, L): torch wants C*kH*kW >= 1
     geom, channels = fold_geometry("fold", cols.shape, output_size, kernel_size, dilation, padding, stride)
     if cols.ndim == 3:
         return FoldFunction.apply(cols, geom=geom, channels=channels)

@@ -19,7 +19,7 @@ import numpy as np
 from ...autograd import Function, Tensor
 from ...lazy import lazy_module
 from ...threads import threads_for
-from ..checks import plane_stack
+from ..checks import check_channels, plane_stack
 from ..pool.ops import adaptive_avg_pool2d
 from .geometry import check_interpolate_input, check_mode, output_geometry, resize_taps
 
@@ -74,8 +74,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     corners = check_mode(op, mode, align_corners, antialias)
     (out_h, out_w), (scale_h, scale_w) = output_geometry(op, x.shape, size, scale_factor,
                                                          recompute_scale_factor)
-    if mode == "area":
+    if mode == "area":  # (torch's area mode takes an input with no channels; its other modes do not)
         return adaptive_avg_pool2d(x, (out_h, out_w))
+    check_channels(op, x)
     rows = resize_taps(mode, x.shape[2], out_h, scale_h, corners, x.dtype)
     cols = resize_taps(mode, x.shape[3], out_w, scale_w, corners, x.dtype)
     return ResizeFunction.apply(x, rows=rows, cols=cols)

@@ -15,7 +15,7 @@ import numpy as np
 from ...autograd import Function, Tensor, as_array
 from ...ops.elementwise import stable_sigmoid
 from ..activation import shifted_softmax
-from ..checks import check_tensor
+from ..checks import check_tensor, empty_answer
 from .checks import check_logits, check_reduction, class_targets, class_weight
 
 __all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
@@ -80,7 +80,17 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         single = as_array(target).reshape(1)
         out = cross_entropy(input.reshape(1, -1), single, weight, ignore_index, reduction)
         return out.reshape(()) if reduction == "none" else out
+    if input.shape[1] == 0:
+        return _no_classes(input, labels, reduction)
     return CrossEntropyFunction.apply(input, target=labels, valid=valid, weight=w, reduction=reduction)
+
+
+def _no_classes(input: Tensor, labels: np.ndarray, reduction: str) -> Tensor:
+    """cross_entropy over no classes, which torch accepts when every position is ignored (class_targets
+    let no other through): each loss is 0, so 'none' gives zeros, 'sum' 0 and 'mean' 0 / 0 = nan."""
+    if reduction == "none":
+        return empty_answer(np.zeros(labels.shape, input.dtype), input)
+    return empty_answer(np.asarray(0.0 if reduction == "sum" else np.nan, input.dtype), input)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 from ...autograd import Function, Tensor
 from ...lazy import lazy_module
 from ...threads import threads_for
-from ..checks import check_image, pair, plane_stack
+from ..checks import check_channels, check_image, pair, plane_stack
 from .geometry import (adaptive_output_size, adaptive_windows, avg_windows, check_divisor_override,
                        check_unpool_indices, pool_geometry, unpool_size)
 
@@ -50,6 +50,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     """
     op = "max_pool2d"
     x = check_image(op, input)
+    check_channels(op, x)
     geom = pool_geometry(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     with threads_for(x.size):
         values, where = kernels.max_pool2d(plane_stack(x.data), *geom.kernel, *geom.stride, *geom.padding,
@@ -85,6 +86,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     zero padding (count_include_pad=True) or only the input cells it covers, or divisor_override."""
     op = "avg_pool2d"
     x = check_image(op, input)
+    check_channels(op, x)
     geom = pool_geometry(op, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     check_divisor_override(op, divisor_override)
     out = geom.out
@@ -137,6 +139,7 @@ def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0, ou
     ``max_pool2d(..., return_indices=True)``), zeros elsewhere (torch.nn.functional.max_unpool2d)."""
     op = "max_unpool2d"
     x = check_image(op, input)
+    check_channels(op, x)
     index = check_unpool_indices(op, x.shape, indices)
     size = unpool_size(op, x.shape, kernel_size, stride, padding, output_size)
     return MaxUnpoolFunction.apply(x, indices=index, size=size)
