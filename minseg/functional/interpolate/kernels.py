@@ -1,12 +1,10 @@
-"""Numba kernels for separable resampling: one axis at a time, through a table of taps.
+"""Numba kernel for separable resampling: one axis at a time, through a table of taps.
 
 Every interpolation mode (nearest, bilinear, bicubic) is, along one axis, a sparse linear map:
 output position o reads ``T`` input positions ``index[o, t]`` with weights ``weight[o, t]``
 (T = 1, 2 or 4). A 2-D resize is that map along the width, then along the height (or the other
-way round), so two kernels cover every mode in forward and backward:
-
-- ``along_last``: the map (or its transpose) on axis 2 of a (P, R, I) array;
-- ``along_middle``: the same on axis 1 of a (P, I, C) array.
+way round), so one kernel, ``along_axis``, covers every mode in forward and backward: the map (or
+its transpose) on axis 2 of a (P, R, I) array or on axis 1 of a (P, I, C) array.
 
 The transposes scatter-add, which is race-free because each plane p is owned by one thread.
 """
@@ -17,41 +15,30 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def along_last(x, index, weight, size, transpose):
-    """The map along axis 2 of x (P, R, ·), or its transpose; ``size`` is the output axis length.
+def along_axis(x, index, weight, size, transpose, axis):
+    """The map along ``axis`` (2: the last, 1: the middle) of x (P, ·, ·), or its transpose; ``size``
+    is that axis's output length.
 
-    forward:   out[p, r, o] = sum_t weight[o, t] * x[p, r, index[o, t]]
+    forward:   out[p, r, o] = sum_t weight[o, t] * x[p, r, index[o, t]]       (axis 2; axis 1 alike)
     transpose: out[p, r, index[o, t]] += weight[o, t] * x[p, r, o]
+
+    Along axis 2 each update is one sample (row by row); along axis 1 it is a whole row of C
+    samples, so the innermost loop runs over contiguous memory either way.
     """
-    planes, rows, _ = x.shape
+    planes, rows, cols = x.shape
     count, taps = index.shape
-    out = np.zeros((planes, rows, size), dtype=x.dtype)
+    out = np.zeros((planes, rows, size) if axis == 2 else (planes, size, cols), dtype=x.dtype)
     for p in prange(planes):
-        for r in range(rows):
+        for r in range(rows if axis == 2 else 1):
             for o in range(count):
                 for t in range(taps):
-                    if transpose:
-                        out[p, r, index[o, t]] += weight[o, t] * x[p, r, o]
+                    w, i = weight[o, t], index[o, t]
+                    if axis == 1:
+                        src, dst = (o, i) if transpose else (i, o)
+                        for c in range(cols):
+                            out[p, dst, c] += w * x[p, src, c]
+                    elif transpose:
+                        out[p, r, i] += w * x[p, r, o]
                     else:
-                        out[p, r, o] += weight[o, t] * x[p, r, index[o, t]]
-    return out
-
-
-@njit(cache=True, parallel=True)
-def along_middle(x, index, weight, size, transpose):
-    """The map along axis 1 of x (P, ·, C), whole rows at a time, or its transpose.
-
-    forward:   out[p, o, :] = sum_t weight[o, t] * x[p, index[o, t], :]
-    transpose: out[p, index[o, t], :] += weight[o, t] * x[p, o, :]
-    """
-    planes, _, cols = x.shape
-    count, taps = index.shape
-    out = np.zeros((planes, size, cols), dtype=x.dtype)
-    for p in prange(planes):
-        for o in range(count):
-            for t in range(taps):
-                w = weight[o, t]
-                src, dst = (o, index[o, t]) if transpose else (index[o, t], o)
-                for c in range(cols):
-                    out[p, dst, c] += w * x[p, src, c]
+                        out[p, r, o] += w * x[p, r, i]
     return out

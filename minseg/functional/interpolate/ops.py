@@ -7,7 +7,7 @@ Every mode is separable: along one axis, output sample o is a weighted sum of a 
 with k the box (nearest), the tent max(0, 1 - |s|) (bilinear) or the Keys cubic with A = -0.75
 (bicubic), and input indices outside the image clamped to the border (torch's rule). So the fast
 path builds, per axis, a table of taps (index[o, t], weight[o, t]) and applies it along the width,
-then along the height (whichever order is cheaper) with the Numba kernels in
+then along the height (whichever order is cheaper) with the Numba kernel in
 :mod:`.kernels` (the taps and torch's coordinate rules are in :mod:`.geometry`). The resize is linear in the input, so the backward pass applies
 the transposed tables in the opposite order. The plain loops that mirror the formula directly are in
 :mod:`.reference`.
@@ -33,10 +33,10 @@ def _separable(planes, rows, cols, size, *, width_first: bool, transpose: bool) 
     (ri, rw), (ci, cw) = rows, cols
     with threads_for(planes.shape[0] * size[0] * size[1]):
         if width_first:
-            return kernels.along_middle(kernels.along_last(planes, ci, cw, size[1], transpose),
-                                        ri, rw, size[0], transpose)
-        return kernels.along_last(kernels.along_middle(planes, ri, rw, size[0], transpose),
-                                  ci, cw, size[1], transpose)
+            return kernels.along_axis(kernels.along_axis(planes, ci, cw, size[1], transpose, 2),
+                                      ri, rw, size[0], transpose, 1)
+        return kernels.along_axis(kernels.along_axis(planes, ri, rw, size[0], transpose, 1),
+                                  ci, cw, size[1], transpose, 2)
 
 
 class ResizeFunction(Function):
