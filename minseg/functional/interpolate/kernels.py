@@ -19,8 +19,10 @@ def along_axis(x, index, weight, size, transpose, axis):
     """The map along ``axis`` (2: the last, 1: the middle) of x (P, ·, ·), or its transpose; ``size``
     is that axis's output length.
 
-    forward:   out[p, r, o] = sum_t weight[o, t] * x[p, r, index[o, t]]       (axis 2; axis 1 alike)
-    transpose: out[p, r, index[o, t]] += weight[o, t] * x[p, r, o]
+    axis 2, forward:   out[p, r, o] = sum_t weight[o, t] * x[p, r, index[o, t]]
+            transpose: out[p, r, index[o, t]] += weight[o, t] * x[p, r, o]
+    axis 1, forward:   out[p, o, c] = sum_t weight[o, t] * x[p, index[o, t], c]
+            transpose: out[p, index[o, t], c] += weight[o, t] * x[p, o, c]
 
     Along axis 2 each update is one sample (row by row); along axis 1 it is a whole row of C
     samples, so the innermost loop runs over contiguous memory either way.
