@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 
 def _grid(maps) -> int:
@@ -69,7 +69,7 @@ def draw(image, maps, layer: int = 0, head: int = 0, row: int = 0, col: int = 0)
     right.set_title(f"layer {layer + 1}, head {head + 1}: weights {weights.min():.3f} to {weights.max():.3f}",
                     fontsize=10)
     fig.colorbar(shown, cax=fig.add_axes((0.86, 0.1, 0.015, 0.75)), label="attention weight")
-    return fig
+    return fixed_titles(fig)
 
 
 def draw_heads(image, maps, row: int, col: int) -> LectureFigure:

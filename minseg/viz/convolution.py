@@ -14,7 +14,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._figure import DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, grid_lines, message_figure
+from ._figure import (DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, fixed_titles, grid_lines,
+                      message_figure)
 
 
 def out_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
@@ -62,7 +63,7 @@ class ConvStepper:
         axes = fig.subplots(1, 3, width_ratios=[1, 1.6, 0.8],
                             gridspec_kw=dict(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.25))
         fig.step_artists = self.draw_into(axes, step, stride, padding, dilation)
-        return fig
+        return fixed_titles(fig)
 
     def update(self, fig, step: int = 0, stride: int = 1, padding: int = 0, dilation: int = 1) -> bool:
         """Show another step on a figure from ``draw`` with the same stride, padding and dilation by

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from ..crf import DenseCRF
 from ..crf.dense import squared_distances, unit_kernel
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 PARAMETERS = ("w1", "theta_alpha", "theta_beta", "w2", "theta_gamma")
 DEFAULTS = dict(w1=10.0, theta_alpha=80.0, theta_beta=13.0, w2=3.0, theta_gamma=3.0)  # pydensecrf's usual
@@ -137,7 +137,7 @@ class MeanFieldExplorer:
         ax_energy.set_xticks(steps)
         fig.mean_field_axes = (ax_q, ax_energy)
         self._show(fig, self.last)
-        return fig
+        return fixed_titles(fig)
 
     def update(self, fig, iteration: int = 5, **parameters) -> bool:
         """Show another setting on a figure from ``draw`` by changing its Q panel and energy curve

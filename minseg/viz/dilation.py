@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 TAPS = (-1, 0, 1)  # a 3-tap kernel, centred
 MAX_LAYERS = 4
@@ -145,7 +145,7 @@ def draw_field(rates=(1, 2, 3), strides=None) -> Figure:
     ax_grid.set_title(field_title(field, int(np.prod(strides))), fontsize=9)
     _draw_paths(ax_paths, field, rates, strides)
     fig.counts, fig.field = field.counts, field
-    return fig
+    return fixed_titles(fig)
 
 
 def field_widget(rates=(1, 2, 3, 1), strides=(1, 1, 1, 1), layers=3, max_rate=4,

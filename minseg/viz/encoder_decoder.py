@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from .. import functional as F
 from ..metrics import label_boundaries
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 from .masks import colorize, to_hwc
 
 _NOT_YET = (0.93, 0.93, 0.93)  # stitched output not computed yet
@@ -77,7 +77,7 @@ class TileExplorer:
         self.last = self.state(step)
         fig = LectureFigure(figsize=(12, 3.5), layout="constrained")
         self.draw_into(fig.subplots(1, 4, width_ratios=[1.25, 1, 0.8, 1]), self.last)
-        return fig
+        return fixed_titles(fig)
 
     def draw_into(self, axes, s: dict) -> None:
         """Draw one state (from ``state``) on four axes."""
@@ -143,7 +143,7 @@ class WeightMapExplorer:
         self.last = {"weights": weights, "row": row, "w0": w0, "sigma": sigma}
         fig = LectureFigure(figsize=(12, 3.6), layout="constrained")
         self.draw_into(fig.subplots(1, 3, width_ratios=[1, 1.2, 1.6]), self.last)
-        return fig
+        return fixed_titles(fig)
 
     def draw_into(self, axes, s: dict) -> None:
         """Draw one setting (from ``draw``'s ``last``) on three axes."""

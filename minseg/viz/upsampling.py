@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._figure import FigureWidget, LectureFigure, annotate_cells, grid_lines, message_figure
+from ._figure import FigureWidget, LectureFigure, fixed_titles, annotate_cells, grid_lines, message_figure
 
 MODES = ("nearest", "bilinear", "bicubic")
 
@@ -72,7 +72,7 @@ class TransposedConvStamps:
         fig = LectureFigure(figsize=(12, 3.4))  # fixed margins: a constrained layout doubles the redraw
         fig.subplots_adjust(left=0.03, right=0.99, bottom=0.14, top=0.9, wspace=0.18)
         self.draw_into(fig.subplots(1, 4, width_ratios=[0.8, 1, 1, 1]), step, kernel_size, stride, padding)
-        return fig
+        return fixed_titles(fig)
 
     def draw_into(self, axes, step: int, kernel_size: int, stride: int, padding: int) -> None:
         """Draw one step on four given axes; fills ``self.last``."""
@@ -194,7 +194,7 @@ class InterpolationExplorer:
         fig = LectureFigure(figsize=(10, 6))  # fixed margins: a constrained layout doubles the redraw
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.92, hspace=0.35)
         self.draw_into(fig.subplots(2, 1, height_ratios=[1.2, 1]), mode, align_corners, scale_factor, sample)
-        return fig
+        return fixed_titles(fig)
 
     def draw_into(self, axes, mode: str, align_corners: bool, scale_factor: float, sample: int) -> None:
         ax_line, ax_w = axes

@@ -1,0 +1,73 @@
+"""The widgets' fast redraw paths show what their slow paths show.
+
+Each widget's figure keeps its titles at the default place (``fixed_titles``: no per-render search
+for a free spot above the axes): the pixels must be those of matplotlib's search. A widget with an
+``update`` that changes the shown figure in place must end up showing what a fresh ``draw`` of the
+same values shows (the data of every image, line, collection, patch and text, the axes' limits)."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import minseg as ms
+from minseg import models
+from minseg.viz import attention, convolution, dilation, encoder_decoder, upsampling
+
+
+def pixels(fig) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(fig._repr_png_())))
+
+
+def searched_title_pixels(fig) -> np.ndarray:
+    """The figure rendered with matplotlib's automatic title placement (then fixed again)."""
+    for ax in fig.axes:
+        ax._autotitlepos = True
+    try:
+        return pixels(fig)
+    finally:
+        for ax in fig.axes:
+            ax._autotitlepos = False
+
+
+def _tile_explorer():
+    ms.manual_seed(2)
+    net = models.UNet(3, width=2, depth=2, padding=False).eval()
+    return encoder_decoder.TileExplorer(net, np.random.default_rng(0).random((3, 20, 13), dtype=np.float32), 8)
+
+
+def _instances():
+    ids = np.zeros((24, 30), int)
+    ids[3:10, 4:12], ids[3:10, 13:20], ids[14:21, 6:26] = 1, 2, 3
+    return ids
+
+
+def _attention_maps():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 4, 16, 16))
+    weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    return rng.random((3, 32, 32)), list(weights)
+
+
+STEPPER = convolution.ConvStepper(np.arange(36.0).reshape(6, 6) % 7, np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]))
+STAMPS = upsampling.TransposedConvStamps(np.array([[1.0, 2.0, 1.0], [2.0, -1.0, 3.0], [1.0, 0.0, 2.0]]))
+INTERPOLATION = upsampling.InterpolationExplorer([1.0, 2.0, 4.0, 3.0])
+
+FIGURES = {
+    "stepper": lambda: STEPPER.draw(step=1, stride=2, padding=1, dilation=1),
+    "stamps": lambda: STAMPS.draw(step=1, kernel_size=4, stride=3, padding=1),
+    "interpolation": lambda: INTERPOLATION.draw("nearest", True, 2.5, 1),
+    "tiles": lambda: _tile_explorer().draw(step=1),
+    "weight map": lambda: encoder_decoder.WeightMapExplorer(np.zeros((3, 24, 30)), _instances()).draw(11.0, 5.5),
+    "field": lambda: dilation.draw_field((1, 2, 3, 1), (1, 1, 1, 1)),
+    "attention": lambda: attention.draw(*_attention_maps(), layer=1, head=1, row=2, col=1),
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_fixed_titles_are_where_matplotlib_would_put_them(name):
+    fig = FIGURES[name]()
+    assert all(not ax._autotitlepos for ax in fig.axes)
+    pixels(fig)
+    fig.set_layout_engine("none")  # a constrained layout moves the axes by 1e-10 from render to render
+    np.testing.assert_array_equal(pixels(fig), searched_title_pixels(fig))
