@@ -71,3 +71,58 @@ def test_fixed_titles_are_where_matplotlib_would_put_them(name):
     pixels(fig)
     fig.set_layout_engine("none")  # a constrained layout moves the axes by 1e-10 from render to render
     np.testing.assert_array_equal(pixels(fig), searched_title_pixels(fig))
+
+
+def _value(x):
+    """A comparable, plain form of an artist property (arrays as nested lists, nan as None)."""
+    if isinstance(x, (list, tuple)):
+        return [_value(v) for v in x]
+    array = np.ma.filled(np.asarray(x, dtype=float), np.nan) if not isinstance(x, str) else x
+    if isinstance(array, str):
+        return array
+    return np.where(np.isfinite(array), np.round(array, 9), -1e300).tolist()
+
+
+def shown(fig) -> list:
+    """Everything a reader can see on every axes of ``fig``, as plain data: images (data, extent,
+    colour range), lines, collections (paths, offsets), patches, visible texts, titles, labels, limits."""
+    out = []
+    for ax in fig.axes:
+        out.append({
+            "images": [(_value(im.get_array()), _value(im.get_extent()),  # colour range: of scalar data only
+                        _value(im.get_clim()) if im.get_array().ndim == 2 else None) for im in ax.images],
+            "lines": [(_value(line.get_xydata()), line.get_visible()) for line in ax.lines],
+            "collections": [([_value(p.vertices) for p in c.get_paths()], _value(c.get_offsets()))
+                            for c in ax.collections],
+            "patches": [(_value(p.get_path().vertices), _value(p.get_patch_transform().get_matrix()))
+                        for p in ax.patches],
+            "texts": sorted((t.get_text(), _value(t.get_position()), str(t.get_color()))
+                            for t in ax.texts if t.get_visible() and t.get_text()),
+            "titles": (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()),
+            "limits": (_value(ax.get_xlim()), _value(ax.get_ylim())),
+            "ticks": (_value(ax.get_xticks()), _value(ax.get_yticks()),
+                      [t.get_text() for t in ax.get_yticklabels()]),
+        })
+    return out
+
+
+def assert_update_equals_draw(draw, update, first: dict, then: list):
+    """A figure drawn for ``first`` and updated to each of ``then`` shows what a fresh draw shows."""
+    fig = draw(**first)
+    for values in then:
+        assert update(fig, **values), f"update refused {values}"
+        pixels(fig)  # a render in between, as the widget makes one
+        assert shown(fig) == shown(draw(**values)), f"update to {values} differs from a fresh draw"
+
+
+def test_tile_update_equals_draw():
+    explorer = _tile_explorer()
+    assert_update_equals_draw(explorer.draw, explorer.update, {"step": 0},
+                              [{"step": 1}, {"step": 5}, {"step": 2}, {"step": 0}])
+    assert not explorer.update(ms.viz._figure.LectureFigure(), step=1)
+
+
+def test_weight_map_update_equals_draw():
+    explorer = encoder_decoder.WeightMapExplorer(np.zeros((3, 24, 30)), _instances())
+    assert_update_equals_draw(explorer.draw, explorer.update, {"w0": 10.0, "sigma": 5.0},
+                              [{"w0": 11.0, "sigma": 5.0}, {"w0": 11.0, "sigma": 1.5}, {"w0": 0.0, "sigma": 9.0}])
