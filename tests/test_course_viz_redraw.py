@@ -126,3 +126,12 @@ def test_weight_map_update_equals_draw():
     explorer = encoder_decoder.WeightMapExplorer(np.zeros((3, 24, 30)), _instances())
     assert_update_equals_draw(explorer.draw, explorer.update, {"w0": 10.0, "sigma": 5.0},
                               [{"w0": 11.0, "sigma": 5.0}, {"w0": 11.0, "sigma": 1.5}, {"w0": 0.0, "sigma": 9.0}])
+
+
+def test_field_update_equals_draw():
+    stacks = [{"rates": (1, 2, 3, 1), "strides": (1, 1, 1, 1)}, {"rates": (2, 2), "strides": (1, 2)},
+              {"rates": (4, 4, 4, 4), "strides": (2, 2, 2, 2)}, {"rates": (1,), "strides": (1,)},
+              {"rates": (2, 2, 2), "strides": (1, 1, 1)}]
+    assert_update_equals_draw(dilation.draw_field, dilation.update_field, {"rates": (1, 2, 3), "strides": None},
+                              stacks)
+    assert not dilation.update_field(ms.viz._figure.LectureFigure(), (1, 2))
