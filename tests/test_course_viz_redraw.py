@@ -135,3 +135,13 @@ def test_field_update_equals_draw():
     assert_update_equals_draw(dilation.draw_field, dilation.update_field, {"rates": (1, 2, 3), "strides": None},
                               stacks)
     assert not dilation.update_field(ms.viz._figure.LectureFigure(), (1, 2))
+
+
+def test_attention_update_equals_draw():
+    image, maps = _attention_maps()
+    draw = lambda **values: attention.draw(image, maps, **values)  # noqa: E731
+    update = lambda fig, **values: attention.update(fig, image, maps, **values)  # noqa: E731
+    assert_update_equals_draw(draw, update, {"layer": 0, "head": 0, "row": 2, "col": 2},
+                              [{"layer": 1, "head": 0, "row": 2, "col": 2}, {"layer": 1, "head": 3, "row": 0, "col": 3},
+                               {"layer": 0, "head": 2, "row": 3, "col": 1}])
+    assert not attention.update(ms.viz._figure.LectureFigure(), image, maps)
