@@ -99,6 +99,7 @@ def shown(fig) -> list:
             "texts": sorted((t.get_text(), _value(t.get_position()), str(t.get_color()))
                             for t in ax.texts if t.get_visible() and t.get_text()),
             "titles": (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()),
+            "legend": [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else None,
             "limits": (_value(ax.get_xlim()), _value(ax.get_ylim())),
             "ticks": (_value(ax.get_xticks()), _value(ax.get_yticks()),
                       [t.get_text() for t in ax.get_yticklabels()]),
@@ -145,3 +146,25 @@ def test_attention_update_equals_draw():
                               [{"layer": 1, "head": 0, "row": 2, "col": 2}, {"layer": 1, "head": 3, "row": 0, "col": 3},
                                {"layer": 0, "head": 2, "row": 3, "col": 1}])
     assert not attention.update(ms.viz._figure.LectureFigure(), image, maps)
+
+
+def test_stamps_update_equals_draw():
+    assert_update_equals_draw(STAMPS.draw, STAMPS.update, {"step": 0, "kernel_size": 3, "stride": 2, "padding": 0},
+                              [{"step": 1, "kernel_size": 3, "stride": 2, "padding": 0},
+                               {"step": 1, "kernel_size": 4, "stride": 2, "padding": 0},
+                               {"step": 1, "kernel_size": 4, "stride": 3, "padding": 0},
+                               {"step": 8, "kernel_size": 4, "stride": 3, "padding": 1},
+                               {"step": 4, "kernel_size": 1, "stride": 1, "padding": 0},
+                               {"step": 2, "kernel_size": 2, "stride": 1, "padding": 1}])
+    assert not STAMPS.update(STAMPS.draw(), step=0, kernel_size=1, stride=1, padding=2)  # nothing survives
+
+
+def test_interpolation_update_equals_draw():
+    settings = [dict(mode=mode, align_corners=corners, scale_factor=scale, sample=sample)
+                for mode, corners, scale, sample in [("nearest", False, 2.0, 0), ("nearest", True, 2.5, 0),
+                                                     ("nearest", True, 2.5, 1), ("bicubic", True, 3.0, 11),
+                                                     ("bilinear", False, 1.5, 2), ("bicubic", False, 4.0, 0)]]
+    assert_update_equals_draw(INTERPOLATION.draw, INTERPOLATION.update, {"mode": "bilinear", "align_corners": False,
+                                                                         "scale_factor": 2.0, "sample": 0}, settings)
+    legend = INTERPOLATION.draw(**settings[3]).axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()][0] == "bicubic through the input"

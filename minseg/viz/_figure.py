@@ -93,10 +93,25 @@ def annotate_cells(ax, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = 
                    image=None):
     """Write every entry of a small 2-D array in its imshow cell; given the ``image`` (the AxesImage
     drawn from ``values``), the text is white on dark cells so it stays readable."""
-    for (r, c), v in np.ndenumerate(values):
-        if np.isfinite(v) and not (skip_zero and v == 0):
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
-                    color=_text_colour(image, v))
+    set_cell_numbers(ax, [], values, fmt, skip_zero, fontsize, image)
+
+
+def set_cell_numbers(ax, texts: list, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = False,
+                     fontsize: float = 8, image=None) -> list:
+    """Make ``texts`` (Text artists of ``ax``, e.g. a previous call's result) the numbers of ``values``
+    in their cells, as ``annotate_cells`` writes them: reuses the artists there are (a redraw with a
+    new array then creates no text), adds the missing ones, removes the rest; returns the new list."""
+    numbers = [(r, c, v) for (r, c), v in np.ndenumerate(values) if np.isfinite(v) and not (skip_zero and v == 0)]
+    for text in texts[len(numbers):]:
+        text.remove()
+    texts = texts[:len(numbers)] + [ax.text(0, 0, "", ha="center", va="center")
+                                    for _ in range(len(numbers) - len(texts))]
+    for text, (r, c, v) in zip(texts, numbers):
+        text.set_position((c, r))
+        text.set_text(fmt.format(v))
+        text.set_fontsize(fontsize)
+        text.set_color(_text_colour(image, v))
+    return texts
 
 
 def _text_colour(image, value: float) -> str:
@@ -111,8 +126,16 @@ def grid_lines(ax, shape, colour="0.7"):
     """Thin lines between the cells of an imshow of ``shape`` (rows, cols): two line collections (minor
     ticks with a grid cost a tick object per line, measured and laid out on every redraw)."""
     rows, cols = shape
-    ax.hlines(np.arange(-0.5, rows, 1), -0.5, cols - 0.5, colors=colour, linewidth=0.5)
-    ax.vlines(np.arange(-0.5, cols, 1), -0.5, rows - 0.5, colors=colour, linewidth=0.5)
+    return (ax.hlines(np.arange(-0.5, rows, 1), -0.5, cols - 0.5, colors=colour, linewidth=0.5),
+            ax.vlines(np.arange(-0.5, cols, 1), -0.5, rows - 0.5, colors=colour, linewidth=0.5))
+
+
+def move_grid_lines(lines, shape) -> None:
+    """Give the two collections of ``grid_lines`` the lines of another ``shape``."""
+    rows, cols = shape
+    across, down = lines
+    across.set_segments([[(-0.5, y), (cols - 0.5, y)] for y in np.arange(-0.5, rows, 1)])
+    down.set_segments([[(x, -0.5), (x, rows - 0.5)] for x in np.arange(-0.5, cols, 1)])
 
 
 def fixed_titles(fig: Figure) -> Figure:
