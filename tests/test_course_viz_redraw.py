@@ -168,3 +168,11 @@ def test_interpolation_update_equals_draw():
                                                                          "scale_factor": 2.0, "sample": 0}, settings)
     legend = INTERPOLATION.draw(**settings[3]).axes[0].get_legend()
     assert [t.get_text() for t in legend.get_texts()][0] == "bicubic through the input"
+
+
+def test_stepper_update_equals_draw():
+    first = {"step": 0, "stride": 1, "padding": 0, "dilation": 1}
+    settings = [{"step": 1, "stride": 1, "padding": 0, "dilation": 1}, {"step": 1, "stride": 2, "padding": 0, "dilation": 1},
+                {"step": 1, "stride": 2, "padding": 1, "dilation": 1}, {"step": 3, "stride": 2, "padding": 1, "dilation": 2},
+                {"step": 5, "stride": 1, "padding": 2, "dilation": 1}, {"step": 0, "stride": 3, "padding": 0, "dilation": 1}]
+    assert_update_equals_draw(STEPPER.draw, STEPPER.update, first, settings)

@@ -101,25 +101,34 @@ def set_cell_numbers(ax, texts: list, values: np.ndarray, fmt: str = "{:g}", ski
     """Make ``texts`` (Text artists of ``ax``, e.g. a previous call's result) the numbers of ``values``
     in their cells, as ``annotate_cells`` writes them: reuses the artists there are (a redraw with a
     new array then creates no text), adds the missing ones, removes the rest; returns the new list."""
-    numbers = [(r, c, v) for (r, c), v in np.ndenumerate(values) if np.isfinite(v) and not (skip_zero and v == 0)]
-    for text in texts[len(numbers):]:
+    values = np.asarray(values)
+    shown = np.isfinite(values) & ((values != 0) if skip_zero else True)
+    rows, cols = np.nonzero(shown)
+    colours = _text_colours(image, values[shown])
+    for text in texts[len(rows):]:
         text.remove()
-    texts = texts[:len(numbers)] + [ax.text(0, 0, "", ha="center", va="center")
-                                    for _ in range(len(numbers) - len(texts))]
-    for text, (r, c, v) in zip(texts, numbers):
+    texts = texts[:len(rows)] + [ax.text(0, 0, "", ha="center", va="center") for _ in range(len(rows) - len(texts))]
+    for text, r, c, v, colour in zip(texts, rows, cols, values[shown], colours):
         text.set_position((c, r))
         text.set_text(fmt.format(v))
         text.set_fontsize(fontsize)
-        text.set_color(_text_colour(image, v))
+        text.set_color(colour)
     return texts
 
 
 def _text_colour(image, value: float) -> str:
     """Black, or white where the image paints ``value`` dark (relative luminance below 0.45)."""
+    return str(_text_colours(image, np.array([value]))[0])
+
+
+def _text_colours(image, values: np.ndarray) -> np.ndarray:
+    """``_text_colour`` of every value (one colour-map call for all: a call per value costs more than
+    drawing the number)."""
     if image is None:
-        return "black"
-    red, green, blue, _ = image.cmap(image.norm(value))
-    return "white" if 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.45 else "black"
+        return np.full(len(values), "black")
+    rgba = np.atleast_2d(image.cmap(image.norm(values)))
+    luminance = rgba[:, :3] @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(luminance < 0.45, "white", "black")
 
 
 def grid_lines(ax, shape, colour="0.7"):
