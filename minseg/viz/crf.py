@@ -18,7 +18,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..crf import DenseCRF
-from ..crf.dense import squared_distances, unit_kernel
+from ..crf.dense import _squared_distances, _unit_kernel
 from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 PARAMETERS = ("w1", "theta_alpha", "theta_beta", "w2", "theta_gamma")
@@ -95,12 +95,12 @@ class MeanFieldExplorer:
     def _kernel(self, theta_position, theta_colour) -> np.ndarray:
         """One unit-weight kernel (appearance when ``theta_colour`` is given, else smoothness), cached."""
         if self.distances is None:
-            self.distances = squared_distances(self.image)
+            self.distances = _squared_distances(self.image)
         key = (theta_position, theta_colour)
         if key not in self.kernels:
             squared_position, squared_colour = self.distances
-            self.kernels[key] = unit_kernel(self.normalization, squared_position, theta_position,
-                                            None if theta_colour is None else squared_colour, theta_colour)
+            self.kernels[key] = _unit_kernel(self.normalization, squared_position, theta_position,
+                                             None if theta_colour is None else squared_colour, theta_colour)
             if len(self.kernels) > 4:  # the last two of each kind, about
                 self.kernels.popitem(last=False)
         self.kernels.move_to_end(key)
