@@ -170,6 +170,7 @@ def test_explorer_update_shows_what_a_fresh_draw_shows(small_problem):
         updated_last = explorer.last
         fresh = explorer.draw(iteration, **values)
         assert _shown(shown) == _shown(fresh)
+        assert shown._repr_png_() == fresh._repr_png_()  # the same pixels (and the same PNG bytes)
         np.testing.assert_array_equal(updated_last["labels"], explorer.last["labels"])
     assert not explorer.update(crfviz.LectureFigure(), 1, **PARAMS)
 

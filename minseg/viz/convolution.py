@@ -14,8 +14,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._figure import (DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, fixed_titles, grid_lines,
-                      message_figure, move_grid_lines, set_cell_numbers)
+from ._figure import (DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, fixed_titles,
+                      grid_lines, message_figure, move_grid_lines, set_cell_numbers)
 
 
 def out_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
@@ -99,7 +99,8 @@ class ConvStepper:
             "tap_labels": [ax_in.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=8, color="C3",
                                       bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
                            for (r, c), weight in zip(taps, self.kernel.ravel())],
-            "column": ax_cols.add_patch(Rectangle((-0.5, -0.5), 1, self.kernel.size, fill=False, ec="C3", lw=2)),
+            "column": ax_cols.add_patch(Rectangle((-0.5, -0.5), 1, self.kernel.size, fill=False, ec="C3",
+                                                  lw=2)),
             "frame": ax_out.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="C3", lw=2)),
         }
         self._show_setting(artists, self.layout(stride, padding, dilation), (stride, padding, dilation))
@@ -130,7 +131,8 @@ class ConvStepper:
         ax_out.set_yticks(range(lay["oh"]))
         artists["format"] = "{:.0f}" if np.allclose(lay["output"], np.round(lay["output"])) else "{:.1f}"
         cell_font = 9 if max(lay["oh"], lay["ow"]) <= 6 else 8
-        cells = set_cell_numbers(ax_out, artists["cells"], np.zeros((lay["oh"], lay["ow"])), fontsize=cell_font)
+        blank = np.zeros((lay["oh"], lay["ow"]))
+        cells = set_cell_numbers(ax_out, artists["cells"], blank, fontsize=cell_font)
         for text in cells:
             text.set_color("black")
         artists["cells"] = cells

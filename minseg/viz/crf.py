@@ -58,7 +58,7 @@ class MeanFieldExplorer:
         self.max_iter, self.method, self.normalization = int(max_iter), method, normalization
         self.cache: OrderedDict = OrderedDict()
         self.cache_size = cache_size
-        self.kernels: OrderedDict = OrderedDict()  # (θ_position, θ_colour or None) -> unit-weight N x N kernel
+        self.kernels: OrderedDict = OrderedDict()  # (θ_position, θ_colour or None) -> unit N x N kernel
         self.distances = None  # the pixels' squared distances (positions, colours), made on first use
         self.last: dict = {}
 

@@ -105,7 +105,8 @@ def _show_grid(ax, field: FieldCounts) -> None:
     texts = list(ax.texts)
     for text in texts[len(numbers):]:
         text.remove()
-    texts += [ax.text(0, 0, "", ha="center", va="center", fontsize=8) for _ in range(len(numbers) - len(texts))]
+    texts += [ax.text(0, 0, "", ha="center", va="center", fontsize=8)
+              for _ in range(len(numbers) - len(texts))]
     for text, (x, y, v) in zip(texts, numbers):
         text.set_position((x, y))
         text.set_text(str(v))
@@ -206,7 +207,8 @@ def field_widget(rates=(1, 2, 3, 1), strides=(1, 1, 1, 1), layers=3, max_rate=4,
                                                        description=f"stride {i + 1}", layout=layout)
 
     def stack(layers, values):
-        return ([values[f"rate{i + 1}"] for i in range(layers)], [values[f"stride{i + 1}"] for i in range(layers)])
+        return ([values[f"rate{i + 1}"] for i in range(layers)],
+                [values[f"stride{i + 1}"] for i in range(layers)])
 
     widget = FigureWidget(lambda layers, **values: draw_field(*stack(layers, values)), controls,
                          update=lambda fig, layers, **values: update_field(fig, *stack(layers, values)))

@@ -23,7 +23,8 @@ _MATCHED, _MISSED = np.array([1.0, 1.0, 1.0]), np.array([1.0, 0.1, 0.1])
 
 def _box(ax, top: int, left: int, height: int, width: int, colour: str, style: str = "-") -> Rectangle:
     """A rectangle around the pixels [top, top + height) x [left, left + width) of an imshow."""
-    return ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=colour, lw=2, ls=style))
+    return ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=colour, lw=2,
+                                  ls=style))
 
 
 def _bare(ax, title: str) -> None:

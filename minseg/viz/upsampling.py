@@ -86,7 +86,7 @@ class TransposedConvStamps:
         return True
 
     def draw_into(self, axes, step: int, kernel_size: int, stride: int, padding: int) -> dict:
-        """Draw one step on four given axes; fills ``self.last`` and returns the artists ``update`` changes."""
+        """Draw one step on four given axes; fills ``self.last``, returns the artists ``update`` changes."""
         ax_in, ax_stamp, ax_out, ax_count = axes
         artists = {"axes": axes, "cells": [_cells(ax_in), _cells(ax_stamp, labels=False), _cells(ax_out),
                                            _cells(ax_count, "Purples", labels=False)]}
@@ -110,10 +110,11 @@ class TransposedConvStamps:
                      "output": so_far[padding:padding + lay["size"][0], padding:padding + lay["size"][1]],
                      "trimmed": lay["trimmed"], "done": done}
         cells_in, cells_stamp, cells_out, cells_count = artists["cells"]
-        _show_cells(cells_in, self.image, f"input {self.image.shape[0]}x{self.image.shape[1]}: pixel ({i}, {j})")
+        (h, w), stamps = self.image.shape, " = conv_transpose2d" if done else f" ({step + 1} stamps)"
+        _show_cells(cells_in, self.image, f"input {h}x{w}: pixel ({i}, {j})")
         artists["pixel"].set_xy((j - 0.5, i - 0.5))
         _show_cells(cells_stamp, stamp, f"stamp: x[{i},{j}] = {self.image[i, j]:g} times the kernel")
-        _show_cells(cells_out, so_far, "output so far" + (" = conv_transpose2d" if done else f" ({step + 1} stamps)"))
+        _show_cells(cells_out, so_far, "output so far" + stamps)
         for frame in artists["frames"]:
             frame.set_bounds(j * stride - 0.5, i * stride - 0.5, kernel_size, kernel_size)
         _show_cells(cells_count, lay["count"], "overlap count (stamps per pixel)")
@@ -150,8 +151,8 @@ def _cells(ax, cmap: str = "coolwarm", labels: bool = True) -> dict:
     ``labels=False`` drops the row/column numbers (tick labels are text too, and text is most of a
     redraw's time)."""
     ax.tick_params(labelsize=8, labelbottom=labels, labelleft=labels)
-    return {"ax": ax, "cmap": cmap, "picture": ax.imshow(np.zeros((1, 1)), cmap=cmap, interpolation="nearest"),
-            "numbers": [], "grid": grid_lines(ax, (1, 1))}
+    picture = ax.imshow(np.zeros((1, 1)), cmap=cmap, interpolation="nearest")
+    return {"ax": ax, "cmap": cmap, "picture": picture, "numbers": [], "grid": grid_lines(ax, (1, 1))}
 
 
 def _show_cells(cells: dict, values: np.ndarray, title: str) -> None:
@@ -240,7 +241,7 @@ class InterpolationExplorer:
         return True
 
     def draw_into(self, axes, mode: str, align_corners: bool, scale_factor: float, sample: int) -> dict:
-        """Draw one setting on two given axes; fills ``self.last`` and returns the artists ``update`` changes."""
+        """Draw one setting on two given axes; fills ``self.last``, returns the artists ``update`` changes."""
         ax_line, ax_w = axes
         n = self.signal.size
         artists = {"axes": axes, "curve": ax_line.plot([], [], color="0.6", lw=1, label=" ")[0]}
