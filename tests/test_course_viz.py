@@ -232,13 +232,13 @@ def test_conv_stepper_update_moves_the_step_on_the_same_figure_like_a_fresh_draw
         assert [t.get_text() for t in fig.axes[2].texts] == [t.get_text() for t in fresh.axes[2].texts]
         assert fig.axes[1].get_xlabel() == fresh.axes[1].get_xlabel()
         assert [p.get_xy() for p in fig.axes[0].patches] == [p.get_xy() for p in fresh.axes[0].patches]
-    assert not stepper.update(fig, 0, stride + 1, padding, dilation)  # another layout: a new figure
+    assert not stepper.update(fig, 0, 1, 0, 9)  # no output (the dilated kernel does not fit): a message figure
 
 
-def test_widget_uses_update_for_the_step_and_draws_anew_for_the_layout():
+def test_widget_uses_update_for_the_step_and_for_the_layout():
     widget = cviz.ConvStepper(np.ones((5, 5)), np.ones((3, 3))).widget()
     first = widget.figure
     widget.controls["step"].value = 2
     assert widget.figure is first and widget.seconds > 0
-    widget.controls["stride"].value = 2
-    assert widget.figure is not first and widget.figure.axes[2].images[0].get_array().shape == (2, 2)
+    widget.controls["stride"].value = 2  # update() redraws the layout on the same figure
+    assert widget.figure is first and widget.figure.axes[2].images[0].get_array().shape == (2, 2)

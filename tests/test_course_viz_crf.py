@@ -150,3 +150,38 @@ def test_explorer_refuses_large_or_mismatched_images():
         crfviz.MeanFieldExplorer(np.zeros((60, 60, 3)), np.zeros((2, 60, 60)))
     with pytest.raises(ValueError, match="same H and W"):
         crfviz.MeanFieldExplorer(np.zeros((6, 5, 3)), np.zeros((2, 5, 6)))
+
+
+def _shown(fig) -> dict:
+    """What the mean-field figure shows: every image, line and title (compared across figures)."""
+    return {"images": [im.get_array().tolist() for ax in fig.axes for im in ax.images],
+            "lines": [line.get_xydata().tolist() for ax in fig.axes for line in ax.lines],
+            "titles": [ax.get_title() for ax in fig.axes], "energy_ylim": fig.axes[3].get_ylim()}
+
+
+def test_explorer_update_shows_what_a_fresh_draw_shows(small_problem):
+    image, unary = small_problem
+    explorer = crfviz.MeanFieldExplorer(image, unary, max_iter=4, normalization="symmetric")
+    shown = explorer.draw(1, **PARAMS)
+    for iteration, change in ((3, {}), (3, {"w1": 2.0}), (0, {"theta_alpha": 2.0}), (4, {"theta_beta": 5.0}),
+                              (2, {"w2": 0.0, "theta_gamma": 3.0})):
+        values = dict(PARAMS, **change)
+        assert explorer.update(shown, iteration, **values)
+        updated_last = explorer.last
+        fresh = explorer.draw(iteration, **values)
+        assert _shown(shown) == _shown(fresh)
+        assert shown._repr_png_() == fresh._repr_png_()  # the same pixels (and the same PNG bytes)
+        np.testing.assert_array_equal(updated_last["labels"], explorer.last["labels"])
+    assert not explorer.update(crfviz.LectureFigure(), 1, **PARAMS)
+
+
+def test_explorer_kernels_are_the_crfs_own(small_problem):
+    """The cached unit kernels, weighted, are DenseCRF's pairwise matrix for the same parameters."""
+    image, unary = small_problem
+    explorer = crfviz.MeanFieldExplorer(image, unary, normalization="symmetric")
+    for params in (PARAMS, dict(PARAMS, theta_alpha=7.0), dict(PARAMS, theta_gamma=0.8), PARAMS):
+        appearance, smoothness = explorer.unit_kernels(params["theta_alpha"], params["theta_beta"],
+                                                       params["theta_gamma"])
+        crf = ms.crf.DenseCRF(**params, normalization="symmetric")
+        np.testing.assert_allclose(params["w1"] * appearance + params["w2"] * smoothness,
+                                   ms.crf.dense.pairwise_matrix(crf, image), rtol=1e-12)

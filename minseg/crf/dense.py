@@ -29,21 +29,34 @@ def positions_colours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([rows.ravel(), cols.ravel()], axis=1), image.reshape(h * w, c)
 
 
+def _squared_distances(image: np.ndarray, distance: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
+    """(N, N) squared distances between the pixels of ``image`` (H, W, C): of positions, of colours.
+    They do not depend on the kernels' widths, so a caller trying many θ can keep them."""
+    p, colour = positions_colours(image)
+    return _pairwise_squared(p, distance), _pairwise_squared(colour, distance)
+
+
+def _unit_kernel(normalization: str, squared_position: np.ndarray, theta_position: float,
+                 squared_colour: np.ndarray | None = None, theta_colour: float | None = None) -> np.ndarray:
+    """One kernel with weight 1 as an N x N matrix, zero diagonal, normalised as ``normalization`` says:
+    exp(-|p_i-p_j|^2 / 2θ_pos^2 [- |I_i-I_j|^2 / 2θ_col^2]) (the colour term only when given)."""
+    exponent = -squared_position / (2 * theta_position ** 2)
+    if squared_colour is not None:
+        exponent -= squared_colour / (2 * theta_colour ** 2)
+    k = np.exp(exponent)
+    np.fill_diagonal(k, 0.0)
+    if normalization == "symmetric":
+        scale = 1.0 / np.sqrt(np.maximum(k.sum(axis=1), 1e-20))
+        k = scale[:, None] * k * scale[None, :]
+    return k
+
+
 def kernel_matrices(crf, image: np.ndarray, distance: str = "euclidean") -> list[np.ndarray]:
     """The two weighted kernels as N x N matrices, zero diagonal, normalised as ``crf.normalization`` says."""
-    p, colour = positions_colours(image)
-    dp = _pairwise_squared(p, distance)
-    di = _pairwise_squared(colour, distance)
-    appearance = np.exp(-dp / (2 * crf.theta_alpha ** 2) - di / (2 * crf.theta_beta ** 2))
-    smoothness = np.exp(-dp / (2 * crf.theta_gamma ** 2))
-    out = []
-    for weight, k in ((crf.w1, appearance), (crf.w2, smoothness)):
-        np.fill_diagonal(k, 0.0)
-        if crf.normalization == "symmetric":
-            scale = 1.0 / np.sqrt(np.maximum(k.sum(axis=1), 1e-20))
-            k = scale[:, None] * k * scale[None, :]
-        out.append(weight * k)
-    return out
+    dp, di = _squared_distances(image, distance)
+    appearance = _unit_kernel(crf.normalization, dp, crf.theta_alpha, di, crf.theta_beta)
+    smoothness = _unit_kernel(crf.normalization, dp, crf.theta_gamma)
+    return [crf.w1 * appearance, crf.w2 * smoothness]
 
 
 def pairwise_matrix(crf, image: np.ndarray, distance: str = "euclidean") -> np.ndarray:

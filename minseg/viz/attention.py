@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 
 def _grid(maps) -> int:
@@ -55,21 +55,37 @@ def _overlay(ax, image, weights):
 
 def draw(image, maps, layer: int = 0, head: int = 0, row: int = 0, col: int = 0) -> LectureFigure:
     """Left: the scene, query patch (row, col) framed. Right: its attention weights over all patches."""
-    side = _grid(maps)
-    patch = np.asarray(image).shape[-1] // side
-    weights = query_map(maps, layer, head, row, col)
+    patch = np.asarray(image).shape[-1] // _grid(maps)
     fig = LectureFigure(figsize=(8, 3.8))  # no layout engine: a faster redraw
     left, right = fig.subplots(1, 2)
     fig.subplots_adjust(left=0.02, right=0.84, bottom=0.04, top=0.9, wspace=0.08)
     _show_image(left, image)
-    _frame(left, row, col, patch)
+    _frame(left, 0, 0, patch)
+    shown = _overlay(right, image, query_map(maps, layer, head, row, col))
+    _frame(right, 0, 0, patch, "cyan")
+    fig.colorbar(shown, cax=fig.add_axes((0.86, 0.1, 0.015, 0.75)), label="attention weight")
+    fig.attention_axes = (left, right)
+    update(fig, image, maps, layer, head, row, col)
+    return fixed_titles(fig)
+
+
+def update(fig, image, maps, layer: int = 0, head: int = 0, row: int = 0, col: int = 0) -> bool:
+    """Show another query, layer or head on a figure from ``draw``: the frames move, the weights'
+    picture gets new data and colour range, the titles new numbers; False for another figure."""
+    axes = getattr(fig, "attention_axes", None)
+    if axes is None:
+        return False
+    left, right = axes
+    patch = np.asarray(image).shape[-1] // _grid(maps)
+    weights = query_map(maps, layer, head, row, col)
+    for ax in axes:
+        ax.patches[0].set_xy((col * patch - 0.5, row * patch - 0.5))
     left.set_title(f"query patch ({row}, {col})", fontsize=10)
-    shown = _overlay(right, image, weights)
-    _frame(right, row, col, patch, "cyan")
+    right.images[-1].set_data(weights)
+    right.images[-1].set_clim(weights.min(), weights.max())  # the weights' own range, as imshow takes it
     right.set_title(f"layer {layer + 1}, head {head + 1}: weights {weights.min():.3f} to {weights.max():.3f}",
                     fontsize=10)
-    fig.colorbar(shown, cax=fig.add_axes((0.86, 0.1, 0.015, 0.75)), label="attention weight")
-    return fig
+    return True
 
 
 def draw_heads(image, maps, row: int, col: int) -> LectureFigure:
@@ -99,4 +115,5 @@ def attention_widget(image, maps) -> FigureWidget:
                 "head": widgets.IntSlider(0, 0, heads - 1, description="head", **style),
                 "row": widgets.IntSlider(side // 2, 0, side - 1, description="query row", **style),
                 "col": widgets.IntSlider(side // 2, 0, side - 1, description="query col", **style)}
-    return FigureWidget(lambda **values: draw(image, maps, **values), controls)
+    return FigureWidget(lambda **values: draw(image, maps, **values), controls,
+                        update=lambda fig, **values: update(fig, image, maps, **values))

@@ -14,7 +14,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._figure import DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, grid_lines, message_figure
+from ._figure import (DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, fixed_titles,
+                      grid_lines, message_figure, move_grid_lines, set_cell_numbers)
 
 
 def out_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
@@ -62,51 +63,79 @@ class ConvStepper:
         axes = fig.subplots(1, 3, width_ratios=[1, 1.6, 0.8],
                             gridspec_kw=dict(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.25))
         fig.step_artists = self.draw_into(axes, step, stride, padding, dilation)
-        return fig
+        return fixed_titles(fig)
 
     def update(self, fig, step: int = 0, stride: int = 1, padding: int = 0, dilation: int = 1) -> bool:
-        """Show another step on a figure from ``draw`` with the same stride, padding and dilation by
-        moving its artists (the window, the column frame, the output cells); False when it cannot."""
+        """Show another step or setting on a figure from ``draw`` by changing its artists (a new stride,
+        padding or dilation: new pictures, grid and cells; a new step: the window, the column frame,
+        the output cells move); False when it cannot (another figure, or no output)."""
         artists = getattr(fig, "step_artists", None)
-        if artists is None or artists["setting"] != (stride, padding, dilation):
+        if artists is None:
             return False
+        if artists["setting"] != (stride, padding, dilation):
+            lay = self.layout(stride, padding, dilation)
+            if 0 in (lay["oh"], lay["ow"]):
+                return False
+            self._show_setting(artists, lay, (stride, padding, dilation))
         self._show_step(artists, step)
         return True
 
     def draw_into(self, axes, step: int, stride: int, padding: int, dilation: int) -> dict:
         """Draw one step on three given axes (input, im2col, output); fills ``self.last`` and returns
-        the artists that change from step to step (for ``update``)."""
+        the artists that change from step to step or setting to setting (for ``update``)."""
         ax_in, ax_cols, ax_out = axes
-        lay = self.layout(stride, padding, dilation)
-        self._draw_input(ax_in, lay["padded"], padding)
-        ax_cols.imshow(lay["cols"], cmap="Greys", aspect="auto", interpolation="nearest")
+        ax_in.imshow(np.zeros((1, 1)), cmap="Greys", interpolation="nearest")
+        ax_cols.imshow(np.zeros((1, 1)), cmap="Greys", aspect="auto", interpolation="nearest")
         ax_cols.set_ylabel("kernel tap")
         for axis in (ax_cols.xaxis, ax_cols.yaxis, ax_in.xaxis, ax_in.yaxis):
             axis.set_major_locator(MaxNLocator(integer=True))  # few columns: no ticks at -0.5, 0.5, ...
-        limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
-        picture = ax_out.imshow(np.full((lay["oh"], lay["ow"]), np.nan), cmap="coolwarm",
-                                interpolation="nearest", vmin=-limit, vmax=limit)
-        grid_lines(ax_out, picture.get_array().shape)
-        ax_out.set_xticks(range(lay["ow"]))
-        ax_out.set_yticks(range(lay["oh"]))
-        cell_font = 9 if max(lay["oh"], lay["ow"]) <= 6 else 8
-        taps = self.window(0, stride, padding, dilation)
+        picture = ax_out.imshow(np.zeros((1, 1)), cmap="coolwarm", interpolation="nearest")
+        taps = self.window(0, 1, 0, 1)
         artists = {
-            "setting": (stride, padding, dilation), "layout": lay, "axes": axes, "picture": picture,
-            "format": "{:.0f}" if np.allclose(lay["output"], np.round(lay["output"])) else "{:.1f}",
+            "axes": axes, "picture": picture, "cells": [], "pad_box": None,
+            "grids": (grid_lines(ax_in, (1, 1)), grid_lines(ax_out, (1, 1))),
             "taps": [ax_in.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, fc=(0.85, 0.2, 0.1, 0.35),
                                                ec="C3")) for r, c in taps],
             "tap_labels": [ax_in.text(c, r, f"×{weight:g}", ha="center", va="center", fontsize=8, color="C3",
                                       bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
                            for (r, c), weight in zip(taps, self.kernel.ravel())],
-            "column": ax_cols.add_patch(Rectangle((-0.5, -0.5), 1, lay["cols"].shape[0], fill=False, ec="C3",
+            "column": ax_cols.add_patch(Rectangle((-0.5, -0.5), 1, self.kernel.size, fill=False, ec="C3",
                                                   lw=2)),
-            "cells": [ax_out.text(c, r, "", ha="center", va="center", fontsize=cell_font)
-                      for r in range(lay["oh"]) for c in range(lay["ow"])],
             "frame": ax_out.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="C3", lw=2)),
         }
+        self._show_setting(artists, self.layout(stride, padding, dilation), (stride, padding, dilation))
         self._show_step(artists, step)
         return artists
+
+    def _show_setting(self, artists: dict, lay: dict, setting) -> None:
+        """Put one stride, padding and dilation on the artists of ``draw_into``: the padded input, the
+        im2col matrix, an empty output grid with one (blank) text per cell."""
+        ax_in, ax_cols, ax_out = artists["axes"]
+        padding = setting[1]
+        artists.update(setting=setting, layout=lay)
+        _show_picture(ax_in.images[0], lay["padded"], min(0, lay["padded"].min()), lay["padded"].max())
+        if artists["pad_box"] is not None:
+            artists["pad_box"].remove()
+        h, w = lay["padded"].shape
+        artists["pad_box"] = ax_in.add_patch(Rectangle(
+            (padding - 0.5, padding - 0.5), w - 2 * padding, h - 2 * padding, fill=False, ec="C0", lw=1.5,
+            ls="--", zorder=0.99)) if padding else None  # under the taps, as when it was drawn first
+        move_grid_lines(artists["grids"][0], lay["padded"].shape)
+        pad_note = f" + padding {padding}" if padding else ""
+        ax_in.set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}{pad_note}", fontsize=10)
+        _show_picture(ax_cols.images[0], lay["cols"], lay["cols"].min(), lay["cols"].max())
+        limit = max(float(np.abs(lay["output"]).max()), 1e-9)  # symmetric around 0: readable text
+        _show_picture(artists["picture"], np.full((lay["oh"], lay["ow"]), np.nan), -limit, limit)
+        move_grid_lines(artists["grids"][1], (lay["oh"], lay["ow"]))
+        ax_out.set_xticks(range(lay["ow"]))
+        ax_out.set_yticks(range(lay["oh"]))
+        artists["format"] = "{:.0f}" if np.allclose(lay["output"], np.round(lay["output"])) else "{:.1f}"
+        cell_font = 9 if max(lay["oh"], lay["ow"]) <= 6 else 8
+        blank = np.zeros((lay["oh"], lay["ow"]))
+        cells = set_cell_numbers(ax_out, artists["cells"], blank, fontsize=cell_font)
+        for text in cells:
+            text.set_color("black")
+        artists["cells"] = cells
 
     def _show_step(self, artists: dict, step: int) -> None:
         """Put every step-dependent artist where output cell ``step`` needs it; fills ``self.last``."""
@@ -136,16 +165,6 @@ class ConvStepper:
         r, c = divmod(step, lay["ow"])
         artists["frame"].set_xy((c - 0.5, r - 0.5))
         ax_out.set_title(f"output {lay['oh']}x{lay['ow']}: y[{r},{c}] = {self.last['value']:g}", fontsize=10)
-
-    def _draw_input(self, ax, padded: np.ndarray, padding: int) -> None:
-        ax.imshow(padded, cmap="Greys", interpolation="nearest", vmin=min(0, padded.min()))
-        if padding:
-            h, w = padded.shape
-            ax.add_patch(Rectangle((padding - 0.5, padding - 0.5), w - 2 * padding, h - 2 * padding,
-                                   fill=False, ec="C0", lw=1.5, ls="--"))
-        grid_lines(ax, padded.shape)
-        pad_note = f" + padding {padding}" if padding else ""
-        ax.set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}{pad_note}", fontsize=10)
 
     def widget(self) -> FigureWidget:
         """Sliders for stride, padding, dilation and the step, and a Play button that walks the step."""
@@ -177,6 +196,13 @@ class ConvStepper:
             self.draw_into(axes, step, stride, padding, dilation)
             axes[0].set_ylabel(f"step {step}", fontsize=11)
         return fig
+
+
+def _show_picture(picture, values: np.ndarray, low: float, high: float) -> None:
+    """New data, extent (the axes follow) and colour range for an imshow picture."""
+    picture.set_data(values)
+    picture.set_extent((-0.5, values.shape[1] - 0.5, values.shape[0] - 0.5, -0.5))
+    picture.set_clim(low, high)
 
 
 def draw_conv_matrix(kernel: np.ndarray, input_size, stride: int = 1, padding: int = 0,

@@ -5,7 +5,9 @@ of mean-field iterations, and the energy E(x) of those labels at every iteration
 function (pure: it returns a Figure and keeps what it drew in ``last``); ``.widget()`` wraps it in
 sliders. A redraw must stay under half a second, so the image is small (at most 2500 pixels: the
 energy is exact, O(N^2)) and each parameter set is run once: its labels at every iteration and their
-energies are cached, and moving the iteration slider only redraws.
+energies are cached, and moving the iteration slider only redraws. The pixels' squared distances
+are computed once and each kernel is kept per width, so a new θ costs one N x N exponential; ``update``
+then changes the shown figure's Q panel and energy curve in place instead of drawing a new figure.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..crf import DenseCRF
-from ..crf.dense import kernel_matrices
-from ._figure import FigureWidget, LectureFigure
+from ..crf.dense import _squared_distances, _unit_kernel
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 PARAMETERS = ("w1", "theta_alpha", "theta_beta", "w2", "theta_gamma")
 DEFAULTS = dict(w1=10.0, theta_alpha=80.0, theta_beta=13.0, w2=3.0, theta_gamma=3.0)  # pydensecrf's usual
@@ -56,7 +58,8 @@ class MeanFieldExplorer:
         self.max_iter, self.method, self.normalization = int(max_iter), method, normalization
         self.cache: OrderedDict = OrderedDict()
         self.cache_size = cache_size
-        self.kernels: OrderedDict = OrderedDict()  # (θα, θβ, θγ) -> the two unit-weight N x N kernels
+        self.kernels: OrderedDict = OrderedDict()  # (θ_position, θ_colour or None) -> unit N x N kernel
+        self.distances = None  # the pixels' squared distances (positions, colours), made on first use
         self.last: dict = {}
 
     def crf(self, w1, theta_alpha, theta_beta, w2, theta_gamma) -> DenseCRF:
@@ -85,46 +88,79 @@ class MeanFieldExplorer:
         return self.cache[key]
 
     def unit_kernels(self, theta_alpha, theta_beta, theta_gamma) -> list[np.ndarray]:
-        """The appearance and smoothness kernels (N, N) with w1 = w2 = 1, the last two kept (changing
-        only w1 or w2 then costs a mean-field run and no N x N work)."""
-        key = (theta_alpha, theta_beta, theta_gamma)
+        """The appearance and smoothness kernels (N, N) with w1 = w2 = 1, each kept for its last two
+        widths (changing w1 or w2 then costs a mean-field run and no N x N work, one θ one kernel)."""
+        return [self._kernel(theta_alpha, theta_beta), self._kernel(theta_gamma, None)]
+
+    def _kernel(self, theta_position, theta_colour) -> np.ndarray:
+        """One unit-weight kernel (appearance when ``theta_colour`` is given, else smoothness), cached."""
+        if self.distances is None:
+            self.distances = _squared_distances(self.image)
+        key = (theta_position, theta_colour)
         if key not in self.kernels:
-            unit = self.crf(1.0, theta_alpha, theta_beta, 1.0, theta_gamma)
-            self.kernels[key] = kernel_matrices(unit, self.image)
-            if len(self.kernels) > 2:
+            squared_position, squared_colour = self.distances
+            self.kernels[key] = _unit_kernel(self.normalization, squared_position, theta_position,
+                                             None if theta_colour is None else squared_colour, theta_colour)
+            if len(self.kernels) > 4:  # the last two of each kind, about
                 self.kernels.popitem(last=False)
         self.kernels.move_to_end(key)
         return self.kernels[key]
+
+    def state(self, iteration: int, w1, theta_alpha, theta_beta, w2, theta_gamma) -> dict:
+        """What one setting shows (``last``): the labels after ``iteration``, the energy curve, ..."""
+        result = self.run(w1, theta_alpha, theta_beta, w2, theta_gamma)
+        iteration = int(np.clip(iteration, 0, self.max_iter))
+        unary_labels = self.unary.argmin(axis=0)
+        labels = result["labels"][iteration]
+        return {"iteration": iteration, "unary_labels": unary_labels, "labels": labels,
+                "energy": result["energy"], "changed": int(np.count_nonzero(labels != unary_labels))}
 
     def draw(self, iteration: int = 5, w1=DEFAULTS["w1"], theta_alpha=DEFAULTS["theta_alpha"],
              theta_beta=DEFAULTS["theta_beta"], w2=DEFAULTS["w2"],
              theta_gamma=DEFAULTS["theta_gamma"]) -> Figure:
         """The update function: image | unary's labels | Q's labels after ``iteration`` | E per iteration."""
-        result = self.run(w1, theta_alpha, theta_beta, w2, theta_gamma)
-        iteration = int(np.clip(iteration, 0, self.max_iter))
+        self.last = self.state(iteration, w1, theta_alpha, theta_beta, w2, theta_gamma)
         k = self.unary.shape[0]
-        unary_labels = self.unary.argmin(axis=0)
-        labels = result["labels"][iteration]
-        self.last = {"iteration": iteration, "unary_labels": unary_labels, "labels": labels,
-                     "energy": result["energy"], "changed": int(np.count_nonzero(labels != unary_labels))}
         fig = LectureFigure(figsize=(12, 3.3))  # fixed margins: constrained layout would double the redraw
         ax_image, ax_unary, ax_q, ax_energy = fig.subplots(1, 4, width_ratios=[1, 1, 1, 1.15])
         fig.subplots_adjust(left=0.01, right=0.99, bottom=0.16, top=0.84, wspace=0.28)
         ax_image.imshow(np.clip(self.image, 0, 255).astype(np.uint8), interpolation="nearest")
         ax_image.set_title(f"image {self.image.shape[0]}x{self.image.shape[1]}", fontsize=10)
         ax_image.axis("off")
-        show_labels(ax_unary, unary_labels, k, "unary's labels (argmin θ)")
-        show_labels(ax_q, labels, k, f"Q's labels after {iteration} iteration{'s' * (iteration != 1)}\n"
-                                     f"({self.last['changed']} pixels changed)")
+        show_labels(ax_unary, self.last["unary_labels"], k, "unary's labels (argmin θ)")
+        show_labels(ax_q, self.last["labels"], k, "")
         steps = np.arange(self.max_iter + 1)
-        ax_energy.plot(steps, result["energy"], "o-", color="C0", ms=4)
-        ax_energy.plot([iteration], [result["energy"][iteration]], "o", color="C3", ms=9)
+        ax_energy.plot(steps, self.last["energy"], "o-", color="C0", ms=4)
+        ax_energy.plot([0], [0], "o", color="C3", ms=9)
         ax_energy.set_xlabel("mean-field iteration")
         ax_energy.set_ylabel("E(x) of Q's labels")
-        ax_energy.set_title(f"energy: {result['energy'][iteration]:.1f} at iteration {iteration}",
-                            fontsize=10)
         ax_energy.set_xticks(steps)
-        return fig
+        fig.mean_field_axes = (ax_q, ax_energy)
+        self._show(fig, self.last)
+        return fixed_titles(fig)
+
+    def update(self, fig, iteration: int = 5, **parameters) -> bool:
+        """Show another setting on a figure from ``draw`` by changing its Q panel and energy curve
+        (the image and the unary's labels never change); False when ``fig`` is not such a figure."""
+        if getattr(fig, "mean_field_axes", None) is None:
+            return False
+        self.last = self.state(iteration, **dict(DEFAULTS, **parameters))
+        self._show(fig, self.last)
+        return True
+
+    def _show(self, fig, s: dict) -> None:
+        """Put one state's labels, energy curve, current point and titles on ``draw``'s figure."""
+        ax_q, ax_energy = fig.mean_field_axes
+        iteration, energy = s["iteration"], s["energy"]
+        ax_q.images[0].set_data(s["labels"])
+        ax_q.set_title(f"Q's labels after {iteration} iteration{'s' * (iteration != 1)}\n"
+                       f"({s['changed']} pixels changed)", fontsize=10)
+        curve, point = ax_energy.lines
+        curve.set_ydata(energy)
+        point.set_data([iteration], [energy[iteration]])
+        ax_energy.relim()
+        ax_energy.autoscale_view()
+        ax_energy.set_title(f"energy: {energy[iteration]:.1f} at iteration {iteration}", fontsize=10)
 
     def widget(self) -> FigureWidget:
         """Sliders for the iteration and the five parameters, in two rows above the figure."""
@@ -142,7 +178,7 @@ class MeanFieldExplorer:
                     "theta_beta": slider(DEFAULTS["theta_beta"], 1.0, 80.0, 1.0, "θβ (colour)"),
                     "w2": slider(DEFAULTS["w2"], 0.0, 10.0, 0.5, "w2"),
                     "theta_gamma": slider(DEFAULTS["theta_gamma"], 0.5, 10.0, 0.5, "θγ (position)")}
-        explorer = FigureWidget(self.draw, controls)
+        explorer = FigureWidget(self.draw, controls, update=self.update)
         rows = [list(controls.values())[:3], list(controls.values())[3:]]
         explorer.ui = widgets.VBox([widgets.HBox(row) for row in rows] + [explorer.output])
         return explorer

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 TAPS = (-1, 0, 1)  # a 3-tap kernel, centred
 MAX_LAYERS = 4
@@ -76,35 +76,59 @@ def field_counts(rates, strides=None) -> FieldCounts:
     return FieldCounts(offsets, counts_1d, np.outer(counts_1d, counts_1d), levels[::-1])
 
 
-def _draw_grid(ax, field: FieldCounts) -> None:
-    counts = field.counts.astype(float)
-    picture = ax.imshow(np.where(counts == 0, np.nan, counts), cmap="viridis", interpolation="nearest",
-                        extent=(field.offsets[0] - 0.5, field.offsets[-1] + 0.5,
-                                field.offsets[-1] + 0.5, field.offsets[0] - 0.5))
+def _draw_grid(ax, field: FieldCounts):
+    """The path counts over the input plane: a picture, a number in every cell of a small field, the
+    field's square and the cell borders; returns the picture (for a colour bar)."""
+    picture = ax.imshow(np.zeros((1, 1)), cmap="viridis", interpolation="nearest")
     ax.set_facecolor("white")
-    if field.size <= 15:
-        for (r, c), v in np.ndenumerate(field.counts):
-            if v:
-                ax.text(field.offsets[c], field.offsets[r], str(v), ha="center", va="center", fontsize=8,
-                        color="white" if v < 0.6 * field.counts.max() else "black")
-    span = field.size
-    ax.add_patch(Rectangle((field.offsets[0] - 0.5, field.offsets[0] - 0.5), span, span, fill=False,
-                           ec="C3", lw=1.5))
-    if span <= 41:  # cell borders as two line collections (cheaper to draw than minor ticks)
-        edges = np.arange(field.offsets[0] - 0.5, field.offsets[-1] + 1, 1)
-        low, high = edges[0], edges[-1]
-        borders = [[(e, low), (e, high)] for e in edges] + [[(low, e), (high, e)] for e in edges]
-        ax.add_collection(LineCollection(borders, colors="0.85", linewidths=0.5))
+    ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, ec="C3", lw=1.5))
+    ax.add_collection(LineCollection([], colors="0.85", linewidths=0.5))
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True, nbins=7))
     ax.set_xlabel("input column (0 = under the output pixel)")
     ax.set_ylabel("input row")
+    _show_grid(ax, field)
     return picture
+
+
+def _show_grid(ax, field: FieldCounts) -> None:
+    """Put one field's counts on the artists ``_draw_grid`` made (numbers: reuse the Text artists
+    there are, add or remove the difference)."""
+    counts = field.counts.astype(float)
+    low, high = field.offsets[0] - 0.5, field.offsets[-1] + 0.5
+    picture = ax.images[0]
+    picture.set_data(np.where(counts == 0, np.nan, counts))
+    picture.set_extent((low, high, high, low))
+    picture.autoscale()  # the colour range of the data, as a new imshow would take it
+    numbers = [(field.offsets[c], field.offsets[r], v) for (r, c), v in np.ndenumerate(field.counts) if v]
+    numbers = numbers if field.size <= 15 else []
+    texts = list(ax.texts)
+    for text in texts[len(numbers):]:
+        text.remove()
+    texts += [ax.text(0, 0, "", ha="center", va="center", fontsize=8)
+              for _ in range(len(numbers) - len(texts))]
+    for text, (x, y, v) in zip(texts, numbers):
+        text.set_position((x, y))
+        text.set_text(str(v))
+        text.set_color("white" if v < 0.6 * field.counts.max() else "black")
+    ax.patches[0].set_bounds(low, low, field.size, field.size)
+    edges = np.arange(low, high + 0.5, 1)  # cell borders as one line collection (cheaper than minor ticks)
+    borders = [[(e, low), (e, high)] for e in edges] + [[(low, e), (high, e)] for e in edges]
+    ax.collections[0].set_segments(borders if field.size <= 41 else [])
 
 
 def _draw_paths(ax, field: FieldCounts, rates, strides) -> None:
     """The 1-D picture: one row of units per layer (input at the bottom), a line per kernel tap; a unit
     at position p of layer l sits over input pixel p * (stride_1 * ... * stride_l)."""
+    ax.add_collection(LineCollection([], colors="0.55", linewidths=0.8))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("position along one axis (input pixels)")
+    ax.set_title("one axis: every unit that feeds the output (red)", fontsize=10)
+    _show_paths(ax, field, rates, strides)
+
+
+def _show_paths(ax, field: FieldCounts, rates, strides) -> None:
+    """Put one stack's path diagram on the axes ``_draw_paths`` made (the units' scatters anew)."""
     jumps = np.cumprod((1,) + tuple(strides))
     segments = []
     for level in range(len(rates), 0, -1):
@@ -112,18 +136,17 @@ def _draw_paths(ax, field: FieldCounts, rates, strides) -> None:
             for tap in TAPS:
                 source = position * strides[level - 1] + tap * rates[level - 1]
                 segments.append([(source * jumps[level - 1], level - 1), (position * jumps[level], level)])
-    ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.8))
+    ax.collections[0].set_segments(segments)
+    for units in ax.collections[1:]:
+        units.remove()
     for level, paths in enumerate(field.levels):
         positions = np.array(sorted(paths)) * jumps[level]
         ax.scatter(positions, np.full(len(positions), level), s=18, c="C3" if level == len(rates) else "C0",
                    zorder=3)
     names = [f"layer {i + 1}: r={r}, s={s}" for i, (r, s) in enumerate(zip(rates, strides))]
     ax.set_yticks(range(len(rates) + 1), ["input"] + names, fontsize=8)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(field.offsets[0] - 1, field.offsets[-1] + 1)
     ax.set_ylim(-0.5, len(rates) + 0.5)
-    ax.set_xlabel("position along one axis (input pixels)")
-    ax.set_title("one axis: every unit that feeds the output (red)", fontsize=10)
 
 
 def field_title(field: FieldCounts, jump: int) -> str:
@@ -132,20 +155,41 @@ def field_title(field: FieldCounts, jump: int) -> str:
             f"{field.holes} holes, up to {int(field.counts.max())} paths")
 
 
-def draw_field(rates=(1, 2, 3), strides=None) -> Figure:
-    """The update function: path counts over the input (left) and the 1-D path diagram (right)."""
+def _stack(rates, strides) -> tuple[FieldCounts, tuple, tuple]:
     field = field_counts(rates, strides)
     rates = tuple(int(r) for r in rates)
-    strides = (1,) * len(rates) if strides is None else tuple(int(s) for s in strides)
+    return field, rates, (1,) * len(rates) if strides is None else tuple(int(s) for s in strides)
+
+
+def draw_field(rates=(1, 2, 3), strides=None) -> Figure:
+    """The update function: path counts over the input (left) and the 1-D path diagram (right)."""
+    field, rates, strides = _stack(rates, strides)
     fig = LectureFigure(figsize=(11, 4.6))  # fixed axes (no layout engine): redraws stay fast
     ax_grid = fig.add_axes((0.065, 0.12, 0.34, 0.8))
     ax_bar = fig.add_axes((0.415, 0.2, 0.012, 0.64))
     ax_paths = fig.add_axes((0.6, 0.12, 0.385, 0.8))
     fig.colorbar(_draw_grid(ax_grid, field), cax=ax_bar, label="paths")
-    ax_grid.set_title(field_title(field, int(np.prod(strides))), fontsize=9)
     _draw_paths(ax_paths, field, rates, strides)
+    _show_title(fig, field, strides)
+    return fixed_titles(fig)
+
+
+def update_field(fig, rates=(1, 2, 3), strides=None) -> bool:
+    """Show another stack on a figure from ``draw_field``: the same artists with new data (the
+    counts' numbers reused), instead of a new figure; False when ``fig`` is not such a figure."""
+    if getattr(fig, "field", None) is None:
+        return False
+    field, rates, strides = _stack(rates, strides)
+    ax_grid, _, ax_paths = fig.axes
+    _show_grid(ax_grid, field)
+    _show_paths(ax_paths, field, rates, strides)
+    _show_title(fig, field, strides)
+    return True
+
+
+def _show_title(fig, field: FieldCounts, strides) -> None:
+    fig.axes[0].set_title(field_title(field, int(np.prod(strides))), fontsize=9)
     fig.counts, fig.field = field.counts, field
-    return fig
 
 
 def field_widget(rates=(1, 2, 3, 1), strides=(1, 1, 1, 1), layers=3, max_rate=4,
@@ -162,11 +206,12 @@ def field_widget(rates=(1, 2, 3, 1), strides=(1, 1, 1, 1), layers=3, max_rate=4,
         controls[f"stride{i + 1}"] = widgets.IntSlider(strides[i], 1, max_stride,
                                                        description=f"stride {i + 1}", layout=layout)
 
-    def draw(layers, **values):
-        return draw_field([values[f"rate{i + 1}"] for i in range(layers)],
-                          [values[f"stride{i + 1}"] for i in range(layers)])
+    def stack(layers, values):
+        return ([values[f"rate{i + 1}"] for i in range(layers)],
+                [values[f"stride{i + 1}"] for i in range(layers)])
 
-    widget = FigureWidget(draw, controls)
+    widget = FigureWidget(lambda layers, **values: draw_field(*stack(layers, values)), controls,
+                         update=lambda fig, layers, **values: update_field(fig, *stack(layers, values)))
     names = list(controls)
     widget.ui = widgets.VBox([widgets.HBox([controls["layers"]]),
                               widgets.HBox([controls[n] for n in names[1:1 + MAX_LAYERS]]),
@@ -214,4 +259,4 @@ def draw_sparse_dense(signal, kernel, rate: int = 2) -> Figure:
 
 
 __all__ = ["FieldCounts", "draw_field", "draw_sparse_dense", "field_counts", "field_static_figure",
-           "field_title", "field_widget"]
+           "field_title", "field_widget", "update_field"]

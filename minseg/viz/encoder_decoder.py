@@ -14,16 +14,17 @@ from scipy import ndimage
 
 from .. import functional as F
 from ..metrics import label_boundaries
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 from .masks import colorize, to_hwc
 
 _NOT_YET = (0.93, 0.93, 0.93)  # stitched output not computed yet
 _MATCHED, _MISSED = np.array([1.0, 1.0, 1.0]), np.array([1.0, 0.1, 0.1])
 
 
-def _box(ax, top: int, left: int, height: int, width: int, colour: str, style: str = "-") -> None:
+def _box(ax, top: int, left: int, height: int, width: int, colour: str, style: str = "-") -> Rectangle:
     """A rectangle around the pixels [top, top + height) x [left, left + width) of an imshow."""
-    ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=colour, lw=2, ls=style))
+    return ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=colour, lw=2,
+                                  ls=style))
 
 
 def _bare(ax, title: str) -> None:
@@ -77,31 +78,65 @@ class TileExplorer:
         self.last = self.state(step)
         fig = LectureFigure(figsize=(12, 3.5), layout="constrained")
         self.draw_into(fig.subplots(1, 4, width_ratios=[1.25, 1, 0.8, 1]), self.last)
-        return fig
+        return fixed_titles(fig)
+
+    def update(self, fig, step: int = 0) -> bool:
+        """Show another tile on a figure from ``draw``: new image data, boxes and titles on the same
+        artists, and the axes kept where the first render's constrained layout put them (only the
+        titles' numbers change, so a new layout would put them there again); False for another figure."""
+        artists = getattr(fig, "tile_artists", None)
+        if artists is None:
+            return False
+        self.last = self.state(step)
+        fig.set_layout_engine("none")
+        self._show(artists, self.last)
+        return True
 
     def draw_into(self, axes, s: dict) -> None:
         """Draw one state (from ``state``) on four axes."""
         ax_scene, ax_in, ax_out, ax_sum = axes
-        lay, (rows, cols) = self.layout, s["window"]
+        lay = self.layout
         ax_scene.imshow(to_hwc(self.padded), interpolation="nearest")
         _box(ax_scene, lay.margin, lay.margin, lay.height, lay.width, "white", "--")
-        _box(ax_scene, rows.start, cols.start, lay.input_tile, lay.input_tile, "C3")
-        _box(ax_scene, rows.start + lay.margin, cols.start + lay.margin, lay.tile, lay.tile, "C2")
-        _bare(ax_scene, f"mirror-padded scene (image dashed)\ntile ({s['row']}, {s['col']}) of "
-                        f"{lay.rows}x{lay.cols}")
-        shaded = to_hwc(s["input_tile"]).copy()
-        shaded[s["mirrored"]] = 0.45 * shaded[s["mirrored"]] + 0.55
-        ax_in.imshow(shaded, interpolation="nearest")
+        window_box = _box(ax_scene, 0, 0, lay.input_tile, lay.input_tile, "C3")
+        tile_box = _box(ax_scene, lay.margin, lay.margin, lay.tile, lay.tile, "C2")
+        ax_in.imshow(self._shaded_tile(s), interpolation="nearest")
         _box(ax_in, lay.margin, lay.margin, lay.tile, lay.tile, "C2")
         _bare(ax_in, f"input tile {lay.input_tile}x{lay.input_tile}\n(mirrored context pale)")
         ax_out.imshow(colorize(s["output_tile"], self.num_classes), interpolation="nearest")
         _bare(ax_out, f"its output block {lay.tile}x{lay.tile}\n(network output {lay.output_tile}x"
                       f"{lay.output_tile})")
+        ax_sum.imshow(self._stitched_picture(s), interpolation="nearest")
+        block_box = _box(ax_sum, 0, 0, lay.tile, lay.tile, "C2")
+        artists = {"axes": axes, "window": window_box, "tile": tile_box, "block": block_box}
+        ax_scene.figure.tile_artists = artists
+        self._show(artists, s)
+
+    def _shaded_tile(self, s: dict) -> np.ndarray:
+        shaded = to_hwc(s["input_tile"]).copy()
+        shaded[s["mirrored"]] = 0.45 * shaded[s["mirrored"]] + 0.55
+        return shaded
+
+    def _stitched_picture(self, s: dict) -> np.ndarray:
         picture = colorize(s["stitched"], self.num_classes + 1)
         picture[s["stitched"] == self.num_classes] = _NOT_YET
-        ax_sum.imshow(picture, interpolation="nearest")
+        return picture
+
+    def _show(self, artists: dict, s: dict) -> None:
+        """Put one state's tile on the artists ``draw_into`` made (the first time: what it just drew)."""
+        ax_scene, ax_in, ax_out, ax_sum = artists["axes"]
+        lay, (rows, cols) = self.layout, s["window"]
+        artists["window"].set_xy((cols.start - 0.5, rows.start - 0.5))
+        artists["tile"].set_xy((cols.start + lay.margin - 0.5, rows.start + lay.margin - 0.5))
+        _bare(ax_scene, f"mirror-padded scene (image dashed)\ntile ({s['row']}, {s['col']}) of "
+                        f"{lay.rows}x{lay.cols}")
+        ax_in.images[0].set_data(self._shaded_tile(s))
+        output = colorize(s["output_tile"], self.num_classes)
+        ax_out.images[0].set_data(output)
+        ax_out.images[0].set_extent((-0.5, output.shape[1] - 0.5, output.shape[0] - 0.5, -0.5))
+        ax_sum.images[0].set_data(self._stitched_picture(s))
         block_rows, block_cols = lay.output_block(s["row"], s["col"])
-        _box(ax_sum, block_rows.start, block_cols.start, lay.tile, lay.tile, "C2")
+        artists["block"].set_xy((block_cols.start - 0.5, block_rows.start - 0.5))
         _bare(ax_sum, f"stitched so far: {s['step'] + 1} of {self.steps} tiles")
 
     def widget(self) -> FigureWidget:
@@ -111,7 +146,7 @@ class TileExplorer:
         step = widgets.IntSlider(0, 0, self.steps - 1, description="tile")
         play = widgets.Play(value=0, min=0, max=self.steps - 1, interval=900, description="walk the tiles")
         widgets.jslink((play, "value"), (step, "value"))
-        return FigureWidget(self.draw, {"step": step}, extra=[play])
+        return FigureWidget(self.draw, {"step": step}, extra=[play], update=self.update)
 
     def static_figure(self, steps=None) -> Figure:
         """A few tiles, one row each (default: the first, one in the middle, the last)."""
@@ -136,36 +171,66 @@ class WeightMapExplorer:
         border = F.unet_weight_map(self.instances, w0=1.0, sigma=sigma, class_weights=(0.0, 0.0))
         return int(np.unravel_index(np.argmax(border), border.shape)[0])
 
+    def state(self, w0: float, sigma: float) -> dict:
+        """One setting: the weight map and the profile row (``last``)."""
+        weights = F.unet_weight_map(self.instances, w0=float(w0), sigma=float(sigma))
+        return {"weights": weights, "row": self.profile_row(float(sigma)), "w0": w0, "sigma": sigma}
+
     def draw(self, w0: float = 10.0, sigma: float = 5.0) -> Figure:
         """The update function: the scene with its instances outlined, the weight map, a profile."""
-        weights = F.unet_weight_map(self.instances, w0=float(w0), sigma=float(sigma))
-        row = self.profile_row(float(sigma))
-        self.last = {"weights": weights, "row": row, "w0": w0, "sigma": sigma}
+        self.last = self.state(w0, sigma)
         fig = LectureFigure(figsize=(12, 3.6), layout="constrained")
         self.draw_into(fig.subplots(1, 3, width_ratios=[1, 1.2, 1.6]), self.last)
-        return fig
+        return fixed_titles(fig)
+
+    def update(self, fig, w0: float = 10.0, sigma: float = 5.0) -> bool:
+        """Show another setting on a figure from ``draw`` (new map data and colour range, profile,
+        titles), the axes kept where the first render's layout put them; False for another figure."""
+        axes = getattr(fig, "weight_map_axes", None)
+        if axes is None:
+            return False
+        self.last = self.state(w0, sigma)
+        fig.set_layout_engine("none")
+        self._show(axes, self.last)
+        return True
 
     def draw_into(self, axes, s: dict) -> None:
-        """Draw one setting (from ``draw``'s ``last``) on three axes."""
+        """Draw one setting (from ``state``) on three axes."""
         ax_img, ax_map, ax_line = axes
         picture = to_hwc(self.image).copy()
         picture[label_boundaries(self.instances) & (self.instances > 0)] = 1.0  # white outlines
         ax_img.imshow(picture, interpolation="nearest")
-        ax_img.axhline(s["row"], color="C0", lw=1, ls="--")
-        _bare(ax_img, f"{len(np.unique(self.instances)) - 1} instances (outlined), profile row {s['row']}")
+        ax_img.axhline(0, color="C0", lw=1, ls="--")
         shown = ax_map.imshow(s["weights"], cmap="magma", interpolation="nearest", vmin=0)
         ax_map.figure.colorbar(shown, ax=ax_map, shrink=0.85)
-        _bare(ax_map, f"w(x), w0 = {s['w0']:g}, sigma = {s['sigma']:g}: max {s['weights'].max():.2f}")
-        values = s["weights"][s["row"]]
-        ax_line.plot(values, color="C0", label="w(x) on the profile row")
-        ax_line.fill_between(np.arange(len(values)), 0, values.max() * 1.05,
-                             where=self.instances[s["row"]] > 0, color="0.85", step="mid",
+        ax_line.plot(s["weights"][0], color="C0", label="w(x) on the profile row")
+        columns = np.arange(self.instances.shape[1])
+        ax_line.fill_between(columns, 0, 1, where=self.instances[0] > 0, color="0.85", step="mid",
                              label="instance pixels")
         ax_line.set_xlabel("column", fontsize=9)
         ax_line.set_ylabel("weight", fontsize=9)
         ax_line.tick_params(labelsize=8)
         ax_line.legend(fontsize=8, loc="upper right")
         ax_line.set_title("the gaps between instances weigh most", fontsize=9)
+        ax_img.figure.weight_map_axes = axes
+        self._show(axes, s)
+
+    def _show(self, axes, s: dict) -> None:
+        """Put one setting on the artists ``draw_into`` made: profile row, map, profile, titles."""
+        ax_img, ax_map, ax_line = axes
+        ax_img.lines[0].set_ydata([s["row"], s["row"]])
+        _bare(ax_img, f"{len(np.unique(self.instances)) - 1} instances (outlined), profile row {s['row']}")
+        ax_map.images[0].set_data(s["weights"])
+        ax_map.images[0].set_clim(0, s["weights"].max())  # as imshow(vmin=0) scales a new map
+        _bare(ax_map, f"w(x), w0 = {s['w0']:g}, sigma = {s['sigma']:g}: max {s['weights'].max():.2f}")
+        values = s["weights"][s["row"]]
+        ax_line.lines[0].set_ydata(values)
+        instance_pixels = ax_line.collections[0]
+        instance_pixels.set_data(np.arange(len(values)), 0, values.max() * 1.05,
+                                 where=self.instances[s["row"]] > 0)
+        ax_line.relim()  # lines only: the filled band's extent is added as fill_between adds it
+        ax_line.update_datalim(instance_pixels.get_datalim(ax_line.transData))
+        ax_line.autoscale_view()
 
     def widget(self) -> FigureWidget:
         """Sliders for w0 and sigma."""
@@ -173,14 +238,14 @@ class WeightMapExplorer:
 
         controls = {"w0": widgets.FloatSlider(10.0, min=0.0, max=20.0, step=1.0, description="w0"),
                     "sigma": widgets.FloatSlider(5.0, min=1.0, max=15.0, step=0.5, description="sigma")}
-        return FigureWidget(self.draw, controls)
+        return FigureWidget(self.draw, controls, update=self.update)
 
     def static_figure(self, settings=((10.0, 5.0), (10.0, 2.0), (0.0, 5.0))) -> Figure:
         """One row per (w0, sigma): the paper's setting, a narrow sigma, and no border term."""
         fig = LectureFigure(figsize=(12, 3.2 * len(settings)), layout="constrained")
         rows = fig.subplots(len(settings), 3, width_ratios=[1, 1.2, 1.6], squeeze=False)
         for axes, (w0, sigma) in zip(rows, settings):
-            self.draw(w0, sigma)
+            self.last = self.state(w0, sigma)
             self.draw_into(axes, self.last)
         return fig
 
