@@ -106,6 +106,18 @@ def test_widget_redraws_when_a_slider_moves():
     assert len(widget.ui.children) == 4  # layers / rates / strides / figure: fits one screen
 
 
+def test_numbers_up_to_thirteen_wide_then_colours_only():
+    """Rates 1, 2, 3 give a 13x13 field with every count written; one more layer (15x15) only colours."""
+    widget = dilation.field_widget(rates=(1, 2, 3, 1), layers=3)
+    grid = widget.figure.axes[0]
+    counts = widget.figure.field.counts
+    shown = sorted(int(t.get_text()) for t in grid.texts if t.get_visible() and t.get_text())
+    assert shown == sorted(int(v) for v in counts.ravel() if v) and len(shown) == 169
+    widget.controls["layers"].value = 4
+    assert widget.figure.field.size == 15
+    assert not [t for t in widget.figure.axes[0].texts if t.get_visible() and t.get_text()]
+
+
 def test_static_figures():
     fig = dilation.field_static_figure(((2, 2, 2), (1, 2, 3)))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

@@ -22,6 +22,9 @@ from ._figure import FigureWidget, LectureFigure, fixed_titles
 
 TAPS = (-1, 0, 1)  # a 3-tap kernel, centred
 MAX_LAYERS = 4
+# Fields up to this width show every path count as a number; wider ones only as colours (a 15x15
+# field's 225 numbers took half of a redraw and pushed it past the 0.5 s a widget may take).
+NUMBERED_FIELD_MAX = 13
 
 
 class FieldCounts(NamedTuple):
@@ -101,7 +104,7 @@ def _show_grid(ax, field: FieldCounts) -> None:
     picture.set_extent((low, high, high, low))
     picture.autoscale()  # the colour range of the data, as a new imshow would take it
     numbers = [(field.offsets[c], field.offsets[r], v) for (r, c), v in np.ndenumerate(field.counts) if v]
-    numbers = numbers if field.size <= 15 else []
+    numbers = numbers if field.size <= NUMBERED_FIELD_MAX else []
     texts = list(ax.texts)
     for text in texts[len(numbers):]:
         text.remove()
