@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 ALL = ("fcn32s", "fcn16s", "fcn8s", "unet", "segnet", "deeplabv3", "deeplabv3plus", "deeplab_largefov",
        "mask_roialign", "mask_roipool", "setr")
@@ -155,18 +156,29 @@ def save_weights(args, argv) -> int:
     jobs = [(name, seed, options) for name in args.only
             for seed in (args.mask_seeds if name.startswith("mask_") else [args.seed])]
     context = multiprocessing.get_context("spawn")  # children inherit the one-thread environment
-    remaining = {name: sum(job[0] == name for job in jobs) for name in args.only}
-    results = {}
+    done, failed = {}, []
     with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs), mp_context=context) as pool:
-        for job, result in zip(jobs, pool.map(_train_seed, jobs)):  # in job order, as they finish
-            print(pw.dumps(result[0]), flush=True)
-            results.setdefault(job[0], []).append(result)
-            if len(results[job[0]]) == remaining[job[0]]:  # saved at once: a stopped run keeps it
-                first_state = results[job[0]][0][1]  # the first seed's weights ship
-                print(pw.save(pw.merge_seeds(results[job[0]]), first_state, args.weights_dir), flush=True)
+        futures = {pool.submit(_train_seed, job): index for index, job in enumerate(jobs)}
+        for future in concurrent.futures.as_completed(futures):  # a failed job loses no other job's result
+            index = futures[future]
+            name = jobs[index][0]
+            try:
+                done[index] = future.result()
+            except Exception:  # noqa: BLE001 - reported below, and the run's exit status says so
+                failed.append(name)
+                print(f"{name} (seed {jobs[index][1]}) failed:\n{traceback.format_exc()}", file=sys.stderr,
+                      flush=True)
+                continue
+            print(pw.dumps(done[index][0]), flush=True)
+            seeds = [i for i, job in enumerate(jobs) if job[0] == name]
+            if all(i in done for i in seeds):  # saved at once: a stopped run keeps it
+                results = [done[i] for i in seeds]  # in seed order: the first seed's weights ship
+                print(pw.save(pw.merge_seeds(results), results[0][1], args.weights_dir), flush=True)
     if args.readme:
         pw.update_readme(args.readme, pw.records_in(args.weights_dir))
-    return 0
+    if failed:
+        print(f"failed, not saved: {', '.join(sorted(set(failed)))}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
