@@ -16,14 +16,14 @@ import os
 import re
 import time
 
-# Steps each preset trains per ``--minutes``: about a minute of one quiet core times a share of the
-# budget (from the steps per minute in benchmarks/results/train_models.json). Models compared in a
-# lecture train for equal steps: the three FCNs (8s > 16s > 32s), the two mask heads (RoIAlign vs
-# RoIPool, every seed); U-Net and DeepLab v3+ get more than SegNet, DeepLab v3 and LargeFOV.
-STEPS_PER_MINUTE = {"fcn32s": 500, "fcn16s": 500, "fcn8s": 500, "unet": 500, "segnet": 150,
-                    "deeplabv3": 400, "deeplabv3plus": 900, "deeplab_largefov": 250,
+# Steps each preset trains per ``--minutes``: with ``--minutes 12`` about 12-15 minutes of one quiet
+# core each (steps per minute measured alone on one core of the 2-core machine, 2026-12-02:
+# fcn* ~450, unet ~220, segnet ~186, deeplabv3 ~600, deeplabv3plus ~570, deeplab_largefov ~350,
+# setr ~508). Models compared in a lecture train for equal steps: the three FCNs (8s > 16s > 32s),
+# the two mask heads (RoIAlign vs RoIPool, every seed).
+STEPS_PER_MINUTE = {"fcn32s": 500, "fcn16s": 500, "fcn8s": 500, "unet": 275, "segnet": 230,
+                    "deeplabv3": 750, "deeplabv3plus": 700, "deeplab_largefov": 430,
                     "mask_roialign": 300, "mask_roipool": 300, "setr": 500}
-# (setr was 90 while its steps/min were unmeasured; one quiet core runs about 508 a minute.)
 # Settings for the shipped weights on top of each preset's fit settings (chosen on the choice split):
 # warmup (steps of linear lr warm-up), lr, class_weight_power (the median-frequency class weights
 # raised to this power: 1 = the preset's weights, 0 = unweighted).
