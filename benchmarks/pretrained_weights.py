@@ -17,12 +17,13 @@ import re
 import time
 
 # Steps each preset trains per ``--minutes``: with ``--minutes 12`` about 12-15 minutes of one quiet
-# core each (steps per minute measured alone on one core of the 2-core machine, 2026-12-02:
-# fcn* ~450, unet ~220, segnet ~186, deeplabv3 ~600, deeplabv3plus ~570, deeplab_largefov ~350,
-# setr ~508). Models compared in a lecture train for equal steps: the three FCNs (8s > 16s > 32s),
-# the two mask heads (RoIAlign vs RoIPool, every seed).
+# core each (steps per minute measured alone on one core of the 2-core machine, 2026-12-02: fcn*
+# ~450, unet ~220, segnet ~186, deeplabv3 ~600, deeplabv3plus ~570 at output stride 16 and about 0.8
+# times that at 8 (10.6 against 8.5 minutes for 2,400 steps, one after the other on the same loaded
+# machine: benchmarks/choice_split.py), deeplab_largefov ~350, setr ~508). Models compared in a
+# lecture train for equal steps: the three FCNs (8s > 16s > 32s), the two mask heads.
 STEPS_PER_MINUTE = {"fcn32s": 500, "fcn16s": 500, "fcn8s": 500, "unet": 275, "segnet": 230,
-                    "deeplabv3": 750, "deeplabv3plus": 700, "deeplab_largefov": 430,
+                    "deeplabv3": 750, "deeplabv3plus": 475, "deeplab_largefov": 430,
                     "mask_roialign": 300, "mask_roipool": 300, "setr": 500}
 # Settings for the shipped weights on top of each preset's fit settings (chosen on the choice split):
 # warmup (steps of linear lr warm-up), lr, class_weight_power (the median-frequency class weights
