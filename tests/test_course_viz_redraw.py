@@ -12,7 +12,7 @@ from PIL import Image
 
 import minseg as ms
 from minseg import models
-from minseg.viz import attention, convolution, dilation, encoder_decoder, upsampling
+from minseg.viz import attention, convolution, dilation, encoder_decoder, roi, upsampling
 
 
 def pixels(fig) -> np.ndarray:
@@ -21,6 +21,7 @@ def pixels(fig) -> np.ndarray:
 
 def searched_title_pixels(fig) -> np.ndarray:
     """The figure rendered with matplotlib's automatic title placement (then fixed again)."""
+    fig.background_changed()  # a full render: titles are placed by their axes' draw
     for ax in fig.axes:
         ax._autotitlepos = True
     try:
@@ -67,6 +68,8 @@ FIGURES = {
     "weight map": lambda: _weight_maps().draw(11.0, 5.5),
     "field": lambda: dilation.draw_field((1, 2, 3, 1), (1, 1, 1, 1)),
     "attention": lambda: attention.draw(*_attention_maps(), layer=1, head=1, row=2, col=1),
+    "roi": lambda: roi.RoIExplorer(roi.example_features()).draw(1.4, 2.3, 8.7, 9.5, 3, 3, True),
+    "roi on the edges": lambda: roi.RoIExplorer(roi.example_features()).draw(0.0, 0.0, 11.0, 11.0, 1, 0),
 }
 
 
@@ -202,3 +205,16 @@ def test_widget_png_has_the_pixels_savefig_draws(name):
     ours, theirs = (np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")) for data in (png, saved.getvalue()))
     np.testing.assert_array_equal(ours, theirs)
     assert Image.open(io.BytesIO(png)).mode == "RGB"  # opaque: no alpha channel to compress and send
+
+
+ROI = roi.RoIExplorer(roi.example_features())
+
+
+def test_roi_update_equals_draw():
+    first = {"x1": 1.3, "y1": 2.2, "x2": 8.6, "y2": 9.4, "output_size": 2, "sampling_ratio": 2, "aligned": False}
+    settings = [dict(first, x1=1.4), dict(first, x1=1.4, y2=9.5), dict(first, output_size=3),
+                dict(first, output_size=4, sampling_ratio=0), dict(first, output_size=3, sampling_ratio=3, aligned=True),
+                dict(first, x1=0.0, y1=0.0, x2=11.0, y2=11.0, output_size=1),  # the box on the maps' edges
+                dict(first, x1=5.2, y1=1.7, x2=5.4, y2=9.9, output_size=4, sampling_ratio=1)]
+    assert_update_equals_draw(ROI.draw, ROI.update, first, settings)
+    assert not ROI.update(ms.viz._figure.LectureFigure(), **first)

@@ -25,10 +25,22 @@ DPI = 90  # the figures' pixels per inch: fontsize 8 pt is 10 px, the smallest t
 
 
 class LectureFigure(Figure):
-    """A Figure that renders itself in Jupyter (``_repr_png_``) without going through pyplot."""
+    """A Figure that renders itself in Jupyter (``_repr_png_``) without going through pyplot.
+
+    ``foreground``, when a widget sets it (a list of artists, whole Axes among them), is what its
+    ``update`` changes: a render then draws only those over a cached render of the rest (the
+    background), until ``background_changed()`` says something else changed too. The picture is the
+    full render's as long as no background artist that a full render draws after a foreground
+    artist overlaps it (e.g. put an axes' spines in its foreground when boxes may touch them)."""
 
     def __init__(self, *args, dpi=DPI, **kwargs):
         super().__init__(*args, dpi=dpi, **kwargs)
+        self.foreground: list = []
+        self._background = None
+
+    def background_changed(self) -> None:
+        """Make the next render a full one (something outside ``foreground`` changed)."""
+        self._background = None
 
     def _repr_png_(self) -> bytes:
         """The figure as a PNG at its dpi (DPI), as ``savefig`` draws it, but without its alpha channel
@@ -38,12 +50,47 @@ class LectureFigure(Figure):
         from PIL import Image
 
         canvas = self.canvas if isinstance(self.canvas, FigureCanvasAgg) else FigureCanvasAgg(self)
-        canvas.draw()
+        if self.foreground:
+            self._render_over_background(canvas)
+        else:
+            canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())
         opaque = bool(rgba[..., 3].min() == 255)
         buffer = io.BytesIO()
         Image.fromarray(rgba[..., :3] if opaque else rgba).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
+
+    def _render_over_background(self, canvas) -> None:
+        """Restore the cached background (or render it: everything but the foreground, which is
+        'animated' meanwhile, so the figure and its axes leave it out), then draw the foreground
+        artists in the order a full render draws them."""
+        if self._background is None or self._background[0] != canvas.get_width_height():
+            for artist in self.foreground:
+                artist.set_animated(True)
+            try:
+                canvas.draw()
+            finally:
+                for artist in self.foreground:
+                    artist.set_animated(False)
+            self._background = (canvas.get_width_height(), canvas.copy_from_bbox(self.bbox))
+        else:
+            canvas.restore_region(self._background[1])
+        renderer = canvas.get_renderer()
+        for artist in _in_draw_order(self, self.foreground):
+            artist.draw(renderer)
+
+
+def _in_draw_order(fig: Figure, artists: list) -> list:
+    """``artists`` (of ``fig``'s axes, or axes themselves) in the order ``Figure.draw`` draws them:
+    the axes by zorder, inside an axes its children by zorder, ties in the children's order."""
+    wanted = {id(artist) for artist in artists}
+    ordered = []
+    for ax in sorted(fig.axes, key=lambda a: a.get_zorder()):
+        if id(ax) in wanted:
+            ordered.append(ax)
+            continue
+        ordered += [a for a in sorted(ax.get_children(), key=lambda a: a.get_zorder()) if id(a) in wanted]
+    return ordered
 
 
 class FigureWidget:
