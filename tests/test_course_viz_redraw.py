@@ -207,10 +207,15 @@ def test_stepper_update_equals_draw():
 
 @pytest.mark.parametrize("name", FIGURES)
 def test_widget_png_has_the_pixels_savefig_draws(name):
+    """The widget's PNG, its second render (text layouts kept, only a foreground drawn over the
+    background kept) equal to matplotlib's own Agg canvas drawing the whole figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     fig = FIGURES[name]()
     fig._repr_png_()
     fig.set_layout_engine("none")  # a constrained layout moves the axes by 1e-10 from render to render
     png = fig._repr_png_()
+    FigureCanvasAgg(fig)  # savefig with matplotlib's canvas and renderer, not the widget's
     saved = io.BytesIO()
     fig.savefig(saved, format="png", dpi=fig.dpi)
     ours, theirs = (np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")) for data in (png, saved.getvalue()))

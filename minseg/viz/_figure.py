@@ -46,10 +46,11 @@ class LectureFigure(Figure):
         """The figure as a PNG at its dpi (DPI), as ``savefig`` draws it, but without its alpha channel
         when every pixel is opaque (the usual case: a quarter less to compress and to send) and with
         a fast zlib level: a widget's PNG is made on every redraw and only travels to the browser."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from PIL import Image
 
-        canvas = self.canvas if isinstance(self.canvas, FigureCanvasAgg) else FigureCanvasAgg(self)
+        from ._agg import LectureCanvas  # Agg, keeping the text layouts of the strings it drew
+
+        canvas = self.canvas if isinstance(self.canvas, LectureCanvas) else LectureCanvas(self)
         if self.foreground:
             self._render_over_background(canvas)
         else:
@@ -64,7 +65,7 @@ class LectureFigure(Figure):
         """Restore the cached background (or render it: everything but the foreground, which is
         'animated' meanwhile, so the figure and its axes leave it out), then draw the foreground
         artists in the order a full render draws them."""
-        if self._background is None or self._background[0] != canvas.get_width_height():
+        if self._background is None or self._background[0] != (canvas, canvas.get_width_height()):
             for artist in self.foreground:
                 artist.set_animated(True)
             try:
@@ -72,7 +73,7 @@ class LectureFigure(Figure):
             finally:
                 for artist in self.foreground:
                     artist.set_animated(False)
-            self._background = (canvas.get_width_height(), canvas.copy_from_bbox(self.bbox))
+            self._background = ((canvas, canvas.get_width_height()), canvas.copy_from_bbox(self.bbox))
         else:
             canvas.restore_region(self._background[1])
         renderer = canvas.get_renderer()
