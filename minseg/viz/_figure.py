@@ -10,7 +10,9 @@ even before pyplot has loaded its inline backend.
 A redraw must take at most 0.5 s on 2 cores (and a Play button ticks slower than that), so widget
 figures use fixed margins (a constrained layout draws everything twice) and cheap grid lines, and a
 widget may give an ``update(figure, **values) -> bool`` that changes the shown figure's artists in
-place (e.g. only the step moved) instead of drawing a new figure.
+place (e.g. only the step moved) instead of drawing a new figure. When an update changes only a few
+artists, the figure's ``foreground`` names them and a render draws only those over a cached render
+of the rest; the canvas keeps the text layout of every string it drew (``_agg``).
 """
 from __future__ import annotations
 
