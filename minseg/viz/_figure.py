@@ -31,18 +31,23 @@ class LectureFigure(Figure):
 
     ``foreground``, when a widget sets it (a list of artists, whole Axes among them), is what its
     ``update`` changes: a render then draws only those over a cached render of the rest (the
-    background), until ``background_changed()`` says something else changed too. The picture is the
-    full render's as long as no background artist that a full render draws after a foreground
-    artist overlaps it (e.g. put an axes' spines in its foreground when boxes may touch them)."""
+    background, one kept per foreground), until ``background_changed()`` says something else changed
+    too. The picture is the full render's as long as no background artist that a full render draws
+    after a foreground artist overlaps it (e.g. put an axes' spines in its foreground when boxes may
+    touch them)."""
 
     def __init__(self, *args, dpi=DPI, **kwargs):
         super().__init__(*args, dpi=dpi, **kwargs)
         self.foreground: list = []
-        self._background = None
+        self._backgrounds: dict = {}  # the foreground's artists' ids -> (canvas, size, saved pixels)
 
-    def background_changed(self) -> None:
-        """Make the next render a full one (something outside ``foreground`` changed)."""
-        self._background = None
+    def background_changed(self, foreground=None) -> None:
+        """Forget the background kept for ``foreground`` (for every foreground when None): something
+        outside it changed, so its next render is a full one."""
+        if foreground is None:
+            self._backgrounds.clear()
+        else:
+            self._backgrounds.pop(tuple(id(artist) for artist in foreground), None)
 
     def _repr_png_(self) -> bytes:
         """The figure as a PNG at its dpi (DPI), as ``savefig`` draws it, but without its alpha channel
@@ -67,7 +72,9 @@ class LectureFigure(Figure):
         """Restore the cached background (or render it: everything but the foreground, which is
         'animated' meanwhile, so the figure and its axes leave it out), then draw the foreground
         artists in the order a full render draws them."""
-        if self._background is None or self._background[0] != (canvas, canvas.get_width_height()):
+        key = tuple(id(artist) for artist in self.foreground)
+        kept = self._backgrounds.get(key)
+        if kept is None or kept[:2] != (canvas, canvas.get_width_height()):
             for artist in self.foreground:
                 artist.set_animated(True)
             try:
@@ -75,9 +82,9 @@ class LectureFigure(Figure):
             finally:
                 for artist in self.foreground:
                     artist.set_animated(False)
-            self._background = ((canvas, canvas.get_width_height()), canvas.copy_from_bbox(self.bbox))
+            self._backgrounds[key] = (canvas, canvas.get_width_height(), canvas.copy_from_bbox(self.bbox))
         else:
-            canvas.restore_region(self._background[1])
+            canvas.restore_region(kept[2])
         renderer = canvas.get_renderer()
         for artist in _in_draw_order(self, self.foreground):
             artist.draw(renderer)

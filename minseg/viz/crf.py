@@ -137,10 +137,12 @@ class MeanFieldExplorer:
         ax_energy.set_ylabel("E(x) of Q's labels")
         ax_energy.set_xticks(steps)
         fig.mean_field_axes = (ax_q, ax_energy)
-        self._show(fig, self.last)
         # what a new iteration changes (the labels' axes, the current point, the energy's title; its
-        # spines come after the point in a full render), drawn over a cached render of the rest
-        fig.foreground = [ax_q, ax_energy.lines[1], ax_energy.title, *ax_energy.spines.values()]
+        # spines come after the point in a full render), and what a new parameter set changes (the
+        # labels' and the energy's axes), each drawn over a cached render of the rest
+        fig.iteration_foreground = [ax_q, ax_energy.lines[1], ax_energy.title, *ax_energy.spines.values()]
+        fig.parameter_foreground = [ax_q, ax_energy]
+        self._show(fig, self.last)
         return fixed_titles(fig)
 
     def update(self, fig, iteration: int = 5, **parameters) -> bool:
@@ -157,8 +159,11 @@ class MeanFieldExplorer:
         ax_q, ax_energy = fig.mean_field_axes
         iteration, energy = s["iteration"], s["energy"]
         curve, point = ax_energy.lines
-        if not np.array_equal(curve.get_ydata(), energy):
-            fig.background_changed()  # another parameter set: the curve and its axis change too
+        if not np.array_equal(curve.get_ydata(), energy):  # another parameter set: the curve changes
+            fig.background_changed(fig.iteration_foreground)
+            fig.foreground = fig.parameter_foreground
+        else:
+            fig.foreground = fig.iteration_foreground
         ax_q.images[0].set_data(s["labels"])
         ax_q.set_title(f"Q's labels after {iteration} iteration{'s' * (iteration != 1)}\n"
                        f"({s['changed']} pixels changed)", fontsize=10)
