@@ -245,3 +245,14 @@ def test_mean_field_update_equals_draw():
                 dict(first, iteration=4, w1=10.5), dict(first, iteration=4, w1=10.5, theta_alpha=2.0),
                 dict(first, iteration=2, w1=0.0, w2=0.0), dict(first, iteration=1, w1=0.0, w2=0.0)]
     assert_update_equals_draw(explorer.draw, explorer.update, first, settings)
+
+
+def test_roi_update_renders_the_maps_once():
+    """Moving the box renders only the foreground: the background (maps, grids, ticks) is kept."""
+    fig = ROI.draw()
+    pixels(fig)
+    kept = fig._backgrounds["foreground"]
+    for x1 in (1.4, 2.0, 0.5):
+        assert ROI.update(fig, x1=x1)
+        pixels(fig)
+    assert list(fig._backgrounds) == ["foreground"] and fig._backgrounds["foreground"] is kept

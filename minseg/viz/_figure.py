@@ -11,8 +11,8 @@ A redraw must take at most 0.5 s on 2 cores (and a Play button ticks slower than
 figures use fixed margins (a constrained layout draws everything twice) and cheap grid lines, and a
 widget may give an ``update(figure, **values) -> bool`` that changes the shown figure's artists in
 place (e.g. only the step moved) instead of drawing a new figure. When an update changes only a few
-artists, the figure's ``foreground`` names them and a render draws only those over a cached render
-of the rest; the canvas keeps the text layout of every string it drew (``_agg``).
+artists, ``LectureFigure.set_foreground`` names them and a render draws only those over a cached
+render of the rest; the canvas keeps the text layout of every string it drew (``_agg``).
 """
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ DPI = 90  # the figures' pixels per inch: fontsize 8 pt is 10 px, the smallest t
 class LectureFigure(Figure):
     """A Figure that renders itself in Jupyter (``_repr_png_``) without going through pyplot.
 
-    ``foreground``, when a widget sets it (a list of artists, whole Axes among them), is what its
-    ``update`` changes: a render then draws only those over a cached render of the rest (the
-    background, one kept per foreground), until ``background_changed()`` says something else changed
+    ``set_foreground(artists, name)``, when a widget's ``update`` changes only those artists (whole
+    Axes among them), makes every render draw only them over a cached render of the rest (the
+    background kept under ``name``), until ``background_changed(name)`` says something else changed
     too. The picture is the full render's as long as no background artist that a full render draws
     after a foreground artist overlaps it (e.g. put an axes' spines in its foreground when boxes may
     touch them)."""
@@ -39,15 +39,21 @@ class LectureFigure(Figure):
     def __init__(self, *args, dpi=DPI, **kwargs):
         super().__init__(*args, dpi=dpi, **kwargs)
         self.foreground: list = []
-        self._backgrounds: dict = {}  # the foreground's artists' ids -> (canvas, size, saved pixels)
+        self._foreground_name = None
+        self._backgrounds: dict = {}  # name -> (canvas, size, saved pixels)
 
-    def background_changed(self, foreground=None) -> None:
-        """Forget the background kept for ``foreground`` (for every foreground when None): something
-        outside it changed, so its next render is a full one."""
-        if foreground is None:
+    def set_foreground(self, artists, name: str = "foreground") -> None:
+        """Draw ``artists`` over the background kept under ``name`` from the next render on (the
+        artists may be new ones, e.g. an update's new patches: the background stays)."""
+        self.foreground, self._foreground_name = list(artists), name
+
+    def background_changed(self, name: str | None = None) -> None:
+        """Forget the background kept under ``name`` (every one when None): something outside its
+        foreground changed, so its next render is a full one."""
+        if name is None:
             self._backgrounds.clear()
         else:
-            self._backgrounds.pop(tuple(id(artist) for artist in foreground), None)
+            self._backgrounds.pop(name, None)
 
     def _repr_png_(self) -> bytes:
         """The figure as a PNG at its dpi (DPI), as ``savefig`` draws it, but without its alpha channel
@@ -72,7 +78,7 @@ class LectureFigure(Figure):
         """Restore the cached background (or render it: everything but the foreground, which is
         'animated' meanwhile, so the figure and its axes leave it out), then draw the foreground
         artists in the order a full render draws them."""
-        key = tuple(id(artist) for artist in self.foreground)
+        key = self._foreground_name
         kept = self._backgrounds.get(key)
         if kept is None or kept[:2] != (canvas, canvas.get_width_height()):
             for artist in self.foreground:

@@ -140,8 +140,9 @@ class MeanFieldExplorer:
         # what a new iteration changes (the labels' axes, the current point, the energy's title; its
         # spines come after the point in a full render), and what a new parameter set changes (the
         # labels' and the energy's axes), each drawn over a cached render of the rest
-        fig.iteration_foreground = [ax_q, ax_energy.lines[1], ax_energy.title, *ax_energy.spines.values()]
-        fig.parameter_foreground = [ax_q, ax_energy]
+        fig.mean_field_foregrounds = {"iteration": [ax_q, ax_energy.lines[1], ax_energy.title,
+                                                    *ax_energy.spines.values()],
+                                      "parameters": [ax_q, ax_energy]}
         self._show(fig, self.last)
         return fixed_titles(fig)
 
@@ -160,10 +161,10 @@ class MeanFieldExplorer:
         iteration, energy = s["iteration"], s["energy"]
         curve, point = ax_energy.lines
         if not np.array_equal(curve.get_ydata(), energy):  # another parameter set: the curve changes
-            fig.background_changed(fig.iteration_foreground)
-            fig.foreground = fig.parameter_foreground
+            fig.background_changed("iteration")
+            fig.set_foreground(fig.mean_field_foregrounds["parameters"], "parameters")
         else:
-            fig.foreground = fig.iteration_foreground
+            fig.set_foreground(fig.mean_field_foregrounds["iteration"], "iteration")
         ax_q.images[0].set_data(s["labels"])
         ax_q.set_title(f"Q's labels after {iteration} iteration{'s' * (iteration != 1)}\n"
                        f"({s['changed']} pixels changed)", fontsize=10)

@@ -7,7 +7,8 @@ are rounded again (floor / ceil, second quantisation), and each bin keeps its ma
 RoIAlign: the box stays where it is, each bin gets ``sampling_ratio`` x ``sampling_ratio`` sample
 points read by bilinear interpolation and averaged. Right: both outputs, computed by minseg's
 ``F.roi_pool`` and ``F.roi_align``. Coordinates are feature-map coordinates (spatial_scale 1):
-pixel (i, j) is centred on the integer point (x = i, y = j).
+pixel (i, j) is centred on the integer point (x = i, y = j). ``update`` puts another setting on
+the shown figure (the maps, their grids and ticks stay, and are not rendered again).
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ class RoIExplorer:
         fig.subplots_adjust(left=0.03, right=0.99, top=0.86, bottom=0.07, wspace=0.18)
         fig.roi = self.draw_into(fig.subplots(1, 4, width_ratios=[1, 1, 0.55, 0.55]), x1, y1, x2, y2,
                                  output_size, sampling_ratio, aligned)
-        fig.foreground = _foreground(fig)
+        fig.set_foreground(_foreground(fig))
         return fixed_titles(fig)
 
     def update(self, fig, x1=1.3, y1=2.2, x2=8.6, y2=9.4, output_size=2, sampling_ratio=2,
@@ -92,7 +93,7 @@ class RoIExplorer:
             for artist in [*ax.patches, *ax.lines, *ax.collections[2:]]:  # all but the grid's two collections
                 artist.remove()
         fig.roi = self._show(fig.axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned)
-        fig.foreground = _foreground(fig)  # the maps, their ticks and the figure stay the cached background
+        fig.set_foreground(_foreground(fig))  # new artists; the maps and their ticks stay the background
         return True
 
     def draw_into(self, axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned) -> dict:
