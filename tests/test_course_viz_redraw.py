@@ -79,7 +79,8 @@ FIGURES = {
     "field": lambda: dilation.draw_field((1, 2, 3, 1), (1, 1, 1, 1)),
     "attention": lambda: attention.draw(*_attention_maps(), layer=1, head=1, row=2, col=1),
     "roi": lambda: roi.RoIExplorer(roi.example_features()).draw(1.4, 2.3, 8.7, 9.5, 3, 3, True),
-    "mean field": lambda: _mean_field().draw(2, w1=5.0, theta_alpha=4.0, theta_beta=30.0, w2=1.0, theta_gamma=1.5),
+    "mean field": lambda: _mean_field().draw(2, w1=5.0, theta_alpha=4.0, theta_beta=30.0, w2=1.0,
+                                             theta_gamma=1.5),
     "roi on the edges": lambda: roi.RoIExplorer(roi.example_features()).draw(0.0, 0.0, 11.0, 11.0, 1, 0),
 }
 
@@ -227,9 +228,11 @@ ROI = roi.RoIExplorer(roi.example_features())
 
 
 def test_roi_update_equals_draw():
-    first = {"x1": 1.3, "y1": 2.2, "x2": 8.6, "y2": 9.4, "output_size": 2, "sampling_ratio": 2, "aligned": False}
+    first = {"x1": 1.3, "y1": 2.2, "x2": 8.6, "y2": 9.4, "output_size": 2, "sampling_ratio": 2,
+             "aligned": False}
     settings = [dict(first, x1=1.4), dict(first, x1=1.4, y2=9.5), dict(first, output_size=3),
-                dict(first, output_size=4, sampling_ratio=0), dict(first, output_size=3, sampling_ratio=3, aligned=True),
+                dict(first, output_size=4, sampling_ratio=0),
+                dict(first, output_size=3, sampling_ratio=3, aligned=True),
                 dict(first, x1=0.0, y1=0.0, x2=11.0, y2=11.0, output_size=1),  # the box on the maps' edges
                 dict(first, x1=5.2, y1=1.7, x2=5.4, y2=9.9, output_size=4, sampling_ratio=1)]
     assert_update_equals_draw(ROI.draw, ROI.update, first, settings)

@@ -87,7 +87,8 @@ class DenseCRF:
         differ = np.zeros(len(flat))
         for scale, kernel in weights:
             if scale:
-                differ += scale * 0.5 * ((a @ kernel) * (1.0 - a)).sum(axis=1).reshape(k, len(flat)).sum(axis=0)
+                per_label = ((a @ kernel) * (1.0 - a)).sum(axis=1).reshape(k, len(flat))
+                differ += scale * 0.5 * per_label.sum(axis=0)
         return unary_part.sum(axis=1) + differ
 
     def minimize_exact(self, unary, image, distance: str = "euclidean", max_labelings: int = 2 ** 16):

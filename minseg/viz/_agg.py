@@ -17,7 +17,8 @@ from matplotlib.font_manager import fontManager, get_font
 _LAYOUTS: dict = {}  # (string, fonts, size, dpi, hinting, features, language) -> the glyphs' layout
 _MAX_LAYOUTS = 20_000  # a few MB at most; cleared when full
 _HEIGHTS: dict = {}  # (fonts, size, dpi) -> (ascent, descent, line gap) in pixels
-_CAN_CACHE = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes") and hasattr(fontManager, "_find_fonts_by_props")
+_CAN_CACHE = (hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+              and hasattr(fontManager, "_find_fonts_by_props"))
 
 
 class LayoutCachingRenderer(RendererAgg):
@@ -61,7 +62,8 @@ class LayoutCachingRenderer(RendererAgg):
 
 def _height_metrics(font, size, dpi):
     """What matplotlib 3.11's ``Text._get_layout`` computes from the font's tables, the same way."""
-    tables = (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent"))
+    tables = (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+              ("hhea", "lineGap", "ascent", "descent"))
     for table_name, gap_key, ascent_key, descent_key in tables:
         table = font.get_sfnt_table(table_name)
         if table is None:

@@ -82,7 +82,8 @@ class MeanFieldExplorer:
                                  return_history=True)
         labels = history.argmax(axis=1)
         appearance, smoothness = self.unit_kernels(*key[1:3], key[4])
-        energy = crf._energies(labels, self.unary, self.image, weights=[(crf.w1, appearance), (crf.w2, smoothness)])
+        energy = crf._energies(labels, self.unary, self.image,
+                               weights=[(crf.w1, appearance), (crf.w2, smoothness)])
         self.cache[key] = {"labels": labels, "energy": energy}
         if len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)

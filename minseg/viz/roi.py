@@ -127,7 +127,8 @@ class RoIExplorer:
             picture.set_data(values)
             size = values.shape[0]
             picture.set_extent((-0.5, size - 0.5, size - 0.5, -0.5))  # and the limits, as imshow sets them
-            set_cell_numbers(ax, list(ax.texts), values, "{:.1f}", image=picture, fontsize=9 if size <= 3 else 8)
+            set_cell_numbers(ax, list(ax.texts), values, "{:.1f}", image=picture,
+                             fontsize=9 if size <= 3 else 8)
             ax.set_title(f"{name}\n{values.shape[0]}x{values.shape[1]} output", fontsize=10)
         return crop
 
