@@ -126,6 +126,13 @@ def attention(m):
     return m.attention_widget(*_CACHE["setr"])
 
 
+def rois(m):
+    return m.RoIExplorer(m.example_features()).widget()
+
+
+CORNERS_MOVED = {"x1": 1.4, "y1": 2.3, "x2": 8.7, "y2": 9.5}  # lecture 08: the four corners one step right
+
+
 # case name -> (module, builder, prior control values (the browser test's state when it moves this
 # control: every control before it moved one step right), control, values moved through)
 CASES = {
@@ -141,6 +148,14 @@ CASES = {
     "07-theta_alpha": ("crf", meanfield, {"iteration": 6, "w1": 10.5}, "theta_alpha", None),
     "07-theta_beta": ("crf", meanfield, {"iteration": 6, "w1": 10.5, "theta_alpha": 81.0}, "theta_beta", None),
     "10-row": ("attention", attention, {"layer": 1, "head": 1}, "row", [5, 4] * 3),
+    "07-iteration": ("crf", meanfield, {}, "iteration", [6, 5] * 3),
+    "08-x1": ("roi", rois, {}, "x1", [1.4, 1.3] * 3),
+    "08-x2": ("roi", rois, {"x1": 1.4, "y1": 2.3}, "x2", [8.7, 8.6] * 3),
+    "08-y2": ("roi", rois, {"x1": 1.4, "y1": 2.3, "x2": 8.7}, "y2", [9.5, 9.4] * 3),
+    "08-output": ("roi", rois, CORNERS_MOVED, "output_size", [3, 2] * 3),
+    "08-samples": ("roi", rois, {**CORNERS_MOVED, "output_size": 3}, "sampling_ratio", [3, 2] * 3),
+    "08-aligned": ("roi", rois, {**CORNERS_MOVED, "output_size": 3, "sampling_ratio": 3}, "aligned",
+                   [True, False] * 3),
 }
 
 
