@@ -68,6 +68,19 @@ def stamps(m):
 _CACHE = {}
 
 
+def conv_matrix(m):
+    return m.conv_matrix_widget(np.arange(1.0, 10.0).reshape(3, 3), max_size=6)
+
+
+def skip_fusion(m):
+    if "fcn" not in _CACHE:
+        from minseg.data import DigitScenes
+        from minseg.models import pretrained
+        scenes = DigitScenes(8, split="val", seed=1)
+        _CACHE["fcn"] = {v: pretrained.load(f"fcn{v}") for v in ("32s", "16s", "8s")}, scenes.images, scenes.masks
+    return m.SkipFusionViewer(*_CACHE["fcn"]).widget()
+
+
 def _unpadded_scene():
     if "tile" not in _CACHE:
         from minseg import models
@@ -141,6 +154,10 @@ CASES = {
     "07-theta_alpha": ("crf", meanfield, {"iteration": 6, "w1": 10.5}, "theta_alpha", None),
     "07-theta_beta": ("crf", meanfield, {"iteration": 6, "w1": 10.5, "theta_alpha": 81.0}, "theta_beta", None),
     "10-row": ("attention", attention, {"layer": 1, "head": 1}, "row", [5, 4] * 3),
+    "02-input": ("convolution", conv_matrix, {}, "size", [5, 4] * 3),
+    "02-stride": ("convolution", conv_matrix, {"size": 5}, "stride", [2, 1] * 3),
+    "04-scene": ("fcn", skip_fusion, {}, "scene", [1, 0] * 3),
+    "04-variant": ("fcn", skip_fusion, {"scene": 1}, "variant", ["32s", "8s"] * 3),
 }
 
 
