@@ -6,7 +6,7 @@ other controls where the browser test has moved them (one step right each, in or
 control back and forth; ``FigureWidget.seconds`` (draw or update, then the PNG) is the time of a move.
 The 'before' widgets come from minseg/viz at REV (loaded from git under other names), the 'after'
 ones from the working tree; both are moved in turn, so a busy machine slows both alike: read only
-the ratio. Needs the shipped weights (lectures 05 and 10).
+the ratio. Needs the shipped weights (lectures 04, 05 and 10).
 """
 import contextlib
 import importlib.util

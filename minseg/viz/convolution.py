@@ -2,8 +2,9 @@
 output cell), and the convolution drawn as the matrix it is.
 
 ``ConvStepper.draw(step, stride, padding, dilation)`` and ``draw_conv_matrix(...)`` are the update
-functions (pure: they return a Figure and keep what they drew in ``last``); ``.widget()`` wraps
-them in sliders (and a Play button that walks the kernel, in a browser).
+functions (pure: they return a Figure and keep what they drew in ``last``; ``ConvStepper.update`` and
+``update_conv_matrix`` show another setting on a drawn figure); ``.widget()`` and ``conv_matrix_widget``
+wrap them in sliders (and a Play button that walks the kernel, in a browser).
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ prediction, for FCN-32s, 16s and 8s on the same scenes.
 
 ``SkipFusionViewer(models, images, masks)`` runs each model once on the scenes (``FCN.score_maps``)
 and keeps every stage; ``draw(scene, variant)`` is the update function (pure: it returns a Figure
-and keeps what it drew in ``last``), ``widget()`` wraps it in a scene slider and variant buttons,
+and keeps what it drew in ``last``; ``update`` shows another scene or variant on a drawn figure),
+``widget()`` wraps them in a scene slider and variant buttons,
 ``static_figure`` and ``predictions_figure`` are the pictures for readers without a kernel.
 A score map is drawn as its winning class (the class colour) shaded by how sure the model is
 (the softmax probability of that class): pale cells are undecided.
