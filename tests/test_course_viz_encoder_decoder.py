@@ -43,9 +43,9 @@ def test_tile_explorer_draw_and_widget(explorer_and_truth):
     fig = explorer.draw(step=1)
     assert "tile (0, 1) of 3x2" in fig.axes[0].get_title()
     stitched = fig.axes[3].images[0].get_array()
-    np.testing.assert_allclose(stitched[12, 3], (*ed._NOT_YET, 1.0))  # row 12: tile row 1 (opaque RGBA)
+    np.testing.assert_allclose(stitched[12, 3], ed._NOT_YET)  # row 12 belongs to tile row 1
     assert "2 of 6 tiles" in fig.axes[3].get_title()
-    assert fig.axes[1].images[0].get_array().shape == (48, 48, 4)
+    assert fig.axes[1].images[0].get_array().shape == (48, 48, 3)
     widget = explorer.widget()
     widget.controls["step"].value = 5
     assert "6 of 6 tiles" in widget.figure.axes[3].get_title()

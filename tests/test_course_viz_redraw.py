@@ -268,19 +268,3 @@ def test_png_bytes_decode_to_the_pixels(channels):
     decoded = np.asarray(Image.open(io.BytesIO(ms.viz._figure.png_bytes(pixels))))
     assert decoded.shape == pixels.shape and decoded.dtype == np.uint8
     np.testing.assert_array_equal(decoded, pixels)
-
-
-def test_opaque_rgba_pictures_draw_the_pixels_of_rgb_ones():
-    """imshow of an RGB picture and of the same picture as opaque float32 RGBA: one pixel each, up-
-    and down-sampled, nearest and smooth."""
-    picture = np.random.default_rng(0).random((37, 23, 3)).astype(np.float32)
-    for interpolation in ("nearest", "bilinear"):
-        renders = []
-        for shown in (picture, ms.viz._figure.opaque_rgba(picture)):
-            fig = ms.viz._figure.LectureFigure(figsize=(3, 2))
-            left, right = fig.subplots(1, 2)
-            left.imshow(shown, interpolation=interpolation)
-            right.imshow(shown[::3, ::2], interpolation=interpolation)
-            renders.append(pixels(fig))
-        np.testing.assert_array_equal(*renders, err_msg=interpolation)
-    np.testing.assert_array_equal(ms.viz._figure.opaque_rgba(picture)[..., 3], 1.0)

@@ -109,16 +109,6 @@ class FigureWidget:
         display(self.ui)
 
 
-def opaque_rgba(picture: np.ndarray) -> np.ndarray:
-    """An (H, W, 3) picture in [0, 1] as (H, W, 4) float32 with alpha 1, for imshow: the same pixels
-    (tested), but matplotlib resamples it as it is, where it would first stack an alpha channel onto
-    an RGB picture in float64 and resample that (a widget figure with four such pictures renders in
-    about two thirds of the time)."""
-    rgba = np.ones(picture.shape[:2] + (4,), np.float32)
-    rgba[..., :3] = picture
-    return rgba
-
-
 def message_figure(text: str, figsize=(6, 1.5)) -> Figure:
     """A figure that only says why nothing can be drawn (e.g. a kernel larger than its input)."""
     fig = LectureFigure(figsize=figsize)

@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from .. import functional as F
 from ..metrics import label_boundaries
-from ._figure import FigureWidget, LectureFigure, fixed_titles, opaque_rgba
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 from .masks import colorize, to_hwc
 
 _NOT_YET = (0.93, 0.93, 0.93)  # stitched output not computed yet
@@ -96,14 +96,14 @@ class TileExplorer:
         """Draw one state (from ``state``) on four axes."""
         ax_scene, ax_in, ax_out, ax_sum = axes
         lay = self.layout
-        ax_scene.imshow(opaque_rgba(to_hwc(self.padded)), interpolation="nearest")
+        ax_scene.imshow(to_hwc(self.padded), interpolation="nearest")
         _box(ax_scene, lay.margin, lay.margin, lay.height, lay.width, "white", "--")
         window_box = _box(ax_scene, 0, 0, lay.input_tile, lay.input_tile, "C3")
         tile_box = _box(ax_scene, lay.margin, lay.margin, lay.tile, lay.tile, "C2")
         ax_in.imshow(self._shaded_tile(s), interpolation="nearest")
         _box(ax_in, lay.margin, lay.margin, lay.tile, lay.tile, "C2")
         _bare(ax_in, f"input tile {lay.input_tile}x{lay.input_tile}\n(mirrored context pale)")
-        ax_out.imshow(opaque_rgba(colorize(s["output_tile"], self.num_classes)), interpolation="nearest")
+        ax_out.imshow(colorize(s["output_tile"], self.num_classes), interpolation="nearest")
         _bare(ax_out, f"its output block {lay.tile}x{lay.tile}\n(network output {lay.output_tile}x"
                       f"{lay.output_tile})")
         ax_sum.imshow(self._stitched_picture(s), interpolation="nearest")
@@ -113,15 +113,13 @@ class TileExplorer:
         self._show(artists, s)
 
     def _shaded_tile(self, s: dict) -> np.ndarray:
-        """The input tile (RGBA, see ``opaque_rgba``), its mirrored context paler."""
-        shaded = opaque_rgba(to_hwc(s["input_tile"]))
-        shaded[s["mirrored"], :3] = 0.45 * shaded[s["mirrored"], :3] + 0.55
+        shaded = to_hwc(s["input_tile"]).copy()
+        shaded[s["mirrored"]] = 0.45 * shaded[s["mirrored"]] + 0.55
         return shaded
 
     def _stitched_picture(self, s: dict) -> np.ndarray:
-        """The stitched labels (RGBA), light grey where no tile has been computed yet."""
-        picture = opaque_rgba(colorize(s["stitched"], self.num_classes + 1))
-        picture[s["stitched"] == self.num_classes, :3] = _NOT_YET
+        picture = colorize(s["stitched"], self.num_classes + 1)
+        picture[s["stitched"] == self.num_classes] = _NOT_YET
         return picture
 
     def _show(self, artists: dict, s: dict) -> None:
@@ -133,7 +131,7 @@ class TileExplorer:
         _bare(ax_scene, f"mirror-padded scene (image dashed)\ntile ({s['row']}, {s['col']}) of "
                         f"{lay.rows}x{lay.cols}")
         ax_in.images[0].set_data(self._shaded_tile(s))
-        output = opaque_rgba(colorize(s["output_tile"], self.num_classes))
+        output = colorize(s["output_tile"], self.num_classes)
         ax_out.images[0].set_data(output)
         ax_out.images[0].set_extent((-0.5, output.shape[1] - 0.5, output.shape[0] - 0.5, -0.5))
         ax_sum.images[0].set_data(self._stitched_picture(s))
@@ -199,7 +197,7 @@ class WeightMapExplorer:
     def draw_into(self, axes, s: dict) -> None:
         """Draw one setting (from ``state``) on three axes."""
         ax_img, ax_map, ax_line = axes
-        picture = opaque_rgba(to_hwc(self.image))
+        picture = to_hwc(self.image).copy()
         picture[label_boundaries(self.instances) & (self.instances > 0)] = 1.0  # white outlines
         ax_img.imshow(picture, interpolation="nearest")
         ax_img.axhline(0, color="C0", lw=1, ls="--")
