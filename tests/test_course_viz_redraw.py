@@ -259,3 +259,69 @@ def test_roi_update_renders_the_maps_once():
         assert ROI.update(fig, x1=x1)
         pixels(fig)
     assert list(fig._backgrounds) == ["foreground"] and fig._backgrounds["foreground"] is kept
+
+
+# ---- lecture 02's conv matrix, lecture 04's skip-fusion viewer, the widgets' PNG writer
+def _skip_fusion_viewer():
+    from minseg.data import DigitScenes
+    from minseg.viz import fcn
+
+    ms.manual_seed(0)
+    tiny = dict(widths=(4, 4, 4, 4, 4), convs=(1, 1, 1, 1, 1), fc_width=8, fc_kernel=3, dropout=0.0)
+    scenes = DigitScenes(3, split="val", seed=0)
+    return fcn.SkipFusionViewer({v: models.FCN(11, variant=v, **tiny).eval() for v in fcn.VARIANTS},
+                                scenes.images, scenes.masks)
+
+
+TAPS = np.arange(1.0, 10.0).reshape(3, 3)
+FIGURES.update({
+    "conv matrix": lambda: convolution.draw_conv_matrix(TAPS, (4, 4), stride=1, padding=1),
+    "skip fusion": lambda: _skip_fusion_viewer().draw(scene=1, variant="16s"),
+})
+
+
+def test_conv_matrix_update_equals_draw():
+    draw = lambda **values: convolution.draw_conv_matrix(TAPS, **values)  # noqa: E731
+    update = lambda fig, **values: convolution.update_conv_matrix(fig, TAPS, **values)  # noqa: E731
+    settings = [dict(input_size=(size, size), stride=stride, padding=padding, dilation=dilation)
+                for size, stride, padding, dilation in [(5, 1, 1, 1), (5, 2, 1, 1), (4, 1, 1, 1), (6, 1, 1, 1),
+                                                        (5, 2, 2, 2), (3, 3, 0, 1), (5, 1, 1, 1)]]
+    assert_update_equals_draw(draw, update, {"input_size": (4, 4), "stride": 1, "padding": 1, "dilation": 1},
+                              settings)
+    fig = draw(input_size=(5, 5), stride=1, padding=1, dilation=1)
+    assert update(fig, input_size=(4, 4), stride=1, padding=1, dilation=1)
+    assert update(fig, input_size=(5, 5), stride=1, padding=1, dilation=1)
+    assert len(fig.axes[0].texts) == 169  # 25 rows, taps on 169 cells: the spare numbers came back
+    assert not update(fig, input_size=(2, 2), stride=1, padding=0, dilation=1)  # no matrix: a message
+    assert not update(ms.viz._figure.LectureFigure(), input_size=(4, 4))
+
+
+def test_conv_matrix_widget_moves_on_the_same_figure():
+    widget = convolution.conv_matrix_widget(TAPS, max_size=6)
+    fig = widget.figure
+    for name, value in [("size", 5), ("stride", 2), ("padding", 2), ("dilation", 2)]:
+        widget.controls[name].value = value
+        assert widget.figure is fig
+    assert fig.matrix.shape == (9, 25)  # 5x5, padding 2, dilation 2: (5 + 4 - 5) // 2 + 1 = 3 per side
+
+
+def test_skip_fusion_update_equals_draw():
+    viewer = _skip_fusion_viewer()
+    settings = [{"scene": 1, "variant": "8s"}, {"scene": 1, "variant": "32s"}, {"scene": 2, "variant": "32s"},
+                {"scene": 2, "variant": "16s"}, {"scene": 0, "variant": "8s"}]
+    assert_update_equals_draw(viewer.draw, viewer.update, {"scene": 0, "variant": "8s"}, settings)
+    fig = viewer.draw(scene=0, variant="8s")
+    assert viewer.update(fig, scene=2, variant="32s") and viewer.last["scene"] == 2
+    assert [s["name"] for s in viewer.last["stages"]] == ["score_fr"]
+    assert not viewer.update(fig, scene=0, variant="4s")
+    assert not viewer.update(ms.viz._figure.LectureFigure(), scene=0)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_png_bytes_decode_to_the_pixels(channels):
+    """Pillow (another PNG implementation) reads back every pixel, random ones and flat ones."""
+    pixels = np.random.default_rng(channels).integers(0, 256, size=(7, 5, channels), dtype=np.uint8)
+    pixels[3:] = pixels[3]  # a few equal rows: zeros after the 'Up' filter
+    decoded = np.asarray(Image.open(io.BytesIO(ms.viz._figure.png_bytes(pixels))))
+    assert decoded.shape == pixels.shape and decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, pixels)

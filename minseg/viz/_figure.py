@@ -16,8 +16,9 @@ render of the rest; the canvas keeps the text layout of every string it drew (``
 """
 from __future__ import annotations
 
-import io
+import struct
 import time
+import zlib
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -57,10 +58,8 @@ class LectureFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         """The figure as a PNG at its dpi (DPI), as ``savefig`` draws it, but without its alpha channel
-        when every pixel is opaque (the usual case: a quarter less to compress and to send) and with
-        a fast zlib level: a widget's PNG is made on every redraw and only travels to the browser."""
-        from PIL import Image
-
+        when every pixel is opaque (the usual case: a quarter less to compress and to send), written
+        fast (``png_bytes``): a widget's PNG is made on every redraw and only travels to the browser."""
         from ._agg import LectureCanvas  # Agg, keeping the text layouts of the strings it drew
 
         canvas = self.canvas if isinstance(self.canvas, LectureCanvas) else LectureCanvas(self)
@@ -70,9 +69,7 @@ class LectureFigure(Figure):
             canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())
         opaque = bool(rgba[..., 3].min() == 255)
-        buffer = io.BytesIO()
-        Image.fromarray(rgba[..., :3] if opaque else rgba).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return png_bytes(rgba[..., :3] if opaque else rgba)
 
     def _render_over_background(self, canvas) -> None:
         """Restore the cached background (or render it: everything but the foreground, which is
@@ -94,6 +91,28 @@ class LectureFigure(Figure):
         renderer = canvas.get_renderer()
         for artist in _in_draw_order(self, self.foreground):
             artist.draw(renderer)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """A PNG of (H, W, 3) RGB or (H, W, 4) RGBA uint8 pixels: every row filtered as its difference to
+    the row above (PNG filter type 2, 'Up': one numpy subtraction; flat figure areas become runs of
+    zeros) and deflated at zlib level 1. Pillow's PNG writer at the same zlib level took two to seven
+    times as long on the lecture widgets' figures, for files of about the same size (measured on
+    the figures of lectures 02, 04 and 05)."""
+    height, width, channels = pixels.shape
+    rows = np.ascontiguousarray(pixels, dtype=np.uint8).reshape(height, width * channels)
+    filtered = np.empty((height, width * channels + 1), np.uint8)
+    filtered[:, 0] = 2  # the filter type byte that starts each row
+    filtered[0, 1:] = rows[0]  # the row above the first one counts as zeros
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as PNG defines it
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    colour_type = {3: 2, 4: 6}[channels]  # truecolour, truecolour with alpha
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 1))
+            + chunk(b"IEND", b""))
 
 
 def _in_draw_order(fig: Figure, artists: list) -> list:
@@ -169,16 +188,23 @@ def annotate_cells(ax, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = 
 
 
 def set_cell_numbers(ax, texts: list, values: np.ndarray, fmt: str = "{:g}", skip_zero: bool = False,
-                     fontsize: float = 8, image=None) -> list:
+                     fontsize: float = 8, image=None, keep_spare: bool = False) -> list:
     """Make ``texts`` (Text artists of ``ax``, e.g. a previous call's result) the numbers of ``values``
     in their cells, as ``annotate_cells`` writes them: reuses the artists there are (a redraw with a
-    new array then creates no text), adds the missing ones, removes the rest; returns the new list."""
+    new array then creates no text), adds the missing ones, removes the rest (or, ``keep_spare``,
+    blanks them and keeps them at the end of the list, for a later call with more numbers: a widget
+    going back and forth between a small and a large array then creates no text at all); returns
+    the new list."""
     values = np.asarray(values)
     shown = np.isfinite(values) & ((values != 0) if skip_zero else True)
     rows, cols = np.nonzero(shown)
     colours = _text_colours(image, values[shown])
+    spare = texts[len(rows):] if keep_spare else []
     for text in texts[len(rows):]:
-        text.remove()
+        if keep_spare:
+            text.set_text("")
+        else:
+            text.remove()
     missing = len(rows) - len(texts)
     texts = texts[:len(rows)] + [ax.text(0, 0, "", ha="center", va="center") for _ in range(missing)]
     for text, r, c, v, colour in zip(texts, rows, cols, values[shown], colours):
@@ -186,7 +212,7 @@ def set_cell_numbers(ax, texts: list, values: np.ndarray, fmt: str = "{:g}", ski
         text.set_text(fmt.format(v))
         text.set_fontsize(fontsize)
         text.set_color(colour)
-    return texts
+    return texts + spare
 
 
 def _text_colour(image, value: float) -> str:
