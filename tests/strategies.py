@@ -249,8 +249,8 @@ def bce_case(draw, scales=(1.0, 20.0)):
     y = rng.uniform(0, 1, shape).astype(dtype)
     if draw(st.booleans()):
         y = np.round(y)
-    weight = rng.uniform(0.1, 2, draw(broadcast_shape(shape))).astype(dtype) if draw(st.booleans()) else None
-    pos_weight = rng.uniform(0.1, 4, draw(broadcast_shape(shape))).astype(dtype) if draw(st.booleans()) else None
+    weight, pos_weight = (rng.uniform(0.1, high, draw(broadcast_shape(shape))).astype(dtype)
+                          if draw(st.booleans()) else None for high in (2, 4))
     return x, y, weight, pos_weight, draw(st.sampled_from(["mean", "sum", "none"]))
 
 

@@ -1,5 +1,6 @@
-"""Reductions over the class axis of (outer, K, inner) arrays, as Numba kernels: the passes of
-softmax, log_softmax and cross-entropy that NumPy runs slowly.
+"""The losses' Numba kernels: reductions over the class axis of (outer, K, inner) arrays (the passes of
+softmax, log_softmax, cross-entropy and the Dice / Jaccard backward that NumPy runs slowly), and binary
+cross-entropy with logits in one pass (at the end of this file).
 
 Logits (N, K, H, W) viewed as (N, K, H*W) keep, for each class k, a contiguous row of H*W pixels.
 NumPy reduces over the middle axis K in several passes with temporaries; here each kernel walks the
@@ -115,3 +116,32 @@ def binary_cross_entropy_terms(x, y, a, tail, weight, weight_step, pos_weight, p
         a[i] = w * ((one - yi) * sigmoid - p * yi * (one - sigmoid))
         if grad_y.size:
             grad_y[i] = w * (p * (softplus - xi) - softplus)
+
+
+@njit(cache=True)
+def overlap_backward(p, target, valid, a, b, grad):
+    """The Dice / Jaccard loss's gradient with respect to the logits, over (outer, K, inner) arrays.
+
+    With dL/dp_ik = v_i (a_k [t_i = k] + b_k) (overlap.py gives a and b), back through the softmax:
+
+        grad_ik = v_i p_ik (a_k [t_i = k] + b_k - dot_i),   dot_i = p_i,t_i a_t_i + sum_j p_ij b_j
+
+    in two passes over the K rows per outer index (the dot products, then the gradient), with no one-hot
+    target and no (outer, K, inner) temporaries. target: (outer, inner) class indices (0 where ignored);
+    valid: (outer, inner) 1 where counted, 0 where ignored, in p's dtype.
+    """
+    outer, classes, inner = p.shape
+    dot = np.empty(inner, p.dtype)
+    for o in range(outer):
+        labels, counted = target[o], valid[o]
+        for i in range(inner):
+            dot[i] = p[o, labels[i], i] * a[labels[i]]
+        for k in range(classes):
+            row, bk = p[o, k], b[k]
+            for i in range(inner):
+                dot[i] += row[i] * bk
+        for k in range(classes):
+            row, out, ak, bk = p[o, k], grad[o, k], a[k], b[k]
+            for i in range(inner):
+                own = ak if labels[i] == k else ak - ak  # a_k [t_i = k], in p's dtype
+                out[i] = counted[i] * row[i] * (own + bk - dot[i])
