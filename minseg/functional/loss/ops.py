@@ -104,8 +104,9 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
         np.exp(np.negative(a, out=a), out=a)  # a = e^-|x|
         tail = np.log1p(a)
         grad_y = np.empty(x.shape if ctx.needs_input_grad[1] else 0, np.result_type(x, y))
-        kernels.binary_cross_entropy_terms(x.ravel(), np.ascontiguousarray(y).ravel(), a.ravel(), tail.ravel(),
-                                           *_flat_weight(weight, x), *_flat_weight(pos_weight, x), grad_y.ravel())
+        kernels.binary_cross_entropy_terms(x.ravel(), np.ascontiguousarray(y).ravel(), a.ravel(),
+                                           tail.ravel(), *_flat_weight(weight, x), *_flat_weight(pos_weight, x),
+                                           grad_y.ravel())
         losses, ctx.grad_x, ctx.grad_y = tail, a, grad_y
         ctx.reduction = reduction
         if reduction == "none":
