@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 
@@ -65,6 +68,58 @@ def same_threads() -> int:
     except ImportError:  # pragma: no cover
         pass
     return threads
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def added_peak_mb(run: Callable[[], object]) -> float:
+    """The resident memory (MB) ``run()`` adds at its peak, on top of what the process already holds:
+    the kernel's high-water mark (VmHWM) is reset to the current RSS (``/proc/self/clear_refs``) just
+    before the call. Linux only; call it in a fresh process, where freed memory has not been reused."""
+    before = _rss_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    run()
+    return (_rss_kb("VmHWM") - before) / 1024
+
+
+def fresh_process_peak_mb(module: str, *args: str) -> float | None:
+    """``python -m module --peak ARGS...`` in a fresh interpreter: the number it prints last (a peak
+    measured with ``added_peak_mb``), or None where /proc is not Linux's."""
+    if not Path("/proc/self/clear_refs").exists():
+        return None
+    result = subprocess.run([sys.executable, "-m", module, "--peak", *args], capture_output=True, text=True,
+                            check=True)
+    return float(result.stdout.split()[-1])
+
+
+def built_on_first_call(build: Callable[[str], tuple], name: str) -> tuple[Callable, Callable]:
+    """(minseg callable, torch callable) that run the pair ``build(name)`` returns; with a cached
+    ``build``, a case that ``--only`` filters out builds nothing."""
+    return (lambda: build(name)[0]()), (lambda: build(name)[1]())
+
+
+def peak_main(measure_peak_mb: Callable[[str, str], float], usage: str) -> None:
+    """The ``__main__`` of a module with memory columns: ``--peak minseg|torch NAME`` prints
+    ``measure_peak_mb(side, NAME)`` (what fresh_process_peak_mb reads); anything else exits with ``usage``."""
+    if len(sys.argv) == 4 and sys.argv[1] == "--peak":
+        print(f"{measure_peak_mb(sys.argv[2], sys.argv[3]):.1f}")
+    else:
+        sys.exit(usage)
+
+
+def memory_columns(module: str, *args: str) -> Callable[[float, float | None], dict]:
+    """A Case's ``extra``: each side's peak (``python -m module --peak minseg|torch ARGS...``, each in a
+    fresh process) and their ratio."""
+    def extra(ours_s, theirs_s):
+        ours, theirs = (fresh_process_peak_mb(module, side, *args) for side in ("minseg", "torch"))
+        ratio = None if not (ours and theirs) else ours / theirs
+        return {"minseg_peak_MB": ours, "torch_peak_MB": theirs, "memory_ratio": ratio}
+    return extra
 
 
 def run_case(case: Case) -> dict:

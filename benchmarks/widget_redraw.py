@@ -6,7 +6,7 @@ other controls where the browser test has moved them (one step right each, in or
 control back and forth; ``FigureWidget.seconds`` (draw or update, then the PNG) is the time of a move.
 The 'before' widgets come from minseg/viz at REV (loaded from git under other names), the 'after'
 ones from the working tree; both are moved in turn, so a busy machine slows both alike: read only
-the ratio. Needs the shipped weights (lectures 05 and 10).
+the ratio. Needs the shipped weights (lectures 04, 05 and 10).
 """
 import contextlib
 import importlib.util
@@ -68,6 +68,19 @@ def stamps(m):
 _CACHE = {}
 
 
+def conv_matrix(m):
+    return m.conv_matrix_widget(np.arange(1.0, 10.0).reshape(3, 3), max_size=6)
+
+
+def skip_fusion(m):
+    if "fcn" not in _CACHE:
+        from minseg.data import DigitScenes
+        from minseg.models import pretrained
+        scenes = DigitScenes(8, split="val", seed=1)
+        _CACHE["fcn"] = {v: pretrained.load(f"fcn{v}") for v in ("32s", "16s", "8s")}, scenes.images, scenes.masks
+    return m.SkipFusionViewer(*_CACHE["fcn"]).widget()
+
+
 def _unpadded_scene():
     if "tile" not in _CACHE:
         from minseg import models
@@ -126,6 +139,13 @@ def attention(m):
     return m.attention_widget(*_CACHE["setr"])
 
 
+def rois(m):
+    return m.RoIExplorer(m.example_features()).widget()
+
+
+CORNERS_MOVED = {"x1": 1.4, "y1": 2.3, "x2": 8.7, "y2": 9.5}  # lecture 08: the four corners one step right
+
+
 # case name -> (module, builder, prior control values (the browser test's state when it moves this
 # control: every control before it moved one step right), control, values moved through)
 CASES = {
@@ -141,6 +161,18 @@ CASES = {
     "07-theta_alpha": ("crf", meanfield, {"iteration": 6, "w1": 10.5}, "theta_alpha", None),
     "07-theta_beta": ("crf", meanfield, {"iteration": 6, "w1": 10.5, "theta_alpha": 81.0}, "theta_beta", None),
     "10-row": ("attention", attention, {"layer": 1, "head": 1}, "row", [5, 4] * 3),
+    "07-iteration": ("crf", meanfield, {}, "iteration", [6, 5] * 3),
+    "08-x1": ("roi", rois, {}, "x1", [1.4, 1.3] * 3),
+    "08-x2": ("roi", rois, {"x1": 1.4, "y1": 2.3}, "x2", [8.7, 8.6] * 3),
+    "08-y2": ("roi", rois, {"x1": 1.4, "y1": 2.3, "x2": 8.7}, "y2", [9.5, 9.4] * 3),
+    "08-output": ("roi", rois, CORNERS_MOVED, "output_size", [3, 2] * 3),
+    "08-samples": ("roi", rois, {**CORNERS_MOVED, "output_size": 3}, "sampling_ratio", [3, 2] * 3),
+    "08-aligned": ("roi", rois, {**CORNERS_MOVED, "output_size": 3, "sampling_ratio": 3}, "aligned",
+                   [True, False] * 3),
+    "02-input": ("convolution", conv_matrix, {}, "size", [5, 4] * 3),
+    "02-stride": ("convolution", conv_matrix, {"size": 5}, "stride", [2, 1] * 3),
+    "04-scene": ("fcn", skip_fusion, {}, "scene", [1, 0] * 3),
+    "04-variant": ("fcn", skip_fusion, {"scene": 1}, "variant", ["32s", "8s"] * 3),
 }
 
 

@@ -250,6 +250,10 @@ class Context:
         self.function = function
         self.parents = parents  # one entry per positional argument: Tensor or None
         self.saved_tensors = ()
+        # True when Function.apply records this call for backward (grad mode on and some input
+        # requires grad). A forward may then skip keeping what only backward needs, or work in
+        # place on its own temporaries (batch_norm in eval mode, inference under no_grad()).
+        self.needs_grad = False
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -282,7 +286,7 @@ class Function:
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the unwrapped arguments; record the node when any input needs a gradient."""
         ctx = Context(cls, tuple(a if isinstance(a, Tensor) else None for a in args))
-        needs_grad = is_grad_enabled() and any(ctx.needs_input_grad)
+        needs_grad = ctx.needs_grad = is_grad_enabled() and any(ctx.needs_input_grad)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         out = cls.forward(ctx, *arrays, **kwargs)
         if not needs_grad:

@@ -88,14 +88,36 @@ def _outputs(out) -> list[np.ndarray]:
     return [as_array(o) for o in (out if isinstance(out, tuple) else (out,))]
 
 
+def _describe_call(op, arrays, kwargs) -> str:
+    """``name(float64 (2, 3, 8, 7), int64 (4,), stride=2)``: the call a failure message names."""
+    name = getattr(op, "__name__", type(op).__name__)
+    shown = [f"{a.dtype} {a.shape}" for a in arrays] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(shown)})"
+
+
+def _worst_mismatch(ours: np.ndarray, expected: np.ndarray, tol: dict) -> str:
+    """Where ``ours`` is furthest outside ``tol`` from ``expected``: its index, both values."""
+    bad = ~np.isclose(ours, expected, equal_nan=True, **tol)
+    if not bad.any():
+        return ""
+    distance = np.abs(ours.astype(np.float64) - expected.astype(np.float64))
+    distance = np.where(bad, np.nan_to_num(distance, nan=np.inf), -1.0)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(distance), ours.shape))
+    return f"; worst at {worst}: got {float(ours[worst])!r}, expected {float(expected[worst])!r}"
+
+
 def _assert_same(ours, expected, tol: dict, what: str) -> None:
-    """Equal shapes, then equal values: integer outputs (indices) exactly, floats within ``tol``."""
+    """Equal shapes, then equal values: integer outputs (indices) exactly, floats within ``tol``.
+
+    ``what`` names the comparison and the call (inputs' dtypes and shapes, keyword arguments); a
+    value mismatch adds the worst element's index and both values before numpy's ACTUAL / DESIRED.
+    """
     ours, expected = np.asarray(ours), np.asarray(expected)
     assert ours.shape == expected.shape, f"{what}: shape {ours.shape}, expected {expected.shape}"
     if expected.dtype.kind in "iub":
         np.testing.assert_array_equal(ours, expected, err_msg=what)
     else:
-        np.testing.assert_allclose(ours, expected, err_msg=what, **tol)
+        np.testing.assert_allclose(ours, expected, err_msg=what + _worst_mismatch(ours, expected, tol), **tol)
 
 
 def _tightened(tol: dict, **limits) -> dict:
@@ -123,43 +145,52 @@ def check_op(op, inputs, torch_op=None, reference=None, reference_backward=None,
     every float input); the others (labels, indices, boxes) pass through as they are. Tolerances come
     from ``TOLERANCES`` by the dtype of the first float input; ``rtol`` / ``atol`` tighten (never
     loosen) that dtype's relative / absolute tolerance for an op known to agree more closely.
+
+    A failure names the call (every input's dtype and shape, the keyword arguments) and what differs:
+    a shape, an input no gradient reached, or values, with the worst element's index and both values
+    (a lecture's check cell is then one call whose message says input, expected and actual).
     """
     kwargs = dict(kwargs or {})
     arrays = [np.asarray(as_array(a)) for a in inputs]
     wanted = _float_indices(arrays) if differentiable is None else tuple(differentiable)
     floats = _float_indices(arrays)
     tol = _tightened(tolerance(arrays[floats[0]].dtype if floats else np.float64), rtol=rtol, atol=atol)
+    call = _describe_call(op, arrays, kwargs)
     ours = [Tensor(a.copy(), requires_grad=i in wanted) for i, a in enumerate(arrays)]
     result = op(*ours, **kwargs)
     out = _first(result)
-    upstream = _weights_like(out.data, seed)
+    if wanted and not isinstance(out, Tensor):
+        raise AssertionError(f"{call} returned a {type(out).__name__}, expected a Tensor (gradients are checked)")
+    upstream = _weights_like(as_array(out), seed)
     if wanted and out.requires_grad:
         out.backward(upstream)
-    grads = [np.zeros_like(ours[i].data) if ours[i].grad is None else ours[i].grad for i in wanted]
+    grads = [ours[i].grad for i in wanted]  # None where no gradient reached the input
     if torch_op is not None:
-        _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, grads, tol)
+        _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, grads, tol, call)
+    grads = [np.zeros_like(arrays[i]) if g is None else g for i, g in zip(wanted, grads)]
     if reference is not None:
         expected = _outputs(reference(*[a.copy() for a in arrays], **kwargs))
         for k, (a, b) in enumerate(zip(_outputs(result), expected)):
-            _assert_same(a, b, tol, f"output {k} vs the loop reference")
+            _assert_same(a, b, tol, f"output {k} of {call} vs the loop reference")
     if reference_backward is not None:
         expected = reference_backward(upstream, *[a.copy() for a in arrays], **kwargs)
         expected = expected if isinstance(expected, tuple) else (expected,)
         for i, got, want in zip(wanted, grads, expected):
-            _assert_same(got, want, tol, f"gradient of input {i} vs the loop reference's backward")
+            _assert_same(got, want, tol, f"gradient of input {i} of {call} vs the loop reference's backward")
     if gradcheck_inputs and wanted:
-        _gradcheck_some(op, arrays, wanted, kwargs, seed)
+        _gradcheck_some(op, arrays, wanted, kwargs, seed, call)
 
 
-def _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, grads, tol) -> None:
-    """The torch half of check_op: outputs, then the gradients under the same upstream gradient."""
+def _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, grads, tol, call) -> None:
+    """The torch half of check_op: outputs, then the gradients under the same upstream gradient
+    (``grads[k]`` is None where no gradient reached input ``wanted[k]``)."""
     from .reference import require_torch
 
     torch = require_torch()
     theirs = [torch.tensor(a.copy(), requires_grad=i in wanted) for i, a in enumerate(arrays)]
     expected = torch_op(*theirs, **kwargs)
     for k, (a, b) in enumerate(zip(_outputs(result), expected if isinstance(expected, tuple) else (expected,))):
-        _assert_same(a, b.detach().cpu().numpy(), tol, f"output {k} vs torch")
+        _assert_same(a, b.detach().cpu().numpy(), tol, f"output {k} of {call} vs torch")
     first = _first(expected)
     if not wanted or not first.requires_grad:
         return
@@ -167,10 +198,13 @@ def _check_against_torch(torch_op, arrays, wanted, kwargs, result, upstream, gra
     for i, got in zip(wanted, grads):
         want = theirs[i].grad
         want = np.zeros(arrays[i].shape, arrays[i].dtype) if want is None else want.numpy()
-        _assert_same(got, want, tol, f"gradient of input {i} vs torch")
+        what = f"gradient of input {i} of {call} vs torch"
+        if got is None:  # zeros, which are right where torch's gradient is zero too
+            got, what = np.zeros_like(want), f"{what}: no gradient reached input {i}"
+        _assert_same(got, want, tol, what)
 
 
-def _gradcheck_some(op, arrays, wanted, kwargs, seed) -> None:
+def _gradcheck_some(op, arrays, wanted, kwargs, seed, call) -> None:
     """gradcheck of ``op`` with respect to the ``wanted`` inputs only (the others held fixed)."""
     fixed = list(arrays)
 
@@ -180,7 +214,10 @@ def _gradcheck_some(op, arrays, wanted, kwargs, seed) -> None:
             call[i] = t
         return _first(op(*call, **kwargs))
 
-    gradcheck(fn, [arrays[i] for i in wanted], seed=seed)
+    try:
+        gradcheck(fn, [arrays[i] for i in wanted], seed=seed)
+    except AssertionError as error:  # gradcheck numbers the differentiated inputs only
+        raise AssertionError(f"{call}, differentiating inputs {list(wanted)}: {error}") from None
 
 
 class unavailable:

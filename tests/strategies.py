@@ -231,16 +231,26 @@ def unfold_configs(draw):
 
 
 @st.composite
+def broadcast_shape(draw, shape):
+    """A shape that broadcasts to ``shape``: some leading axes dropped, some others kept at size 1
+    (e.g. () or (1,) for one value, (C, 1, 1) per channel of (N, C, H, W), or ``shape`` itself)."""
+    kept = shape[draw(st.integers(0, len(shape))):]
+    return tuple(n if draw(st.booleans()) else 1 for n in kept)
+
+
+@st.composite
 def bce_case(draw, scales=(1.0, 20.0)):
-    """Logits (some large), probability or 0/1 targets, optional weight and pos_weight broadcasting."""
+    """Logits (some large), probability or 0/1 targets, optional weight and pos_weight of any shape
+    that broadcasts to the input's, float32 or float64, and a reduction."""
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
-    x = (rng.standard_normal(shape) * draw(st.sampled_from(scales))).astype(np.float32)
-    y = rng.uniform(0, 1, shape).astype(np.float32)
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    x = (rng.standard_normal(shape) * draw(st.sampled_from(scales))).astype(dtype)
+    y = rng.uniform(0, 1, shape).astype(dtype)
     if draw(st.booleans()):
         y = np.round(y)
-    weight = rng.uniform(0.1, 2, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
-    pos_weight = rng.uniform(0.1, 4, shape[-1:]).astype(np.float32) if draw(st.booleans()) else None
+    weight, pos_weight = (rng.uniform(0.1, high, draw(broadcast_shape(shape))).astype(dtype)
+                          if draw(st.booleans()) else None for high in (2, 4))
     return x, y, weight, pos_weight, draw(st.sampled_from(["mean", "sum", "none"]))
 
 

@@ -1,4 +1,4 @@
-"""conv2d's forward in bands of output rows (conv/ops.py: conv_forward_in_bands), used when the column
+"""conv2d's forward in bands of output rows (conv/bands.py: conv_forward_into), used when the column
 matrix would exceed COLUMN_BUDGET_BYTES. The budget is shrunk here so that the table's small random
 convolutions are cut into bands of one or a few rows; each must still agree with torch (forward and
 backward), the loop reference and finite differences."""
@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import minseg as ms
 import minseg.functional as F
-from minseg.functional.conv import ops as conv_ops
+from minseg.functional.conv import bands as conv_bands
+from minseg.functional.conv.geometry import conv_geometry
 from minseg.testing import check_op
 from tests import strategies as S
 from tests.op_table import _conv_case
@@ -24,19 +25,19 @@ pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings(
 @contextlib.contextmanager
 def budget(size: int):
     """conv2d's column-matrix budget set to ``size`` bytes inside the block (64: most convolutions run in bands)."""
-    previous = conv_ops.COLUMN_BUDGET_BYTES
-    conv_ops.COLUMN_BUDGET_BYTES = size
+    previous = conv_bands.COLUMN_BUDGET_BYTES
+    conv_bands.COLUMN_BUDGET_BYTES = size
     try:
         yield
     finally:
-        conv_ops.COLUMN_BUDGET_BYTES = previous
+        conv_bands.COLUMN_BUDGET_BYTES = previous
 
 
 def test_a_large_budget_runs_one_band_and_a_small_one_several():
-    geom = conv_ops.conv_geometry("conv2d", (9, 7), (3, 3), 1, 1, 1)
+    geom = conv_geometry("conv2d", (9, 7), (3, 3), 1, 1, 1)
     for size, rows in [(64, 1), (2 * 504, 2), (2**30, geom.oh)]:  # one row: 2*9*7*4 = 504 bytes
         with budget(size):
-            assert conv_ops.band_rows(geom, channels=2, n=1, itemsize=4) == rows, size
+            assert conv_bands.band_rows(geom, channels=2, n=1, itemsize=4) == rows, size
 
 
 @examples(120)

@@ -12,7 +12,7 @@ from PIL import Image
 
 import minseg as ms
 from minseg import models
-from minseg.viz import attention, convolution, dilation, encoder_decoder, upsampling
+from minseg.viz import attention, convolution, crf, dilation, encoder_decoder, roi, upsampling
 
 
 def pixels(fig) -> np.ndarray:
@@ -21,6 +21,7 @@ def pixels(fig) -> np.ndarray:
 
 def searched_title_pixels(fig) -> np.ndarray:
     """The figure rendered with matplotlib's automatic title placement (then fixed again)."""
+    fig.background_changed()  # a full render: titles are placed by their axes' draw
     for ax in fig.axes:
         ax._autotitlepos = True
     try:
@@ -54,6 +55,16 @@ def _attention_maps():
     return rng.random((3, 32, 32)), list(weights)
 
 
+def _mean_field():
+    """A 5x6 two-colour image and noisy unary costs for three labels."""
+    rng = np.random.default_rng(5)
+    image = np.zeros((5, 6, 3))
+    image[:, 3:] = 200.0
+    image += rng.normal(0, 5, image.shape)
+    logits = 2.0 * np.eye(3)[(np.arange(6) >= 3).astype(int)].T[:, None, :] + rng.normal(0, 1.2, (3, 5, 6))
+    return crf.MeanFieldExplorer(image, -np.log(ms.crf.softmax_labels(logits)), max_iter=4)
+
+
 STEPPER = convolution.ConvStepper(np.arange(36.0).reshape(6, 6) % 7,
                                   np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]))
 STAMPS = upsampling.TransposedConvStamps(np.array([[1.0, 2.0, 1.0], [2.0, -1.0, 3.0], [1.0, 0.0, 2.0]]))
@@ -67,6 +78,10 @@ FIGURES = {
     "weight map": lambda: _weight_maps().draw(11.0, 5.5),
     "field": lambda: dilation.draw_field((1, 2, 3, 1), (1, 1, 1, 1)),
     "attention": lambda: attention.draw(*_attention_maps(), layer=1, head=1, row=2, col=1),
+    "roi": lambda: roi.RoIExplorer(roi.example_features()).draw(1.4, 2.3, 8.7, 9.5, 3, 3, True),
+    "mean field": lambda: _mean_field().draw(2, w1=5.0, theta_alpha=4.0, theta_beta=30.0, w2=1.0,
+                                             theta_gamma=1.5),
+    "roi on the edges": lambda: roi.RoIExplorer(roi.example_features()).draw(0.0, 0.0, 11.0, 11.0, 1, 0),
 }
 
 
@@ -193,12 +208,120 @@ def test_stepper_update_equals_draw():
 
 @pytest.mark.parametrize("name", FIGURES)
 def test_widget_png_has_the_pixels_savefig_draws(name):
+    """The widget's PNG, its second render (text layouts kept, only a foreground drawn over the
+    background kept) equal to matplotlib's own Agg canvas drawing the whole figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     fig = FIGURES[name]()
     fig._repr_png_()
     fig.set_layout_engine("none")  # a constrained layout moves the axes by 1e-10 from render to render
     png = fig._repr_png_()
+    FigureCanvasAgg(fig)  # savefig with matplotlib's canvas and renderer, not the widget's
     saved = io.BytesIO()
     fig.savefig(saved, format="png", dpi=fig.dpi)
     ours, theirs = (np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")) for data in (png, saved.getvalue()))
     np.testing.assert_array_equal(ours, theirs)
     assert Image.open(io.BytesIO(png)).mode == "RGB"  # opaque: no alpha channel to compress and send
+
+
+ROI = roi.RoIExplorer(roi.example_features())
+
+
+def test_roi_update_equals_draw():
+    first = {"x1": 1.3, "y1": 2.2, "x2": 8.6, "y2": 9.4, "output_size": 2, "sampling_ratio": 2,
+             "aligned": False}
+    settings = [dict(first, x1=1.4), dict(first, x1=1.4, y2=9.5), dict(first, output_size=3),
+                dict(first, output_size=4, sampling_ratio=0),
+                dict(first, output_size=3, sampling_ratio=3, aligned=True),
+                dict(first, x1=0.0, y1=0.0, x2=11.0, y2=11.0, output_size=1),  # the box on the maps' edges
+                dict(first, x1=5.2, y1=1.7, x2=5.4, y2=9.9, output_size=4, sampling_ratio=1)]
+    assert_update_equals_draw(ROI.draw, ROI.update, first, settings)
+    assert not ROI.update(ms.viz._figure.LectureFigure(), **first)
+
+
+def test_mean_field_update_equals_draw():
+    """A new iteration redraws the Q panel and the point over the cached background; a new parameter
+    set renders everything (the curve and its axis change)."""
+    explorer = _mean_field()
+    first = dict(iteration=1, w1=5.0, theta_alpha=4.0, theta_beta=30.0, w2=1.0, theta_gamma=1.5)
+    settings = [dict(first, iteration=3), dict(first, iteration=0), dict(first, iteration=0, w1=10.5),
+                dict(first, iteration=4, w1=10.5), dict(first, iteration=4, w1=10.5, theta_alpha=2.0),
+                dict(first, iteration=2, w1=0.0, w2=0.0), dict(first, iteration=1, w1=0.0, w2=0.0)]
+    assert_update_equals_draw(explorer.draw, explorer.update, first, settings)
+
+
+def test_roi_update_renders_the_maps_once():
+    """Moving the box renders only the foreground: the background (maps, grids, ticks) is kept."""
+    fig = ROI.draw()
+    pixels(fig)
+    kept = fig._backgrounds["foreground"]
+    for x1 in (1.4, 2.0, 0.5):
+        assert ROI.update(fig, x1=x1)
+        pixels(fig)
+    assert list(fig._backgrounds) == ["foreground"] and fig._backgrounds["foreground"] is kept
+
+
+# ---- lecture 02's conv matrix, lecture 04's skip-fusion viewer, the widgets' PNG writer
+def _skip_fusion_viewer():
+    from minseg.data import DigitScenes
+    from minseg.viz import fcn
+
+    ms.manual_seed(0)
+    tiny = dict(widths=(4, 4, 4, 4, 4), convs=(1, 1, 1, 1, 1), fc_width=8, fc_kernel=3, dropout=0.0)
+    scenes = DigitScenes(3, split="val", seed=0)
+    return fcn.SkipFusionViewer({v: models.FCN(11, variant=v, **tiny).eval() for v in fcn.VARIANTS},
+                                scenes.images, scenes.masks)
+
+
+TAPS = np.arange(1.0, 10.0).reshape(3, 3)
+FIGURES.update({
+    "conv matrix": lambda: convolution.draw_conv_matrix(TAPS, (4, 4), stride=1, padding=1),
+    "skip fusion": lambda: _skip_fusion_viewer().draw(scene=1, variant="16s"),
+})
+
+
+def test_conv_matrix_update_equals_draw():
+    draw = lambda **values: convolution.draw_conv_matrix(TAPS, **values)  # noqa: E731
+    update = lambda fig, **values: convolution.update_conv_matrix(fig, TAPS, **values)  # noqa: E731
+    settings = [dict(input_size=(size, size), stride=stride, padding=padding, dilation=dilation)
+                for size, stride, padding, dilation in [(5, 1, 1, 1), (5, 2, 1, 1), (4, 1, 1, 1), (6, 1, 1, 1),
+                                                        (5, 2, 2, 2), (3, 3, 0, 1), (5, 1, 1, 1)]]
+    assert_update_equals_draw(draw, update, {"input_size": (4, 4), "stride": 1, "padding": 1, "dilation": 1},
+                              settings)
+    fig = draw(input_size=(5, 5), stride=1, padding=1, dilation=1)
+    assert update(fig, input_size=(4, 4), stride=1, padding=1, dilation=1)
+    assert update(fig, input_size=(5, 5), stride=1, padding=1, dilation=1)
+    assert len(fig.axes[0].texts) == 169  # 25 rows, taps on 169 cells: the spare numbers came back
+    assert not update(fig, input_size=(2, 2), stride=1, padding=0, dilation=1)  # no matrix: a message
+    assert not update(ms.viz._figure.LectureFigure(), input_size=(4, 4))
+
+
+def test_conv_matrix_widget_moves_on_the_same_figure():
+    widget = convolution.conv_matrix_widget(TAPS, max_size=6)
+    fig = widget.figure
+    for name, value in [("size", 5), ("stride", 2), ("padding", 2), ("dilation", 2)]:
+        widget.controls[name].value = value
+        assert widget.figure is fig
+    assert fig.matrix.shape == (9, 25)  # 5x5, padding 2, dilation 2: (5 + 4 - 5) // 2 + 1 = 3 per side
+
+
+def test_skip_fusion_update_equals_draw():
+    viewer = _skip_fusion_viewer()
+    settings = [{"scene": 1, "variant": "8s"}, {"scene": 1, "variant": "32s"}, {"scene": 2, "variant": "32s"},
+                {"scene": 2, "variant": "16s"}, {"scene": 0, "variant": "8s"}]
+    assert_update_equals_draw(viewer.draw, viewer.update, {"scene": 0, "variant": "8s"}, settings)
+    fig = viewer.draw(scene=0, variant="8s")
+    assert viewer.update(fig, scene=2, variant="32s") and viewer.last["scene"] == 2
+    assert [s["name"] for s in viewer.last["stages"]] == ["score_fr"]
+    assert not viewer.update(fig, scene=0, variant="4s")
+    assert not viewer.update(ms.viz._figure.LectureFigure(), scene=0)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_png_bytes_decode_to_the_pixels(channels):
+    """Pillow (another PNG implementation) reads back every pixel, random ones and flat ones."""
+    pixels = np.random.default_rng(channels).integers(0, 256, size=(7, 5, channels), dtype=np.uint8)
+    pixels[3:] = pixels[3]  # a few equal rows: zeros after the 'Up' filter
+    decoded = np.asarray(Image.open(io.BytesIO(ms.viz._figure.png_bytes(pixels))))
+    assert decoded.shape == pixels.shape and decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, pixels)

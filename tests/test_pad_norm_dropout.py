@@ -69,6 +69,35 @@ def test_batch_norm_gradcheck(training):
     assert gradcheck(lambda x, w, b: F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training), inputs)
 
 
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("params", ["affine", "weight only", "bias only", "none", "float64 affine"])
+def test_batch_norm_without_a_graph_computes_in_place_the_same_values(training, params):
+    """Not recorded (no_grad, or nothing requires grad), batch_norm reuses its own temporaries
+    (norm.scale_shift); the values must be bit-for-bit the recorded ones, and torch's."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((2, 3, 4, 5)) * 3 + 1).astype(np.float32)
+    dtype = np.float64 if params.startswith("float64") else np.float32  # wider parameters: the plain formula
+    weight = rng.standard_normal(3).astype(dtype) if params in ("affine", "weight only", "float64 affine") else None
+    bias = rng.standard_normal(3).astype(dtype) if params in ("affine", "bias only", "float64 affine") else None
+    stats = rng.standard_normal(3).astype(np.float32), rng.uniform(0.5, 2, 3).astype(np.float32)
+
+    def run(requires_grad):
+        rm, rv = (s.copy() for s in stats)
+        wt, b = (None if p is None else ms.tensor(p, requires_grad=requires_grad) for p in (weight, bias))
+        return F.batch_norm(ms.tensor(x, requires_grad=requires_grad), rm, rv, wt, b, training=training)
+
+    recorded = run(True)
+    with ms.no_grad():
+        in_place = run(True)
+    assert recorded.requires_grad and not in_place.requires_grad
+    np.testing.assert_array_equal(in_place.data, recorded.data)
+    np.testing.assert_array_equal(run(False).data, recorded.data)
+    torch_params = [None if p is None else torch.tensor(p.astype(np.float32)) for p in (weight, bias)]
+    expected = torch.nn.functional.batch_norm(torch.tensor(x), *map(torch.tensor, stats), *torch_params,
+                                              training=training).numpy()
+    np.testing.assert_allclose(in_place.data, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_batch_norm_bad_input():
     with pytest.raises(ValueError, match="batch_norm: weight must have shape \\(3,\\)"):
         F.batch_norm(ms.tensor(np.ones((2, 3, 2, 2))), np.zeros(3), np.ones(3), weight=np.ones(2), training=True)

@@ -61,3 +61,36 @@ def test_check_op_rtol_tightens_and_never_loosens():
         check_op(lambda t: t * (1 + 5e-5), [x], lambda t: t, rtol=1e-5, **forward_only)
     with pytest.raises(AssertionError):
         check_op(lambda t: t * (1 + 1e-2), [x], lambda t: t, rtol=1.0, **forward_only)
+
+
+def test_check_op_failure_names_the_call_the_worst_element_and_a_missing_gradient():
+    """What a lecture's check cell shows a learner: inputs' dtypes and shapes, the keyword arguments,
+    the worst element (index, got, expected), a wrong shape, and an input that no gradient reached."""
+    import torch
+
+    from minseg.testing import check_op
+
+    x = np.arange(6.0).reshape(2, 3)
+
+    def off_at_one(t, scale=1.0):
+        return t * scale + ms.tensor(np.where(np.arange(6).reshape(2, 3) == 4, 0.5, 0.0))
+
+    with pytest.raises(AssertionError, match=r"output 0 of off_at_one\(float64 \(2, 3\), scale=2\.0\) vs torch; "
+                                             r"worst at \(1, 1\): got 8\.5, expected 8\.0"):
+        check_op(off_at_one, [x], lambda t, scale: t * scale, kwargs=dict(scale=2.0), gradcheck_inputs=False)
+
+    def transposed(t):
+        return t.transpose(0, 1)
+
+    with pytest.raises(AssertionError, match=r"output 0 of transposed\(float64 \(2, 3\)\) vs torch: "
+                                             r"shape \(3, 2\), expected \(2, 3\)"):
+        check_op(transposed, [x], torch.clone, gradcheck_inputs=False)
+
+    def detached_weight(t, w):
+        return t * ms.tensor(w.data)
+
+    with pytest.raises(AssertionError, match=r"gradient of input 1 of detached_weight\(float64 \(2, 3\), "
+                                             r"float64 \(2, 3\)\) vs torch: no gradient reached input 1"):
+        check_op(detached_weight, [x, x + 1], torch.mul, gradcheck_inputs=False)
+    with pytest.raises(AssertionError, match=r"returned a ndarray, expected a Tensor"):
+        check_op(lambda t: t.data, [x], torch.clone, gradcheck_inputs=False)

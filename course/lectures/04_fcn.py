@@ -420,34 +420,21 @@ import torch
 
 import minseg as ms
 from minseg.models import FCN
+from minseg.testing import check_op
 
 
 def _torch_fuse(coarse, skip, weight):
+    """The same fusion step in PyTorch: the expected values and gradients."""
     _up = torch.nn.functional.conv_transpose2d(coarse, weight, stride=2)
     _top, _left = (_up.shape[-2] - skip.shape[-2]) // 2, (_up.shape[-1] - skip.shape[-1]) // 2
     return _up[:, :, _top:_top + skip.shape[-2], _left:_left + skip.shape[-1]] + skip
 
 
 def _check_fuse(coarse_hw, skip_hw, seed, k=3):
+    """fuse against _torch_fuse on random (coarse, skip, weight): the output, then all three gradients."""
     _rng = np.random.default_rng(seed)
-    _arrays = [_rng.normal(size=(2, k) + coarse_hw), _rng.normal(size=(2, k) + skip_hw),
-               _rng.normal(size=(k, k, 4, 4))]
-    _mine = [ms.tensor(a, requires_grad=True) for a in _arrays]
-    _theirs = [torch.tensor(a, requires_grad=True) for a in _arrays]
-    _out, _expected = fuse(*_mine), _torch_fuse(*_theirs)
-    assert tuple(_out.shape) == tuple(_expected.shape), \
-        f"coarse {coarse_hw}, skip {skip_hw}: output shape expected {tuple(_expected.shape)}, " \
-        f"got {tuple(_out.shape)}"
-    np.testing.assert_allclose(_out.data, _expected.detach().numpy(), rtol=1e-9, atol=1e-9,
-                               err_msg=f"coarse {coarse_hw}, skip {skip_hw}: fuse (actual) vs torch "
-                                       f"(desired)")
-    _g = _rng.normal(size=_out.shape)
-    _out.backward(_g)
-    _expected.backward(torch.tensor(_g))
-    for _name, _a, _b in zip(("coarse", "skip", "weight"), _mine, _theirs):
-        assert _a.grad is not None, f"no gradient reached {_name}"
-        np.testing.assert_allclose(_a.grad, _b.grad.numpy(), rtol=1e-8, atol=1e-9,
-                                   err_msg=f"gradient of {_name} (actual) vs torch's (desired)")
+    _inputs = [_rng.normal(size=shape) for shape in ((2, k) + coarse_hw, (2, k) + skip_hw, (k, k, 4, 4))]
+    check_op(fuse, _inputs, _torch_fuse, gradcheck_inputs=False)
 
 
 # inside an FCN-16s: fuse(score_fr, score_pool4, upscore2.weight) is its fuse_pool4

@@ -156,10 +156,19 @@ def copy_and_crop(skip, upsampled):
 
 # %% grade_id="copy_and_crop"
 import numpy as np
+import torch
 
 import minseg as ms
 from minseg.models.blocks import center_crop
-from minseg.testing import unavailable
+from minseg.testing import check_op, unavailable
+
+
+def _torch_copy_and_crop(skip, upsampled):
+    """The expected join, in PyTorch: the centre crop of ``skip``, then ``upsampled``, along the channels."""
+    _h, _w = upsampled.shape[-2:]
+    _top, _left = (skip.shape[-2] - _h) // 2, (skip.shape[-1] - _w) // 2
+    return torch.cat([skip[:, :, _top:_top + _h, _left:_left + _w], upsampled], 1)
+
 
 # the paper's first level: the 568 x 568 encoder map meets the 392 x 392 up-convolution
 _skip = ms.tensor(np.arange(568 * 568, dtype=np.float32).reshape(1, 1, 568, 568), requires_grad=True)
@@ -173,22 +182,13 @@ assert _out.data[0, 0, 0, 0] == 88 * 568 + 88, (
     f"got {_out.data[0, 0, 0, 0]}")
 assert (_out.data[0, 1:] == -1).all(), "the upsampled channels come after the cropped skip"
 _rng = np.random.default_rng(5)
-for _ in range(8):
-    _H, _W = (int(v) for v in _rng.integers(4, 12, size=2))
-    _h, _w = int(_rng.integers(1, _H + 1)), int(_rng.integers(1, _W + 1))
-    _a, _b = _rng.normal(size=(2, 3, _H, _W)), _rng.normal(size=(2, 2, _h, _w))
-    _top, _left = (_H - _h) // 2, (_W - _w) // 2
-    _expected = np.concatenate([_a[:, :, _top:_top + _h, _left:_left + _w], _b], 1)
-    _ta, _tb = ms.tensor(_a, requires_grad=True), ms.tensor(_b, requires_grad=True)
-    with unavailable(center_crop):
-        _got = copy_and_crop(_ta, _tb)
-    np.testing.assert_allclose(_got.data, _expected, err_msg=f"skip {_a.shape}, upsampled {_b.shape}")
-    _g = _rng.normal(size=_expected.shape)
-    _got.backward(_g)
-    _ga = np.zeros_like(_a)
-    _ga[:, :, _top:_top + _h, _left:_left + _w] = _g[:, :3]
-    np.testing.assert_allclose(_ta.grad, _ga, err_msg=f"gradient reaching skip {_a.shape}")
-    np.testing.assert_allclose(_tb.grad, _g[:, 3:], err_msg=f"gradient reaching upsampled {_b.shape}")
+with unavailable(center_crop):
+    for _ in range(8):
+        _H, _W = (int(v) for v in _rng.integers(4, 12, size=2))
+        _h, _w = int(_rng.integers(1, _H + 1)), int(_rng.integers(1, _W + 1))
+        # your join and torch's on a random skip and upsampled map: the output, then both gradients
+        check_op(copy_and_crop, [_rng.normal(size=(2, 3, _H, _W)), _rng.normal(size=(2, 2, _h, _w))],
+                 _torch_copy_and_crop, gradcheck_inputs=False)
 print("copy_and_crop crops the paper's 568 to 392 and passes gradients to both inputs")
 
 # %% [markdown]
@@ -732,7 +732,19 @@ import torch
 
 import minseg as ms
 import minseg.functional as F
-from minseg.testing import unavailable
+from minseg.testing import check_op, unavailable
+
+
+def _decoder_step(x, indices, weight, bias, output_size):
+    """Your segnet_decoder_step, its tensors first for check_op (indices as the int64 ndarray)."""
+    return segnet_decoder_step(x, indices.numpy(), output_size, weight, bias)
+
+
+def _torch_decoder_step(x, indices, weight, bias, output_size):
+    """The expected step, in PyTorch: max_unpool2d, the 3x3 convolution (padding 1), ReLU."""
+    _unpooled = torch.nn.functional.max_unpool2d(x, indices, 2, output_size=output_size)
+    return torch.relu(torch.nn.functional.conv2d(_unpooled, weight, bias, padding=1))
+
 
 _rng = np.random.default_rng(10)
 # the slides' example: a 1x1 'identity' 3x3 kernel shows the unpooled map itself
@@ -741,33 +753,20 @@ _p, _i = torch.nn.functional.max_pool2d(_feature, 2, return_indices=True)
 _identity = np.zeros((1, 1, 3, 3), np.float32)
 _identity[0, 0, 1, 1] = 1
 _cases = []
-for _size in ((8, 6), (7, 9), (5, 5)):
-    _x = torch.tensor(_rng.normal(size=(2, 3) + _size))
-    _pt, _it = torch.nn.functional.max_pool2d(_x, 2, return_indices=True)
-    _wt = torch.tensor(_rng.normal(size=(4, 3, 3, 3)), requires_grad=True)
-    _bt = torch.tensor(_rng.normal(size=4), requires_grad=True)
-    _pt.requires_grad_(True)
-    _unpooled = torch.nn.functional.max_unpool2d(_pt, _it, 2, output_size=_size)
-    _yt = torch.relu(torch.nn.functional.conv2d(_unpooled, _wt, _bt, padding=1))
-    _g = _rng.normal(size=_yt.shape)
-    _yt.backward(torch.tensor(_g))
-    _cases.append((_size, _pt.detach().numpy(), _it.numpy(), _wt.detach().numpy(), _bt.detach().numpy(), _g,
-                   _yt.detach().numpy(), [_t.grad.numpy() for _t in (_pt, _wt, _bt)]))
+for _size in ((8, 6), (7, 9), (5, 5)):  # encoder maps; odd sizes unpool to a zero last row / column
+    _pooled, _indices = torch.nn.functional.max_pool2d(torch.tensor(_rng.normal(size=(2, 3) + _size)), 2,
+                                                       return_indices=True)
+    _cases.append((_size, [_pooled.numpy(), _indices.numpy(), _rng.normal(size=(4, 3, 3, 3)),
+                           _rng.normal(size=4)]))
 with unavailable(F.max_unpool2d):
     _out = segnet_decoder_step(ms.tensor(_p.numpy()), _i.numpy(), (4, 4), ms.tensor(_identity),
                                ms.tensor(np.zeros(1, np.float32)))
     np.testing.assert_allclose(_out.data[0, 0], _feature[0, 0].numpy(),
                                err_msg="the slides' 4x4 map: pooled [[1, 2], [3, 4]] must unpool to "
                                        "where the maxima were")
-    for _size, _pn, _in, _wn, _bn, _g, _want, _grads in _cases:
-        _tensors = [ms.tensor(_a, requires_grad=True) for _a in (_pn, _wn, _bn)]
-        _got = segnet_decoder_step(_tensors[0], _in, _size, _tensors[1], _tensors[2])
-        np.testing.assert_allclose(_got.data, _want, rtol=1e-6, atol=1e-8,
-                                   err_msg=f"forward, encoder map {_size}: against torch")
-        _got.backward(_g)
-        for _name, _t, _wanted in zip(("x", "weight", "bias"), _tensors, _grads):
-            np.testing.assert_allclose(_t.grad, _wanted, rtol=1e-6, atol=1e-8,
-                                       err_msg=f"gradient of {_name}, encoder map {_size}: against torch")
+    for _size, _inputs in _cases:  # the output, then the gradients of x, weight and bias, against torch
+        check_op(_decoder_step, _inputs, _torch_decoder_step, kwargs=dict(output_size=_size),
+                 gradcheck_inputs=False)
 print("segnet_decoder_step unpools the slides' example and agrees with torch, forward and backward")
 
 # %% [markdown]

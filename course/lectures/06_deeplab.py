@@ -127,8 +127,8 @@ print("effective_kernel_size agrees with the hand-worked cases")
 # **Exercise (dilate_kernel).** Write `dilate_kernel(weight, rate)`: for an ndarray `weight` of shape
 # `(out, in, kh, kw)` return the zero-inserted kernel of shape
 # `(out, in, rate * (kh - 1) + 1, rate * (kw - 1) + 1)`, the weights at every `rate`-th position and
-# zeros in between. The check convolves with it and compares with `F.conv2d(..., dilation=rate)` and
-# PyTorch.
+# zeros in between. The check convolves with it and compares with PyTorch's
+# `conv2d(..., dilation=rate)`.
 
 # %%
 def dilate_kernel(weight, rate):
@@ -143,7 +143,12 @@ def dilate_kernel(weight, rate):
 
 
 # %% grade_id="dilate_kernel"
+import numpy as np
 import torch
+
+import minseg as ms
+import minseg.functional as F
+from minseg.testing import check_op
 
 _nine = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
 _want = np.array([[1, 0, 2, 0, 3], [0] * 5, [4, 0, 5, 0, 6], [0] * 5, [7, 0, 8, 0, 9]], float)
@@ -154,31 +159,34 @@ np.testing.assert_array_equal(_got[0, 0], _want, err_msg="dilate_kernel(3x3 weig
 np.testing.assert_array_equal(np.asarray(dilate_kernel(_nine, 1)), _nine, err_msg="rate 1 changes nothing")
 
 
+def _conv_with_dilated_kernel(x, weight, rate, padding):
+    """An ordinary convolution with your zero-inserted kernel (an ndarray: x's gradient is compared)."""
+    return F.conv2d(x, ms.tensor(np.asarray(dilate_kernel(weight.numpy(), rate))), padding=padding)
+
+
+def _torch_dilated_conv(x, weight, rate, padding):
+    """The expected values: torch's convolution with dilation=rate."""
+    return torch.nn.functional.conv2d(x, weight, padding=padding, dilation=rate)
+
+
 def _check_dilate_kernel(seed, trials, max_rate):
-    """Random kernels: convolving with dilate_kernel(w, r) must equal minseg's and torch's dilation=r."""
+    """Random kernels: convolving with dilate_kernel(w, r) must equal torch's dilation=r."""
     rng = np.random.default_rng(seed)
     for _ in range(trials):
         r, kh, kw, p, o, c = (int(v) for v in rng.integers([1, 1, 1, 0, 1, 1], [max_rate + 1, 4, 4, 4, 5, 4]))
         x, w = rng.normal(size=(2, c, 13, 14)), rng.normal(size=(o, c, kh, kw))
-        expected = F.conv2d(ms.tensor(x), ms.tensor(w), padding=p, dilation=r).numpy()
-        theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=p, dilation=r).numpy()
-        sparse = np.asarray(dilate_kernel(w, r))
-        shape = (o, c, r * (kh - 1) + 1, r * (kw - 1) + 1)
+        sparse, shape = np.asarray(dilate_kernel(w, r)), (o, c, r * (kh - 1) + 1, r * (kw - 1) + 1)
         assert sparse.shape == shape, \
             f"dilate_kernel(weight of shape {w.shape}, {r}): expected shape {shape}, got {sparse.shape}"
-        got = F.conv2d(ms.tensor(x), ms.tensor(sparse), padding=p).numpy()
-        case = f"weight {w.shape}, rate {r}, padding {p}"
-        np.testing.assert_allclose(got, expected, atol=1e-10,
-                                   err_msg=f"conv with dilate_kernel vs F.conv2d(dilation): {case}")
-        np.testing.assert_allclose(got, theirs, atol=1e-10,
-                                   err_msg=f"conv with dilate_kernel vs torch: {case}")
+        check_op(_conv_with_dilated_kernel, [x, w], _torch_dilated_conv, kwargs=dict(rate=r, padding=p),
+                 differentiable=[0], gradcheck_inputs=False)
 
 
 _check_dilate_kernel(12, 8, 3)
 ### BEGIN HIDDEN TESTS
 _check_dilate_kernel(112, 10, 5)
 ### END HIDDEN TESTS
-print("convolving with dilate_kernel(w, r) == F.conv2d(dilation=r) == torch")
+print("convolving with dilate_kernel(w, r) == torch's conv2d(dilation=r)")
 
 # %% [markdown]
 # minseg's own dilated convolution against PyTorch, forward and every gradient, on random inputs:
@@ -525,16 +533,27 @@ def aspp_forward(x, branches, pool_weight, project_weight):
 
 
 # %% grade_id="aspp"
+import numpy as np
 import torch
 
+import minseg as ms
+from minseg.testing import check_op
 
-def _torch_aspp(x, branches, pool_weight, project_weight):
-    """The reference: the same head in PyTorch."""
+
+def _aspp_forward(x, *weights, rates):
+    """Your aspp_forward with every weight a separate input (for check_op): the branches' (one per rate),
+    then pool_weight, then project_weight."""
+    return aspp_forward(x, list(zip(weights[:-2], rates)), weights[-2], weights[-1])
+
+
+def _torch_aspp(x, *weights, rates):
+    """The reference: the same head in PyTorch, the weights laid out as in _aspp_forward."""
     tf = torch.nn.functional
-    outs = [tf.relu(tf.conv2d(x, w, padding=r * (w.shape[-1] // 2), dilation=r)) for w, r in branches]
-    pooled = tf.relu(tf.conv2d(x.mean((2, 3), keepdim=True), pool_weight))
+    outs = [tf.relu(tf.conv2d(x, w, padding=r * (w.shape[-1] // 2), dilation=r))
+            for w, r in zip(weights[:-2], rates)]
+    pooled = tf.relu(tf.conv2d(x.mean((2, 3), keepdim=True), weights[-2]))
     outs.append(pooled.expand(-1, -1, *x.shape[-2:]))
-    return tf.relu(tf.conv2d(torch.cat(outs, 1), project_weight))
+    return tf.relu(tf.conv2d(torch.cat(outs, 1), weights[-1]))
 
 
 def _check_aspp(seed, trials):
@@ -546,22 +565,7 @@ def _check_aspp(seed, trials):
         arrays = [rng.normal(size=(2, c, h, w))] + [rng.normal(size=(o, c, 1, 1) if i == 0 else (o, c, 3, 3))
                                                     for i in range(len(rates))]
         arrays += [rng.normal(size=(o, c, 1, 1)), rng.normal(size=(3, o * (len(rates) + 1), 1, 1))]
-        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-        expected = _torch_aspp(theirs[0], list(zip(theirs[1:-2], rates)), theirs[-2], theirs[-1])
-        ours = [ms.tensor(a, requires_grad=True) for a in arrays]
-        out = aspp_forward(ours[0], list(zip(ours[1:-2], rates)), ours[-2], ours[-1])
-        case = f"x {arrays[0].shape}, rates {rates}"
-        assert tuple(out.shape) == tuple(expected.shape), \
-            f"aspp_forward({case}): expected shape {tuple(expected.shape)}, got {tuple(out.shape)}"
-        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-9,
-                                   err_msg=f"aspp_forward({case})")
-        upstream = rng.normal(size=expected.shape)
-        out.backward(upstream)
-        expected.backward(torch.tensor(upstream))
-        for index, (mine, reference) in enumerate(zip(ours, theirs)):
-            assert mine.grad is not None, f"aspp_forward({case}): no gradient reached input {index}"
-            np.testing.assert_allclose(mine.grad, reference.grad.numpy(), rtol=1e-8, atol=1e-9,
-                                       err_msg=f"aspp_forward({case}): gradient of input {index}")
+        check_op(_aspp_forward, arrays, _torch_aspp, kwargs=dict(rates=rates), gradcheck_inputs=False)
 
 
 # by hand: a 3x3 map of ones; a 1x1 branch (1 everywhere), a 3x3 rate-2 branch of ones (taps inside: 2 x 2 at
@@ -619,7 +623,7 @@ print(f"image-level: {sum(p.data.size for p in aspp.image_pool.parameters())} pa
 # at a time (no `groups` argument), then apply the 1×1 `pointwise` convolution. And write
 # `separable_parameters(in_channels, out_channels, kernel_size)` returning the pair
 # `(standard, separable)` of weight counts (no biases). The check compares your convolution with a
-# grouped convolution followed by a 1×1 one, in minseg and in PyTorch.
+# grouped convolution followed by a 1×1 one, in PyTorch.
 
 # %%
 def separable_conv2d(x, depthwise, pointwise, dilation=1):
@@ -641,7 +645,20 @@ def separable_parameters(in_channels, out_channels, kernel_size):
 
 
 # %% grade_id="separable"
+import numpy as np
 import torch
+
+import minseg as ms
+from minseg.testing import check_op
+
+
+def _torch_separable(x, depthwise, pointwise, dilation=1):
+    """The expected values: a grouped (depthwise) convolution, then the 1x1 one, in PyTorch."""
+    _padding = dilation * (depthwise.shape[-1] // 2)
+    _per_channel = torch.nn.functional.conv2d(x, depthwise, padding=_padding, dilation=dilation,
+                                              groups=x.shape[1])
+    return torch.nn.functional.conv2d(_per_channel, pointwise)
+
 
 _by_hand = {(256, 256, 3): (589824, 67840), (3, 8, 3): (216, 51), (16, 32, 5): (12800, 912)}
 for (_ci, _co, _k), _want in _by_hand.items():
@@ -652,27 +669,7 @@ _rng = np.random.default_rng(15)
 for _ in range(5):
     _c, _o, _k, _d = (int(v) for v in _rng.integers([1, 1, 1, 1], [5, 5, 4, 4]))
     _arrays = [_rng.normal(size=shape) for shape in [(2, _c, 9, 10), (_c, 1, _k, _k), (_o, _c, 1, 1)]]
-    _case = f"C={_c}, O={_o}, k={_k}, dilation={_d}"
-    _mx = [ms.tensor(a, requires_grad=True) for a in _arrays]
-    _depthwise = F.conv2d(_mx[0], _mx[1], padding=_d * (_k // 2), dilation=_d, groups=_c)
-    _grouped = F.conv2d(_depthwise, _mx[2]).numpy()
-    _tx = [torch.tensor(a, requires_grad=True) for a in _arrays]
-    _tout = torch.nn.functional.conv2d(torch.nn.functional.conv2d(_tx[0], _tx[1], padding=_d * (_k // 2),
-                                                                  dilation=_d, groups=_c), _tx[2])
-    _out = separable_conv2d(_mx[0], _mx[1], _mx[2], dilation=_d)
-    assert tuple(_out.shape) == tuple(_tout.shape), \
-        f"separable_conv2d({_case}): expected shape {tuple(_tout.shape)}, got {tuple(_out.shape)}"
-    np.testing.assert_allclose(_out.data, _grouped, atol=1e-10,
-                               err_msg=f"separable_conv2d({_case}) vs grouped + 1x1 conv")
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), atol=1e-10,
-                               err_msg=f"separable_conv2d({_case}) vs torch")
-    _g = _rng.normal(size=_tout.shape)
-    _out.backward(_g)
-    _tout.backward(torch.tensor(_g))
-    for _i, (_a, _b) in enumerate(zip(_mx, _tx)):
-        assert _a.grad is not None, f"separable_conv2d({_case}): no gradient reached input {_i}"
-        np.testing.assert_allclose(_a.grad, _b.grad.numpy(), atol=1e-9,
-                                   err_msg=f"separable_conv2d({_case}): gradient {_i}")
+    check_op(separable_conv2d, _arrays, _torch_separable, kwargs=dict(dilation=_d), gradcheck_inputs=False)
 ### BEGIN HIDDEN TESTS
 for _ in range(10):
     _ci, _co, _k = (int(v) for v in _rng.integers([1, 1, 1], [300, 300, 8]))
@@ -682,7 +679,7 @@ for _ in range(10):
     _got = tuple(separable_parameters(_ci, _co, _k))
     assert _got == _want, f"separable_parameters({_ci}, {_co}, {_k}): expected {_want}, got {_got}"
 ### END HIDDEN TESTS
-print("separable_conv2d == grouped + 1x1 convolution (minseg and torch); parameter counts right")
+print("separable_conv2d == torch's grouped + 1x1 convolution, forward and backward; parameter counts right")
 
 # %% [markdown]
 # minseg's grouped convolution against PyTorch, and the two small DeepLab heads side by side: v3+

@@ -88,35 +88,24 @@ def patch_embed(x, weight, bias, patch_size):
 import numpy as np
 import torch
 
-import minseg as ms
 import minseg.functional as F
-from minseg.testing import unavailable
+from minseg.testing import check_op, unavailable
+
+
+def _torch_patch_embed(x, weight, bias, patch_size):
+    """The expected tokens: torch's p x p convolution at stride p, flattened to (N, L, C)."""
+    return torch.nn.functional.conv2d(x, weight, bias, stride=patch_size).flatten(2).transpose(1, 2)
+
 
 _rng = np.random.default_rng(10)
 _cases = [((1, 3, 8, 8), 4, 5), ((2, 3, 16, 8), 8, 3), ((2, 1, 6, 9), 3, 4)]
 ### BEGIN HIDDEN TESTS
 _cases += [((1, 2, 10, 5), 5, 6), ((3, 3, 4, 4), 1, 2)]
 ### END HIDDEN TESTS
-for _shape, _p, _c in _cases:
-    _xa, _wa = _rng.normal(size=_shape), _rng.normal(size=(_c, _shape[1], _p, _p))
-    _ba = _rng.normal(size=_c)
-    _tx, _tw, _tb = (torch.tensor(a, requires_grad=True) for a in (_xa, _wa, _ba))
-    _tout = torch.nn.functional.conv2d(_tx, _tw, _tb, stride=_p).flatten(2).transpose(1, 2)
-    _g = _rng.normal(size=tuple(_tout.shape))
-    _tout.backward(torch.tensor(_g))
-    _x, _w, _b = (ms.tensor(a, requires_grad=True) for a in (_xa, _wa, _ba))
-    _call = f"patch_embed(x of shape {_shape}, weight {_wa.shape}, bias, patch_size={_p})"
-    with unavailable(F.conv2d, F.unfold):
-        _out = patch_embed(_x, _w, _b, _p)
-        assert tuple(_out.shape) == tuple(_tout.shape), \
-            f"{_call}: shape should be {tuple(_tout.shape)} (N, L, C), got {tuple(_out.shape)}"
-        _out.backward(_g)
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), rtol=1e-10, atol=1e-10,
-                               err_msg=f"{_call}: tokens differ from conv2d(stride=p) flattened")
-    for _name, _mine, _theirs in (("x", _x, _tx), ("weight", _w, _tw), ("bias", _b, _tb)):
-        assert _mine.grad is not None, f"{_call}: no gradient reached {_name}"
-        np.testing.assert_allclose(_mine.grad, _theirs.grad.numpy(), rtol=1e-9, atol=1e-10,
-                                   err_msg=f"the gradient of {_name} in {_call}")
+with unavailable(F.conv2d, F.unfold):
+    for _shape, _p, _c in _cases:  # the tokens, then the gradients of x, weight and bias, against torch
+        _inputs = [_rng.normal(size=shape) for shape in (_shape, (_c, _shape[1], _p, _p), (_c,))]
+        check_op(patch_embed, _inputs, _torch_patch_embed, kwargs=dict(patch_size=_p), gradcheck_inputs=False)
 print("patch_embed equals a strided convolution, forward and every gradient")
 
 # %% [markdown]
@@ -236,34 +225,19 @@ def attention(q, k, v):
 import numpy as np
 import torch
 
-import minseg as ms
 import minseg.functional as F
 from minseg.functional.attention import attention_weights
-from minseg.testing import unavailable
+from minseg.testing import check_op, unavailable
 
 _rng = np.random.default_rng(12)
 _cases = [((1, 2), (2, 2), (2, 1)), ((3, 4), (5, 4), (5, 2)), ((2, 3, 4), (2, 6, 4), (2, 6, 3))]
 ### BEGIN HIDDEN TESTS
 _cases += [((2, 2, 5, 3), (2, 2, 4, 3), (2, 2, 4, 6))]
 ### END HIDDEN TESTS
-for _qs, _ks, _vs in _cases:
-    _arrays = [_rng.normal(size=s) * 2 for s in (_qs, _ks, _vs)]
-    _theirs = [torch.tensor(a, requires_grad=True) for a in _arrays]
-    _tout = torch.nn.functional.scaled_dot_product_attention(*_theirs)
-    _g = _rng.normal(size=tuple(_tout.shape))
-    _tout.backward(torch.tensor(_g))
-    _mine = [ms.tensor(a, requires_grad=True) for a in _arrays]
-    _call = f"attention(q {_qs}, k {_ks}, v {_vs})"
-    with unavailable(F.scaled_dot_product_attention, attention_weights):
-        _out = attention(*_mine)
-        assert tuple(_out.shape) == tuple(_tout.shape), f"{_call}: shape {tuple(_tout.shape)}, got {_out.shape}"
-        _out.backward(_g)
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), rtol=1e-9, atol=1e-10,
-                               err_msg=f"{_call} vs torch's scaled_dot_product_attention")
-    for _name, _a, _b in zip("qkv", _mine, _theirs):
-        assert _a.grad is not None, f"{_call}: no gradient reached {_name}"
-        np.testing.assert_allclose(_a.grad, _b.grad.numpy(), rtol=1e-8, atol=1e-10,
-                                   err_msg=f"the gradient of {_name} in {_call}")
+with unavailable(F.scaled_dot_product_attention, attention_weights):
+    for _shapes in _cases:  # yours and torch's on the same q, k, v: the output, then the three gradients
+        check_op(attention, [_rng.normal(size=shape) * 2 for shape in _shapes],
+                 torch.nn.functional.scaled_dot_product_attention, gradcheck_inputs=False)
 print("attention agrees with torch's scaled_dot_product_attention, forward and gradients")
 
 # %% [markdown]
@@ -311,11 +285,10 @@ def multi_head_attention(x, in_proj_weight, in_proj_bias, out_weight, out_bias, 
 import numpy as np
 import torch
 
-import minseg as ms
 import minseg.functional as F
 import minseg.nn as nn
 from minseg.functional.attention import attention_weights
-from minseg.testing import unavailable
+from minseg.testing import check_op, unavailable
 
 from course.checks import lend
 
@@ -325,36 +298,27 @@ def _reference_attention(q, k, v):
     return F.softmax(q @ k.transpose(-2, -1) / np.sqrt(q.shape[-1]), dim=-1) @ v
 
 
+def _torch_multi_head(x, in_proj_weight, in_proj_bias, out_weight, out_bias, num_heads):
+    """The expected values: torch.nn.MultiheadAttention's forward (batch first) with these weights."""
+    _tokens = x.transpose(0, 1)  # torch's functional form takes (L, N, E)
+    _out, _ = torch.nn.functional.multi_head_attention_forward(
+        _tokens, _tokens, _tokens, x.shape[-1], num_heads, in_proj_weight, in_proj_bias,
+        None, None, False, 0.0, out_weight, out_bias, need_weights=False)
+    return _out.transpose(0, 1)
+
+
 _rng = np.random.default_rng(13)
 _cases = [(1, 3, 4, 1), (2, 5, 6, 2), (2, 4, 8, 4)]
 ### BEGIN HIDDEN TESTS
 _cases += [(3, 2, 6, 3)]
 ### END HIDDEN TESTS
-for _n, _l, _e, _h in _cases:
-    torch.manual_seed(_n * 100 + _e)
-    _layer = torch.nn.MultiheadAttention(_e, _h, batch_first=True).double()
-    torch.nn.init.normal_(_layer.in_proj_bias)
-    torch.nn.init.normal_(_layer.out_proj.bias)
-    _xa = _rng.normal(size=(_n, _l, _e))
-    _tx = torch.tensor(_xa, requires_grad=True)
-    _tout = _layer(_tx, _tx, _tx)[0]
-    _g = _rng.normal(size=tuple(_tout.shape))
-    _tout.backward(torch.tensor(_g))
-    _weights = [ms.tensor(p.detach().numpy(), requires_grad=True) for p in
-                (_layer.in_proj_weight, _layer.in_proj_bias, _layer.out_proj.weight, _layer.out_proj.bias)]
-    _x = ms.tensor(_xa, requires_grad=True)
-    _call = f"multi_head_attention(x of shape {_xa.shape}, ..., num_heads={_h})"
-    with lend(globals(), attention=_reference_attention):
-        with unavailable(F.scaled_dot_product_attention, attention_weights, nn.MultiheadAttention.forward):
-            _out = multi_head_attention(_x, *_weights, _h)
-            assert tuple(_out.shape) == (_n, _l, _e), f"{_call}: shape should be {(_n, _l, _e)}, got {_out.shape}"
-            _out.backward(_g)
-    np.testing.assert_allclose(_out.data, _tout.detach().numpy(), rtol=1e-9, atol=1e-10,
-                               err_msg=f"{_call} vs torch.nn.MultiheadAttention")
-    np.testing.assert_allclose(_x.grad, _tx.grad.numpy(), rtol=1e-8, atol=1e-10, err_msg=f"the gradient of x in {_call}")
-    assert _weights[0].grad is not None, f"{_call}: no gradient reached in_proj_weight"
-    np.testing.assert_allclose(_weights[0].grad, _layer.in_proj_weight.grad.numpy(), rtol=1e-8, atol=1e-10,
-                               err_msg=f"the gradient of in_proj_weight in {_call}")
+with lend(globals(), attention=_reference_attention):
+    with unavailable(F.scaled_dot_product_attention, attention_weights, nn.MultiheadAttention.forward):
+        for _n, _l, _e, _h in _cases:  # weights scaled by 1 / sqrt(E), so the softmax does not saturate
+            _shapes = [(3 * _e, _e), (3 * _e,), (_e, _e), (_e,)]  # in_proj weight, bias; out weight, bias
+            _inputs = [_rng.normal(size=shape) / np.sqrt(_e) for shape in _shapes]
+            check_op(multi_head_attention, [_rng.normal(size=(_n, _l, _e))] + _inputs, _torch_multi_head,
+                     kwargs=dict(num_heads=_h), gradcheck_inputs=False)
 print("multi_head_attention agrees with torch.nn.MultiheadAttention, forward and gradients")
 
 # %% [markdown]

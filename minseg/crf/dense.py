@@ -40,14 +40,16 @@ def _unit_kernel(normalization: str, squared_position: np.ndarray, theta_positio
                  squared_colour: np.ndarray | None = None, theta_colour: float | None = None) -> np.ndarray:
     """One kernel with weight 1 as an N x N matrix, zero diagonal, normalised as ``normalization`` says:
     exp(-|p_i-p_j|^2 / 2θ_pos^2 [- |I_i-I_j|^2 / 2θ_col^2]) (the colour term only when given)."""
-    exponent = -squared_position / (2 * theta_position ** 2)
+    # in place: each N x N temporary costs about as much as the arithmetic (new pages to fault in)
+    k = np.divide(squared_position, -(2 * theta_position ** 2))
     if squared_colour is not None:
-        exponent -= squared_colour / (2 * theta_colour ** 2)
-    k = np.exp(exponent)
+        k -= np.divide(squared_colour, 2 * theta_colour ** 2)
+    np.exp(k, out=k)
     np.fill_diagonal(k, 0.0)
     if normalization == "symmetric":
         scale = 1.0 / np.sqrt(np.maximum(k.sum(axis=1), 1e-20))
-        k = scale[:, None] * k * scale[None, :]
+        k *= scale[:, None]
+        k *= scale[None, :]
     return k
 
 

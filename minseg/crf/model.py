@@ -72,17 +72,23 @@ class DenseCRF:
         return float(self._energies(labels[None], unary, image, distance)[0])
 
     def _energies(self, labelings: np.ndarray, unary: np.ndarray, image: np.ndarray,
-                 distance: str = "euclidean", weights: np.ndarray | None = None) -> np.ndarray:
-        """Energies of many labelings (M, H, W) at once (checked inputs; ``weights``: a cached W)."""
+                 distance: str = "euclidean", weights=None) -> np.ndarray:
+        """Energies of many labelings (M, H, W) at once (checked inputs). ``weights``: a cached W, or a
+        list of (scale, kernel) terms whose weighted sum is W, so that a caller keeping unit kernels
+        never forms the N x N sum (a new w1 then costs the products only; a zero scale costs nothing)."""
         k, h, w = unary.shape
         flat = labelings.reshape(len(labelings), h * w)
-        if weights is None:
-            weights = pairwise_matrix(self, image, distance)
+        if not isinstance(weights, list):
+            weights = [(1.0, pairwise_matrix(self, image, distance) if weights is None else weights)]
         unary_part = np.take_along_axis(unary.reshape(k, h * w).T[None], flat[:, :, None], axis=2)[..., 0]
+        # sum_{i<j} W_ij [x_i = l != x_j] counted from both ends: a^T W (1 - a) / 2, a = [x = l], for
+        # every label and labeling at once: one product per matrix (BLAS; einsum would not use it)
+        a = (flat[None] == np.arange(k)[:, None, None]).reshape(k * len(flat), h * w).astype(np.float64)
         differ = np.zeros(len(flat))
-        for label in range(k):  # sum_{i<j} W_ij [x_i = l != x_j] counted from both ends: a^T W (1 - a) / 2
-            a = (flat == label).astype(np.float64)
-            differ += 0.5 * ((a @ weights) * (1.0 - a)).sum(axis=1)  # BLAS: einsum would not use it
+        for scale, kernel in weights:
+            if scale:
+                per_label = ((a @ kernel) * (1.0 - a)).sum(axis=1).reshape(k, len(flat))
+                differ += scale * 0.5 * per_label.sum(axis=0)
         return unary_part.sum(axis=1) + differ
 
     def minimize_exact(self, unary, image, distance: str = "euclidean", max_labelings: int = 2 ** 16):

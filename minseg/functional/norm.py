@@ -14,17 +14,13 @@ class BatchNormFunction(Function):
     def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5, axes=(), batch_stats=False):
         shape = [1] * x.ndim
         shape[1] = -1
-        inv_std = 1.0 / np.sqrt(var + eps)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape).astype(x.dtype)
-        ctx.save_for_backward(x_hat, inv_std.reshape(shape).astype(x.dtype),
-                              None if weight is None else weight.reshape(shape))
+        inv_std = (1.0 / np.sqrt(var + eps)).reshape(shape).astype(x.dtype)
+        x_hat = x - mean.reshape(shape)
+        x_hat *= inv_std  # in place: the values of (x - mean) * inv_std, without a second array
+        w = None if weight is None else weight.reshape(shape)
+        ctx.save_for_backward(x_hat, inv_std, w)
         ctx.axes, ctx.batch_stats = axes, batch_stats
-        out = x_hat
-        if weight is not None:
-            out = out * weight.reshape(shape)
-        if bias is not None:
-            out = out + bias.reshape(shape)
-        return out.astype(x.dtype, copy=False)
+        return scale_shift(x_hat, w, None if bias is None else bias.reshape(shape), in_place=not ctx.needs_grad)
 
     @staticmethod
     def backward(ctx, g):
@@ -41,6 +37,27 @@ class BatchNormFunction(Function):
         else:
             grad_x = g_hat * inv_std
         return grad_x, grad_weight, grad_bias
+
+
+def scale_shift(x_hat: np.ndarray, weight, bias, in_place: bool) -> np.ndarray:
+    """x_hat * weight + bias (either may be None) in x_hat's dtype, with as few arrays as the graph allows.
+
+    Recorded for backward, x_hat is kept, so the result is one new array (multiplied into, then the bias
+    added in place). Not recorded (no_grad(), or nothing requires grad), nothing else holds x_hat and the
+    result is computed in its own memory: one array for the whole batch norm instead of four, which is what
+    bounds a deep network's inference memory. The operations and their order are the same either way, so
+    the values are bit-for-bit equal. A weight or bias of a wider dtype keeps the plain formula, rounded
+    once at the end (in place would round after each step).
+    """
+    if any(p is not None and p.dtype != x_hat.dtype for p in (weight, bias)):
+        out = x_hat if weight is None else x_hat * weight
+        return (out if bias is None else out + bias).astype(x_hat.dtype, copy=False)
+    out = x_hat if in_place else None
+    if weight is not None:
+        out = np.multiply(x_hat, weight, out=out)
+    if bias is not None:
+        out = np.add(x_hat if out is None else out, bias, out=out)
+    return x_hat if out is None else out
 
 
 def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,

@@ -82,18 +82,23 @@ class ResNet(nn.Module):
         layers += [Bottleneck(self.inplanes, planes, dilation=self.dilation) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def features(self, x) -> dict:
-        """{'layer1': ..., 'layer4': ...}: each layer's output (stem: conv1, bn1, relu, maxpool)."""
+    def features(self, x, names=("layer1", "layer2", "layer3", "layer4")) -> dict:
+        """{'layer1': ..., 'layer4': ...}: the outputs of the layers in ``names`` (stem: conv1, bn1, relu,
+        maxpool). As torchvision's IntermediateLayerGetter, only those are kept: the segmentation models
+        read layer4 (and layer3 for the auxiliary head), and holding layer1/layer2 (which at 520x520 are
+        as large as layer4's output) through the head would only raise the peak memory."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         out = {}
         for name in ("layer1", "layer2", "layer3", "layer4"):
-            x = out[name] = getattr(self, name)(x)
+            x = getattr(self, name)(x)
+            if name in names:
+                out[name] = x
         return out
 
     def forward(self, x):
         if not hasattr(self, "fc"):
             raise RuntimeError("ResNet: built with num_classes=None (a backbone); call features(x)")
-        pooled = self.avgpool(self.features(x)["layer4"])
+        pooled = self.avgpool(self.features(x, ("layer4",))["layer4"])
         return self.fc(pooled.reshape(pooled.shape[0], -1))
 
 

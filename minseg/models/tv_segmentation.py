@@ -82,9 +82,10 @@ class SegmentationModel(nn.Module):
             self.aux_classifier = aux_classifier
 
     def forward(self, x) -> dict:
-        features = self.backbone.features(x)
+        aux = hasattr(self, "aux_classifier")
+        features = self.backbone.features(x, ("layer3", "layer4") if aux else ("layer4",))
         result = {"out": _resize(self.classifier(features["layer4"]), x.shape[-2:])}
-        if hasattr(self, "aux_classifier"):
+        if aux:
             result["aux"] = _resize(self.aux_classifier(features["layer3"]), x.shape[-2:])
         return result
 

@@ -172,6 +172,18 @@ class AbsFunction(Function):
         return (g * np.sign(a),)  # torch also uses sign(0) = 0
 
 
+def leaky_relu_array(a: np.ndarray, positive: np.ndarray, negative_slope: float) -> np.ndarray:
+    """np.where(positive, a, a * slope) in one new array (np.where needs a second, a * slope): the
+    negatives are scaled, then the positives copied over them. For relu (slope 0) it is a * positive,
+    the same values: a * 1 = a, and a * 0 is what np.where took (-0.0 for a negative, nan for -inf or nan)."""
+    out = np.empty_like(a)  # an array also for a 0-d input (a ufunc would return a scalar)
+    if negative_slope == 0.0:
+        return np.multiply(a, positive, out=out)
+    np.multiply(a, a.dtype.type(negative_slope), out=out)
+    np.copyto(out, a, where=positive)
+    return out
+
+
 class LeakyReLUFunction(Function):
     """relu is the case negative_slope = 0: y = x for x > 0, slope * x otherwise."""
 
@@ -180,7 +192,7 @@ class LeakyReLUFunction(Function):
         positive = a > 0
         ctx.save_for_backward(positive)
         ctx.slope = negative_slope
-        return np.where(positive, a, a * a.dtype.type(negative_slope))
+        return leaky_relu_array(a, positive, negative_slope)
 
     @staticmethod
     def backward(ctx, g):

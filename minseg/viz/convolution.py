@@ -2,8 +2,9 @@
 output cell), and the convolution drawn as the matrix it is.
 
 ``ConvStepper.draw(step, stride, padding, dilation)`` and ``draw_conv_matrix(...)`` are the update
-functions (pure: they return a Figure and keep what they drew in ``last``); ``.widget()`` wraps
-them in sliders (and a Play button that walks the kernel, in a browser).
+functions (pure: they return a Figure and keep what they drew in ``last``; ``ConvStepper.update`` and
+``update_conv_matrix`` show another setting on a drawn figure); ``.widget()`` and ``conv_matrix_widget``
+wrap them in sliders (and a Play button that walks the kernel, in a browser).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import functional as F
 from ..autograd import no_grad, tensor
-from ._figure import (DPI, FigureWidget, LectureFigure, _text_colour, annotate_cells, fixed_titles,
+from ._figure import (DPI, FigureWidget, LectureFigure, _text_colour, fixed_titles,
                       grid_lines, message_figure, move_grid_lines, set_cell_numbers)
 
 
@@ -208,47 +209,88 @@ def _show_picture(picture, values: np.ndarray, low: float, high: float) -> None:
 def draw_conv_matrix(kernel: np.ndarray, input_size, stride: int = 1, padding: int = 0,
                      dilation: int = 1) -> Figure:
     """The matrix M of the convolution with a 1-D (k,) or 2-D (kh, kw) kernel over ``input_size``
-    (L or (H, W)), drawn cell by cell: ``conv(x).ravel() == M @ x.ravel()``. ``fig.matrix`` is M."""
-    kernel = np.asarray(kernel, np.float64)
-    try:
-        matrix = F.conv_matrix(kernel, input_size, stride=stride, padding=padding, dilation=dilation)
-    except ValueError as exc:
-        fig = message_figure(f"no matrix: {exc}")
+    (L or (H, W)), drawn cell by cell: ``conv(x).ravel() == M @ x.ravel()``. ``fig.matrix`` is M.
+    Fixed margins and titles; ``update_conv_matrix`` then shows another setting on the same figure."""
+    matrix = _conv_matrix_or_none(kernel, input_size, stride, padding, dilation)
+    if isinstance(matrix, str):
+        fig = message_figure(f"no matrix: {matrix}")
         fig.matrix = np.zeros((0, 0))
         return fig
-    rows, cols = matrix.shape
-    # at most 12 x 6 inches (1080 x 540 px): with its sliders the widget fits one screen; fixed margins
-    width, height = min(12, 1.2 + 0.35 * cols), min(6, 1.5 + 0.35 * rows)
-    fig = LectureFigure(figsize=(width, height))
-    fig.subplots_adjust(left=0.85 / width, right=1 - 0.15 / width, bottom=0.6 / height, top=1 - 0.65 / height)
+    fig = LectureFigure(figsize=_matrix_figsize(matrix.shape))
     ax = fig.subplots()
-    limit = max(1e-12, np.abs(matrix).max())
-    picture = ax.imshow(np.where(matrix == 0, np.nan, matrix), cmap="coolwarm", vmin=-limit, vmax=limit,
-                        interpolation="nearest")
-    cell_px = DPI * min((width - 1) / cols, (height - 1.25) / rows)
-    if cell_px >= 16:  # room for a number of 10 px in every cell
-        annotate_cells(ax, matrix, skip_zero=True, image=picture)
-    grid_lines(ax, matrix.shape)
+    fig.matrix_artists = {"ax": ax, "cells": [], "grid": grid_lines(ax, (1, 1)),
+                          "picture": ax.imshow(np.zeros((1, 1)), cmap="coolwarm", interpolation="nearest")}
     ax.set_xlabel("input pixel (flattened)")
     ax.set_ylabel("output pixel (flattened)")
-    ax.set_title(f"conv matrix {matrix.shape[0]}x{matrix.shape[1]}\nstride {stride}, padding {padding}, "
-                 f"dilation {dilation}", fontsize=10)
+    _show_conv_matrix(fig, matrix, stride, padding, dilation)
+    return fixed_titles(fig)
+
+
+def update_conv_matrix(fig, kernel: np.ndarray, input_size, stride: int = 1, padding: int = 0,
+                       dilation: int = 1) -> bool:
+    """Show another setting on a figure from ``draw_conv_matrix``: its size, margins, picture, cell
+    numbers (the Text artists reused), grid and title changed in place (a new figure would build its
+    axes and ticks again and search a place for its title); False when it cannot (another figure,
+    or a setting without a matrix)."""
+    matrix = _conv_matrix_or_none(kernel, input_size, stride, padding, dilation)
+    if getattr(fig, "matrix_artists", None) is None or isinstance(matrix, str):
+        return False
+    _show_conv_matrix(fig, matrix, stride, padding, dilation)
+    return True
+
+
+def _conv_matrix_or_none(kernel, input_size, stride, padding, dilation):
+    """F.conv_matrix of the setting, or the reason (a str) why it has none."""
+    try:
+        return F.conv_matrix(np.asarray(kernel, np.float64), input_size, stride=stride, padding=padding,
+                             dilation=dilation)
+    except ValueError as exc:
+        return str(exc)
+
+
+def _matrix_figsize(shape) -> tuple:
+    """At most 12 x 6 inches (1080 x 540 px): with its sliders the widget fits one screen."""
+    rows, cols = shape
+    return min(12, 1.2 + 0.35 * cols), min(6, 1.5 + 0.35 * rows)
+
+
+def _show_conv_matrix(fig, matrix: np.ndarray, stride: int, padding: int, dilation: int) -> None:
+    """Put one matrix on the artists of ``draw_conv_matrix``: figure size and fixed margins, the
+    nonzero entries coloured, a number in every nonzero cell where there is room, the cell grid."""
+    artists, (rows, cols) = fig.matrix_artists, matrix.shape
+    width, height = _matrix_figsize(matrix.shape)
+    fig.set_size_inches(width, height)
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.15 / width, bottom=0.6 / height, top=1 - 0.65 / height)
+    limit = max(1e-12, np.abs(matrix).max())
+    _show_picture(artists["picture"], np.where(matrix == 0, np.nan, matrix), -limit, limit)
+    cell_px = DPI * min((width - 1) / cols, (height - 1.25) / rows)
+    numbers = matrix if cell_px >= 16 else np.zeros((0, 0))  # room for a number of 10 px in every cell
+    artists["cells"] = set_cell_numbers(artists["ax"], artists["cells"], numbers, skip_zero=True,
+                                        image=artists["picture"], keep_spare=True)
+    move_grid_lines(artists["grid"], matrix.shape)
+    artists["ax"].set_title(f"conv matrix {rows}x{cols}\nstride {stride}, padding {padding}, "
+                            f"dilation {dilation}", fontsize=10)
     fig.matrix = matrix
-    return fig
 
 
 def conv_matrix_widget(kernel: np.ndarray, max_size: int = 8) -> FigureWidget:
-    """Sliders for the input size, stride, padding and dilation; the matrix is redrawn for each."""
+    """Sliders for the input size, stride, padding and dilation; each shows its matrix on the same
+    figure (``update_conv_matrix``)."""
     import ipywidgets as widgets
 
     kernel = np.asarray(kernel, np.float64)
 
+    def input_size(size):
+        return size if kernel.ndim == 1 else (size, size)
+
     def draw(size, stride, padding, dilation):
-        input_size = size if kernel.ndim == 1 else (size, size)
-        return draw_conv_matrix(kernel, input_size, stride, padding, dilation)
+        return draw_conv_matrix(kernel, input_size(size), stride, padding, dilation)
+
+    def update(fig, size, stride, padding, dilation):
+        return update_conv_matrix(fig, kernel, input_size(size), stride, padding, dilation)
 
     controls = {"size": widgets.IntSlider(min(4, max_size), 2, max_size, description="input size"),
                 "stride": widgets.IntSlider(1, 1, 3, description="stride"),
                 "padding": widgets.IntSlider(1, 0, 2, description="padding"),
                 "dilation": widgets.IntSlider(1, 1, 3, description="dilation")}
-    return FigureWidget(draw, controls)
+    return FigureWidget(draw, controls, update=update)

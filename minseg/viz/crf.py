@@ -6,8 +6,10 @@ function (pure: it returns a Figure and keeps what it drew in ``last``); ``.widg
 sliders. A redraw must stay under half a second, so the image is small (at most 2500 pixels: the
 energy is exact, O(N^2)) and each parameter set is run once: its labels at every iteration and their
 energies are cached, and moving the iteration slider only redraws. The pixels' squared distances
-are computed once and each kernel is kept per width, so a new θ costs one N x N exponential; ``update``
-then changes the shown figure's Q panel and energy curve in place instead of drawing a new figure.
+are computed once and each kernel is kept per width, so a new θ costs one N x N exponential (and a
+new weight only the energies' products: the N x N sum w1 k1 + w2 k2 is never formed); ``update``
+then changes the shown figure's Q panel and energy curve in place instead of drawing a new figure,
+and a new iteration renders only the Q panel, the current point and a title over a cached render.
 """
 from __future__ import annotations
 
@@ -80,8 +82,8 @@ class MeanFieldExplorer:
                                  return_history=True)
         labels = history.argmax(axis=1)
         appearance, smoothness = self.unit_kernels(*key[1:3], key[4])
-        weights = crf.w1 * appearance + crf.w2 * smoothness
-        energy = crf._energies(labels, self.unary, self.image, weights=weights)
+        energy = crf._energies(labels, self.unary, self.image,
+                               weights=[(crf.w1, appearance), (crf.w2, smoothness)])
         self.cache[key] = {"labels": labels, "energy": energy}
         if len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
@@ -136,6 +138,12 @@ class MeanFieldExplorer:
         ax_energy.set_ylabel("E(x) of Q's labels")
         ax_energy.set_xticks(steps)
         fig.mean_field_axes = (ax_q, ax_energy)
+        # what a new iteration changes (the labels' axes, the current point, the energy's title; its
+        # spines come after the point in a full render), and what a new parameter set changes (the
+        # labels' and the energy's axes), each drawn over a cached render of the rest
+        fig.mean_field_foregrounds = {"iteration": [ax_q, ax_energy.lines[1], ax_energy.title,
+                                                    *ax_energy.spines.values()],
+                                      "parameters": [ax_q, ax_energy]}
         self._show(fig, self.last)
         return fixed_titles(fig)
 
@@ -152,10 +160,15 @@ class MeanFieldExplorer:
         """Put one state's labels, energy curve, current point and titles on ``draw``'s figure."""
         ax_q, ax_energy = fig.mean_field_axes
         iteration, energy = s["iteration"], s["energy"]
+        curve, point = ax_energy.lines
+        if not np.array_equal(curve.get_ydata(), energy):  # another parameter set: the curve changes
+            fig.background_changed("iteration")
+            fig.set_foreground(fig.mean_field_foregrounds["parameters"], "parameters")
+        else:
+            fig.set_foreground(fig.mean_field_foregrounds["iteration"], "iteration")
         ax_q.images[0].set_data(s["labels"])
         ax_q.set_title(f"Q's labels after {iteration} iteration{'s' * (iteration != 1)}\n"
                        f"({s['changed']} pixels changed)", fontsize=10)
-        curve, point = ax_energy.lines
         curve.set_ydata(energy)
         point.set_data([iteration], [energy[iteration]])
         ax_energy.relim()

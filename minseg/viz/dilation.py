@@ -96,7 +96,7 @@ def _draw_grid(ax, field: FieldCounts):
 
 def _show_grid(ax, field: FieldCounts) -> None:
     """Put one field's counts on the artists ``_draw_grid`` made (numbers: reuse the Text artists
-    there are, add or remove the difference)."""
+    there are, add the missing ones, hide the rest: a wider field and back then creates none)."""
     counts = field.counts.astype(float)
     low, high = field.offsets[0] - 0.5, field.offsets[-1] + 0.5
     picture = ax.images[0]
@@ -107,13 +107,14 @@ def _show_grid(ax, field: FieldCounts) -> None:
     numbers = numbers if field.size <= NUMBERED_FIELD_MAX else []
     texts = list(ax.texts)
     for text in texts[len(numbers):]:
-        text.remove()
+        text.set_visible(False)
     texts += [ax.text(0, 0, "", ha="center", va="center", fontsize=8)
               for _ in range(len(numbers) - len(texts))]
     for text, (x, y, v) in zip(texts, numbers):
         text.set_position((x, y))
         text.set_text(str(v))
         text.set_color("white" if v < 0.6 * field.counts.max() else "black")
+        text.set_visible(True)
     ax.patches[0].set_bounds(low, low, field.size, field.size)
     edges = np.arange(low, high + 0.5, 1)  # cell borders as one line collection (cheaper than minor ticks)
     borders = [[(e, low), (e, high)] for e in edges] + [[(low, e), (high, e)] for e in edges]

@@ -3,7 +3,8 @@ prediction, for FCN-32s, 16s and 8s on the same scenes.
 
 ``SkipFusionViewer(models, images, masks)`` runs each model once on the scenes (``FCN.score_maps``)
 and keeps every stage; ``draw(scene, variant)`` is the update function (pure: it returns a Figure
-and keeps what it drew in ``last``), ``widget()`` wraps it in a scene slider and variant buttons,
+and keeps what it drew in ``last``; ``update`` shows another scene or variant on a drawn figure),
+``widget()`` wraps them in a scene slider and variant buttons,
 ``static_figure`` and ``predictions_figure`` are the pictures for readers without a kernel.
 A score map is drawn as its winning class (the class colour) shaded by how sure the model is
 (the softmax probability of that class): pale cells are undecided.
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..autograd import no_grad, tensor
 from ..data import CLASSES
-from ._figure import FigureWidget, LectureFigure
+from ._figure import FigureWidget, LectureFigure, fixed_titles
 from .masks import colorize, palette, to_hwc
 
 VARIANTS = ("32s", "16s", "8s")
@@ -73,6 +74,7 @@ class SkipFusionViewer:
         self.class_names = list(class_names)
         self.maps = {variant: all_score_maps(model, self.images) for variant, model in models.items()}
         self.last: dict = {}
+        self._pictures: dict = {}
 
     def stages(self, scene: int, variant: str) -> list[dict]:
         """The fused score maps one variant goes through, coarse to fine: name, stride, scores."""
@@ -82,40 +84,74 @@ class SkipFusionViewer:
 
     def draw(self, scene: int = 0, variant: str = "8s") -> Figure:
         """The update function: image, truth, each stage's score map (coarse to fine), prediction,
-        errors. Panels a variant does not have say so."""
+        errors. Panels a variant does not have say so. Fixed margins and titles (a constrained
+        layout would double the redraw time of the widget); ``update`` then shows another scene
+        or variant on the same figure."""
         if variant not in self.maps:
             raise ValueError(f"SkipFusionViewer.draw: variant must be one of {tuple(self.maps)}, "
                              f"got {variant!r}")
-        scene = int(np.clip(scene, 0, len(self.images) - 1))
-        image, truth = self.images[scene], self.masks[scene]
-        stages = self.stages(scene, variant)
-        prediction = self.maps[variant]["out"][scene].argmax(0)
-        accuracy = float((prediction == truth).mean())
-        self.last = {"scene": scene, "variant": variant, "stages": stages, "prediction": prediction,
-                     "errors": prediction != truth, "pixel_accuracy": accuracy}
-        # a fixed grid: constrained layout would double the redraw time of the widget
         fig = LectureFigure(figsize=(10, 5.6))
-        axes = fig.subplots(2, 4, gridspec_kw=dict(left=0.01, right=0.99, top=0.87, bottom=0.01,
-                                                   hspace=0.28, wspace=0.06)).ravel()
+        fig.fusion_axes = fig.subplots(2, 4, gridspec_kw=dict(left=0.01, right=0.99, top=0.87, bottom=0.01,
+                                                              hspace=0.28, wspace=0.06)).ravel()
+        for ax in fig.fusion_axes[:7]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        self._show(fig, scene, variant)
+        return fixed_titles(fig)
+
+    def update(self, fig, scene: int = 0, variant: str = "8s") -> bool:
+        """Show another scene or variant on a figure from ``draw``: new picture data and titles on
+        the same axes (building the eight axes is most of a new figure's cost), the legend made
+        again only when other classes are present; False for another figure or an unknown variant."""
+        if getattr(fig, "fusion_axes", None) is None or variant not in self.maps:
+            return False
+        self._show(fig, scene, variant)
+        return True
+
+    def pictures(self, scene: int, variant: str) -> dict:
+        """What the panels of one scene and variant show (computed once, then kept: a widget moving
+        back and forth recomputes nothing): image, truth, each stage's score picture by name,
+        prediction and errors as (H, W, 3) pictures, and the numbers of ``last``."""
+        key = (scene, variant)
+        if key not in self._pictures:
+            image, truth = self.images[scene], self.masks[scene]
+            stages = self.stages(scene, variant)
+            prediction = self.maps[variant]["out"][scene].argmax(0)
+            self._pictures[key] = {
+                "image": to_hwc(image), "truth": colorize(truth, len(self.class_names)),
+                "stages": {s["name"]: score_picture(s["scores"]) for s in stages},
+                "prediction": colorize(prediction, len(self.class_names)),
+                "errors": error_picture(image, prediction, truth),
+                "last": {"scene": scene, "variant": variant, "stages": stages, "prediction": prediction,
+                         "errors": prediction != truth, "pixel_accuracy": float((prediction == truth).mean())},
+                "classes": tuple(np.union1d(np.unique(truth), np.unique(prediction)))}
+        return self._pictures[key]
+
+    def _show(self, fig, scene: int, variant: str) -> None:
+        """Put one scene and variant on the axes of ``draw`` (the first time: fill them); fills ``last``."""
+        scene = int(np.clip(scene, 0, len(self.images) - 1))
+        shown = self.pictures(scene, variant)
+        self.last = shown["last"]
+        axes, truth = fig.fusion_axes, self.masks[scene]
         extent = (-0.5, truth.shape[1] - 0.5, truth.shape[0] - 0.5, -0.5)  # score cells cover the image
-        self._panel(axes[0], to_hwc(image), f"scene {scene}")
-        self._panel(axes[1], colorize(truth, len(self.class_names)), "ground truth")
+        _show_picture(axes[0], shown["image"], f"scene {scene}")
+        _show_picture(axes[1], shown["truth"], "ground truth")
         for ax, (name, stride, title) in zip(axes[2:5], STAGES):
-            stage = next((s for s in stages if s["name"] == name), None)
-            if stage is None:
-                ax.text(0.5, 0.5, f"FCN-{variant} has\nno {name}", ha="center", va="center", fontsize=10)
-                ax.set_axis_off()
+            picture = shown["stages"].get(name)
+            if picture is None:
+                _show_note(ax, f"FCN-{variant} has\nno {name}")
                 continue
-            h, w = stage["scores"].shape[-2:]
-            self._panel(ax, score_picture(stage["scores"]), f"stride {stride}: {h}x{w}\n{title}", extent)
-        self._panel(axes[5], colorize(prediction, len(self.class_names)),
-                    f"FCN-{variant} prediction\n(upsampled x{stages[-1]['stride']})")
-        self._panel(axes[6], error_picture(image, prediction, truth),
-                    f"errors (red): {int((prediction != truth).sum())} px\npixel accuracy {accuracy:.3f}")
-        self._legend(axes[7], np.union1d(np.unique(truth), np.unique(prediction)))
+            h, w = self.maps[variant][name].shape[-2:]
+            _show_picture(ax, picture, f"stride {stride}: {h}x{w}\n{title}", extent)
+        _show_picture(axes[5], shown["prediction"],
+                      f"FCN-{variant} prediction\n(upsampled x{self.last['stages'][-1]['stride']})")
+        _show_picture(axes[6], shown["errors"], f"errors (red): {int(self.last['errors'].sum())} px\n"
+                                                f"pixel accuracy {self.last['pixel_accuracy']:.3f}")
+        if getattr(fig, "legend_classes", None) != shown["classes"]:
+            self._legend(axes[7], shown["classes"])
+            fig.legend_classes = shown["classes"]
         fig.suptitle(f"FCN-{variant}: a score map is the winning class, paler where the model is unsure",
                      fontsize=11)
-        return fig
 
     @staticmethod
     def _panel(ax, picture, title, extent=None):
@@ -139,7 +175,7 @@ class SkipFusionViewer:
         controls = {"scene": widgets.IntSlider(0, 0, len(self.images) - 1, description="scene"),
                     "variant": widgets.ToggleButtons(options=list(self.maps), value=list(self.maps)[-1],
                                                      description="variant")}
-        return FigureWidget(self.draw, controls)
+        return FigureWidget(self.draw, controls, update=self.update)
 
     def static_figure(self, scenes=(0, 1, 2), variant: str = "8s") -> Figure:
         """One row per scene: image, each stage of ``variant`` coarse to fine, prediction, truth."""
@@ -174,3 +210,30 @@ class SkipFusionViewer:
                 self._panel(ax, colorize(prediction, len(self.class_names)),
                             f"FCN-{variant}: acc {(prediction == truth).mean():.3f}")
         return fig
+
+
+def _show_picture(ax, picture: np.ndarray, title: str, extent=None) -> None:
+    """An axes of the viewer showing ``picture`` (its image reused when it has one) under ``title``,
+    with its frame (an axes that showed a note gets it back)."""
+    for note in ax.texts:
+        note.remove()
+    ax.set_axis_on()
+    if ax.images:
+        ax.images[0].set_data(picture)
+        ax.images[0].set_extent(extent or (-0.5, picture.shape[1] - 0.5, picture.shape[0] - 0.5, -0.5))
+    else:
+        ax.imshow(picture, interpolation="nearest", extent=extent)
+    ax.set_title(title, fontsize=9)
+
+
+def _show_note(ax, note: str) -> None:
+    """An axes of the viewer that only says ``note`` in its middle: no frame, no picture, no title,
+    the limits and aspect of a new axes (where an earlier picture left others)."""
+    for artist in [*ax.images, *ax.texts]:
+        artist.remove()
+    ax.set_title("")
+    ax.set_xlim(0, 1, auto=None)  # auto=None: a later picture still sets the limits to its extent
+    ax.set_ylim(0, 1, auto=None)
+    ax.set_aspect("auto")
+    ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=10)
+    ax.set_axis_off()

@@ -7,7 +7,8 @@ are rounded again (floor / ceil, second quantisation), and each bin keeps its ma
 RoIAlign: the box stays where it is, each bin gets ``sampling_ratio`` x ``sampling_ratio`` sample
 points read by bilinear interpolation and averaged. Right: both outputs, computed by minseg's
 ``F.roi_pool`` and ``F.roi_align``. Coordinates are feature-map coordinates (spatial_scale 1):
-pixel (i, j) is centred on the integer point (x = i, y = j).
+pixel (i, j) is centred on the integer point (x = i, y = j). ``update`` puts another setting on
+the shown figure (the maps, their grids and ticks stay, and are not rendered again).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from matplotlib.patches import Rectangle
 from .. import functional as F
 from ..autograd import no_grad, tensor
 from ..functional.roi.geometry import pool_bins, roi_align_sampling_points, round_half_away
-from ._figure import FigureWidget, LectureFigure, annotate_cells, grid_lines
+from ._figure import FigureWidget, LectureFigure, fixed_titles, grid_lines, set_cell_numbers
 
 _BIN_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
 
@@ -37,6 +38,14 @@ def example_features(size: int = 12, digit: int = 3) -> np.ndarray:
 
 def _ordered(a: float, b: float) -> tuple[float, float]:
     return (a, b) if a <= b else (b, a)
+
+
+def _foreground(fig) -> list:
+    """What ``update`` changes: the two output axes, and on the two maps everything drawn over the
+    picture and the ticks (boxes, bins, samples, the grid above the bins, the spines, the title)."""
+    maps, outputs = fig.axes[:2], fig.axes[2:]
+    return outputs + [artist for ax in maps for artist in
+                      [*ax.patches, *ax.lines, *ax.collections, *ax.spines.values(), ax.title]]
 
 
 class RoIExplorer:
@@ -68,18 +77,43 @@ class RoIExplorer:
         """The update function: RoIPool's snapped bins, RoIAlign's samples, and the two outputs."""
         fig = LectureFigure(figsize=(12, 4.1))  # fixed margins: constrained layout would double the redraw
         fig.subplots_adjust(left=0.03, right=0.99, top=0.86, bottom=0.07, wspace=0.18)
-        self.draw_into(fig.subplots(1, 4, width_ratios=[1, 1, 0.55, 0.55]), x1, y1, x2, y2, output_size,
-                       sampling_ratio, aligned)
-        fig.roi = self.crop(x1, y1, x2, y2, output_size, sampling_ratio, aligned)
-        return fig
+        fig.roi = self.draw_into(fig.subplots(1, 4, width_ratios=[1, 1, 0.55, 0.55]), x1, y1, x2, y2,
+                                 output_size, sampling_ratio, aligned)
+        fig.set_foreground(_foreground(fig))
+        return fixed_titles(fig)
 
-    def draw_into(self, axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned) -> None:
-        """Draw one setting on four given axes (RoIPool grid, RoIAlign grid, the two outputs)."""
+    def update(self, fig, x1=1.3, y1=2.2, x2=8.6, y2=9.4, output_size=2, sampling_ratio=2,
+               aligned=False) -> bool:
+        """Show another setting on a figure from ``draw``: the feature maps, their grids and ticks stay,
+        the boxes, bins, samples and outputs are put anew (the outputs' pictures and numbers reused);
+        False when ``fig`` is not such a figure."""
+        if getattr(fig, "roi", None) is None:
+            return False
+        for ax in fig.axes[:2]:
+            for artist in [*ax.patches, *ax.lines, *ax.collections[2:]]:  # all but the grid's two collections
+                artist.remove()
+        fig.roi = self._show(fig.axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned)
+        fig.set_foreground(_foreground(fig))  # new artists; the maps and their ticks stay the background
+        return True
+
+    def draw_into(self, axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned) -> dict:
+        """Draw one setting on four given axes (RoIPool grid, RoIAlign grid, the two outputs); returns
+        what ``crop`` computed for it."""
+        for ax in axes[:2]:
+            ax.imshow(self.features, cmap="Greys", interpolation="nearest", alpha=0.55)
+            grid_lines(ax, self.features.shape)
+        for ax in axes[2:]:
+            ax.imshow(np.zeros((1, 1)), cmap="viridis", vmin=float(self.features.min()),
+                      vmax=float(self.features.max()), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        return self._show(axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned)
+
+    def _show(self, axes, x1, y1, x2, y2, output_size, sampling_ratio, aligned) -> dict:
+        """Put one setting's boxes, bins, samples, outputs and titles on the axes ``draw_into`` made."""
         crop = self.crop(x1, y1, x2, y2, output_size, sampling_ratio, aligned)
         ax_pool, ax_align, out_pool, out_align = axes
         for ax in (ax_pool, ax_align):
-            ax.imshow(self.features, cmap="Greys", interpolation="nearest", alpha=0.55)
-            grid_lines(ax, self.features.shape)
             bx1, by1, bx2, by2 = crop["box"]
             ax.add_patch(Rectangle((bx1, by1), bx2 - bx1, by2 - by1, fill=False, ec="k", lw=1.5, ls="--"))
         self._draw_pool_bins(ax_pool, crop)
@@ -87,14 +121,16 @@ class RoIExplorer:
         ratio = "adaptive" if sampling_ratio <= 0 else f"{int(sampling_ratio)}x{int(sampling_ratio)}"
         shift = ", aligned: box - 0.5" if aligned else ""
         ax_align.set_title(f"RoIAlign: {ratio} samples per bin{shift}", fontsize=10)
-        for ax, values, name in ((out_pool, crop["pool"], "RoIPool (max)"), (out_align, crop["align"],
-                                                                                 "RoIAlign (mean)")):
-            picture = ax.imshow(values, cmap="viridis", vmin=float(self.features.min()), vmax=float(self.features.max()),
-                                interpolation="nearest")
-            annotate_cells(ax, values, "{:.1f}", image=picture, fontsize=9 if values.shape[0] <= 3 else 8)
-            ax.set_xticks([])
-            ax.set_yticks([])
+        for ax, values, name in ((out_pool, crop["pool"], "RoIPool (max)"),
+                                 (out_align, crop["align"], "RoIAlign (mean)")):
+            picture = ax.images[0]
+            picture.set_data(values)
+            size = values.shape[0]
+            picture.set_extent((-0.5, size - 0.5, size - 0.5, -0.5))  # and the limits, as imshow sets them
+            set_cell_numbers(ax, list(ax.texts), values, "{:.1f}", image=picture,
+                             fontsize=9 if size <= 3 else 8)
             ax.set_title(f"{name}\n{values.shape[0]}x{values.shape[1]} output", fontsize=10)
+        return crop
 
     def _draw_pool_bins(self, ax, crop) -> None:
         rx1, ry1, rx2, ry2 = crop["rounded"]
@@ -138,7 +174,7 @@ class RoIExplorer:
                                                         layout=widgets.Layout(width="200px")),
                     "aligned": widgets.Checkbox(False, description="aligned", indent=False,
                                                 layout=widgets.Layout(width="90px"))}
-        fw = FigureWidget(self.draw, controls)
+        fw = FigureWidget(self.draw, controls, update=self.update)
         fw.ui.children = (widgets.HBox(list(controls.values())[:4]), widgets.HBox(list(controls.values())[4:]),
                           fw.output)
         return fw

@@ -3,6 +3,9 @@
 - ``ops.py``: the public ops and their Functions (forward + backward, GEMM over im2col columns);
 - ``geometry.py``: argument checks and output-size arithmetic (``Geometry``, padding rules);
 - ``reference.py``: the plain loops, ``<op>_reference`` with the op's own signature;
+- ``columns.py``: the ndarray helpers of the GEMM path (im2col / col2im, layouts, the 1x1 product);
+- ``bands.py``: conv2d's forward for large convolutions (bands of output rows, blocks of taps);
+- ``taps.py``: the blocks of the output grid on which taps that read only padding can be left out;
 - ``kernels.py``: the Numba kernels (im2col / col2im, depthwise convolution);
 - ``matrix.py``: conv_matrix, the convolution as a dense matrix (the lectures draw it);
 - ``workspace.py``: reusable scratch buffers and a GEMM helper for the fast path.

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from numba import njit, prange, uint64
 
+from .taps import valid_range
+
 # what _plane does with a column row: fill it from the image (im2col) or add it back (col2im)
 GATHER, SCATTER = False, True
 # what a depthwise pass computes (the ``pass_kind`` argument of the depthwise kernels)
@@ -33,14 +35,9 @@ INPUT_GRAD = 1  # image[iy, ix] += taps[i, j] * grid[oy, ox]
 WEIGHT_GRAD = 2  # taps[i, j]    += grid[oy, ox] * image[iy, ix]
 
 
-@njit(cache=True)
-def _valid_range(offset, step, size, count):
-    """Output indices o in [lo, hi) with 0 <= o * step + offset < size (clipped to [0, count))."""
-    lo = -(offset // step)  # ceil(-offset / step)
-    hi = (size - 1 - offset) // step + 1
-    lo = min(max(lo, 0), count)
-    hi = min(max(hi, lo), count)
-    return lo, hi
+# Output indices o in [lo, hi) with 0 <= o * step + offset < size (clipped to [0, count)): the Python
+# function of taps.py (which cuts convolutions into blocks of taps), compiled for the kernels here.
+_valid_range = njit(cache=True)(valid_range)
 
 
 @njit(cache=True)

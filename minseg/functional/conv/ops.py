@@ -18,125 +18,31 @@ uses conv2d's forward.
 Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
 taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
 
-The plain-loop references (``<op>_reference``) live in :mod:`.reference`, conv_matrix in
-:mod:`.matrix`, the argument checks and output-size arithmetic in :mod:`.geometry`.
+Large convolutions build their column matrix in bands of output rows, and leave out the kernel taps
+that read only zero padding (DeepLab's ASPP): :mod:`.bands` and :mod:`.taps`; the ndarray helpers
+(im2col, layouts, the 1x1 product) are in :mod:`.columns`. The plain-loop references
+(``<op>_reference``) live in :mod:`.reference`, conv_matrix in :mod:`.matrix`, the argument checks
+and output-size arithmetic in :mod:`.geometry`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ...autograd import Function, Tensor
-from ...lazy import lazy_module
 from ...threads import GRAIN
 from ..checks import check_channels, check_image, check_tensor, empty_answer
+from .bands import conv_forward
 from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry, transpose_geometry,
                        unfold_geometry)
-from .workspace import matmul_nt, scratch
-
-kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
+from .columns import (batch_major, channel_major, col2im, grouped_matmul, grouped_weight, im2col, is_pointwise,
+                      kernels, pointwise_pixels, pointwise_product, stack_groups)
+from .workspace import matmul_nt
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
-
-# Arrays smaller than GRAIN (the project-wide grain of minseg/threads.py) go to the serial
-# kernels: waking the thread pool costs more. The serial twins never touch the pool at all.
-
-
-# ----- array helpers (ndarray in, ndarray out) --------------------------------------------------
-def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray:
-    """The column array (C*kH*kW, N, oh*ow) of an (N, C, H, W) batch (in scratch ``slot`` if given)."""
-    x = np.ascontiguousarray(x)
-    n, c = x.shape[:2]
-    shape = (c * geom.kh * geom.kw, n, geom.oh * geom.ow)
-    cols = np.empty(shape, x.dtype) if slot is None else scratch(slot, shape, x.dtype)
-    if cols.size >= GRAIN:
-        kernels.im2col(x, cols, *geom.kernel_args())
-    else:
-        kernels.planes_serial(x, cols, *geom.kernel_args(), kernels.GATHER)
-    return cols
-
-
-def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarray:
-    """The (N, C, H, W) image that sums column array (C*kH*kW, N, oh*ow) back onto its pixels."""
-    image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
-    cols = np.ascontiguousarray(cols)
-    if cols.size >= GRAIN:
-        kernels.col2im(cols, image, *geom.kernel_args())
-    else:
-        kernels.planes_serial(image, cols, *geom.kernel_args(), kernels.SCATTER)
-    return image
-
-
-def channel_major(a: np.ndarray, groups: int, slot: str) -> np.ndarray:
-    """(N, C, L) -> (groups, C/groups, N*L): channels as rows, the whole batch as columns.
-    For N > 1 the result is a scratch array (see conv_workspace)."""
-    n, c, length = a.shape
-    if n == 1:
-        return np.ascontiguousarray(a).reshape(groups, c // groups, length)
-    out = scratch(slot, (c, n, length), a.dtype)
-    np.copyto(out, a.transpose(1, 0, 2))
-    return out.reshape(groups, c // groups, n * length)
-
-
-def batch_major(a: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
-    """(..., N*L) with C rows in total -> a new (N, C, L) array, plus ``bias`` per channel."""
-    rows = int(np.prod(a.shape[:-1]))
-    a = a.reshape(rows, n, a.shape[-1] // n if n else 0).transpose(1, 0, 2)
-    out = np.empty(a.shape, dtype=a.dtype)
-    if bias is None:
-        np.copyto(out, a)
-    else:
-        np.add(a, bias[:, None], out=out)
-    return out
-
-
-def grouped_matmul(a: np.ndarray, b: np.ndarray, slot: str) -> np.ndarray:
-    """a @ b for (G, m, k) and (G, k, n) stacks, into scratch ``slot``."""
-    out = scratch(slot, (a.shape[0], a.shape[1], b.shape[2]), a.dtype)
-    return np.matmul(a, b, out=out)
-
-
-def grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
-    """A (A, B, kH, kW) weight as the per-group matrices (G, A/G, B*kH*kW) (sizes explicit, so that an
-    empty weight reshapes too)."""
-    return weight.reshape(groups, weight.shape[0] // groups, int(np.prod(weight.shape[1:])))
 
 
 def _bias_grad(ctx, g: np.ndarray):
     return g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
-
-
-def _stack(cols: np.ndarray, groups: int) -> np.ndarray:
-    """Column array (K, N, L) as the per-group matrices (G, K/G, N*L)."""
-    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[1] * cols.shape[2])
-
-
-# Largest column matrix conv2d's forward builds at once; a larger one is built a band of output rows
-# at a time (DeepLab's ASPP: 2048*9 rows x 65*65 columns, 311 MB in float32, next to a 35 MB output).
-COLUMN_BUDGET_BYTES = 64 * 2**20
-
-
-def band_rows(geom: Geometry, channels: int, n: int, itemsize: int) -> int:
-    """Output rows per band such that one band's column matrix fits COLUMN_BUDGET_BYTES (at least 1)."""
-    row_bytes = channels * geom.kh * geom.kw * n * geom.ow * itemsize
-    return max(1, min(geom.oh, COLUMN_BUDGET_BYTES // max(row_bytes, 1)))
-
-
-def conv_forward_in_bands(x, w, bias, geom: Geometry, groups: int, rows: int) -> np.ndarray:
-    """conv2d's forward (y = W @ im2col(x) + b) ``rows`` output rows at a time, so that the column
-    matrix never exceeds one band's (K, N, rows*ow). Output rows [top, top + rows) read input rows
-    from top*sh - ph on: that band is the same convolution with the output grid cut to ``rows`` rows
-    and the leading padding moved up by top*sh (negative once the band starts inside the image;
-    the kernels test every input row against the image anyway). Each band's GEMM result lands
-    in its rows of y, batch-major."""
-    n, out_channels = x.shape[0], w.shape[0] * w.shape[1]
-    y = np.empty((n, out_channels, geom.oh, geom.ow), dtype=x.dtype)
-    for top in range(0, geom.oh, rows):
-        band = geom._replace(oh=min(rows, geom.oh - top), ph=geom.ph - top * geom.sh)
-        part = grouped_matmul(w, _stack(im2col(x, band, "cols"), groups), "gemm")  # (G, O/G, N*rows*ow)
-        y[:, :, top:top + band.oh] = part.reshape(out_channels, n, band.oh, geom.ow).transpose(1, 0, 2, 3)
-    if bias is not None:
-        y += bias[:, None, None]
-    return y
 
 
 # ----- Functions --------------------------------------------------------------------------------
@@ -175,15 +81,9 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
-        n, out_channels = x.shape[0], weight.shape[0]
-        w = grouped_weight(weight, groups)
         ctx.geom, ctx.groups = geom, groups
         ctx.save_for_backward(x, weight)
-        rows = band_rows(geom, x.shape[1], n, x.dtype.itemsize)
-        if rows < geom.oh:
-            return conv_forward_in_bands(x, w, bias, geom, groups, rows)
-        y = grouped_matmul(w, _stack(im2col(x, geom, "cols"), groups), "gemm")
-        return batch_major(y, n, bias).reshape(n, out_channels, geom.oh, geom.ow)
+        return conv_forward(x, weight, bias, geom, groups)
 
     @staticmethod
     def backward(ctx, g):
@@ -192,7 +92,7 @@ class Conv2dFunction(Function):
         dy = channel_major(g.reshape(n, weight.shape[0], geom.oh * geom.ow), groups, "dy")  # (G, O/G, N*L)
         dw = dx = None
         if ctx.needs_input_grad[1]:
-            cols = _stack(im2col(x, geom, "cols"), groups)
+            cols = stack_groups(im2col(x, geom, "cols"), groups)
             dw = matmul_nt(dy, cols).reshape(weight.shape)
             del cols
         if ctx.needs_input_grad[0]:
@@ -238,21 +138,6 @@ def depthwise_pass(x, grid, weight, pass_kind: int, geom: Geometry) -> None:
     kernel(x, grid, weight, pass_kind, *geom.kernel_args())
 
 
-def is_pointwise(geom: Geometry) -> bool:
-    """True for a 1x1 kernel without padding: every output pixel reads exactly one input pixel."""
-    return (geom.kh, geom.kw, geom.ph, geom.pw) == (1, 1, 0, 0) and \
-        (geom.oh, geom.ow) == ((geom.height - 1) // geom.sh + 1, (geom.width - 1) // geom.sw + 1)
-
-
-def pointwise_pixels(x: np.ndarray, geom: Geometry, groups: int) -> np.ndarray:
-    """x (N, C, H, W) as (N, G, C/G, oh*ow): the pixels a 1x1 convolution reads. A view of x at
-    stride 1; a strided one keeps every sh-th row and sw-th column (a copy 1/(sh*sw) of x's size)."""
-    if geom.sh > 1 or geom.sw > 1:
-        x = x[:, :, ::geom.sh, ::geom.sw]
-    x = np.ascontiguousarray(x)
-    return x.reshape(x.shape[0], groups, x.shape[1] // groups, geom.oh * geom.ow)
-
-
 class PointwiseConv2dFunction(Function):
     """A 1x1 convolution (no padding) without a column matrix: per image and group the pixels
     already are the GEMM's right-hand side, x[n] viewed as (C/G, H*W), so
@@ -266,13 +151,9 @@ class PointwiseConv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
-        n, out_channels = x.shape[0], weight.shape[0]
-        y = np.matmul(grouped_weight(weight, groups), pointwise_pixels(x, geom, groups))
-        if bias is not None:
-            y.reshape(n, out_channels, geom.oh * geom.ow)[...] += bias[:, None]
         ctx.geom, ctx.groups, ctx.input_shape = geom, groups, x.shape
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        return y.reshape(n, out_channels, geom.oh, geom.ow)
+        return pointwise_product(x, weight, bias, geom, groups)
 
     @staticmethod
     def backward(ctx, g):
@@ -313,7 +194,7 @@ class ConvTranspose2dFunction(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         groups, geom, n = ctx.groups, ctx.geom, g.shape[0]
-        gcols = _stack(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
+        gcols = stack_groups(im2col(g, geom, "cols"), groups)  # (G, Cout/G*kH*kW, N*L)
         w = grouped_weight(weight, groups)
         dx = dw = None
         if ctx.needs_input_grad[0]:

@@ -5,7 +5,8 @@ logits, the soft Dice / Jaccard losses, and U-Net's border weight map.
 - ``overlap.py``: dice_loss and jaccard_loss; ``weight_map.py``: unet_weight_map;
 - ``checks.py``: the argument checks (logits, class-index targets, reductions, class weights);
 - ``reference.py``: the plain loops, ``<op>_reference`` with the op's own signature.
-- ``kernels.py``: Numba kernels for the passes over the class axis (softmax, log_softmax, cross_entropy).
+- ``kernels.py``: Numba kernels: the passes over the class axis (softmax, log_softmax, cross_entropy,
+  the Dice / Jaccard backward) and BCE with logits' one pass.
 """
 from .ops import binary_cross_entropy_with_logits, cross_entropy
 from .overlap import dice_loss, jaccard_loss

@@ -1,5 +1,6 @@
-"""Reductions over the class axis of (outer, K, inner) arrays, as Numba kernels: the passes of
-softmax, log_softmax and cross-entropy that NumPy runs slowly.
+"""The losses' Numba kernels: reductions over the class axis of (outer, K, inner) arrays (the passes of
+softmax, log_softmax, cross-entropy and the Dice / Jaccard backward that NumPy runs slowly), and binary
+cross-entropy with logits in one pass (at the end of this file).
 
 Logits (N, K, H, W) viewed as (N, K, H*W) keep, for each class k, a contiguous row of H*W pixels.
 NumPy reduces over the middle axis K in several passes with temporaries; here each kernel walks the
@@ -84,3 +85,63 @@ def softmax_backward(s, g, grad):
             srow, grow, target = s[b, k], g[b, k], grad[b, k]
             for i in range(inner):
                 target[i] = srow[i] * (grow[i] - dot[i])
+
+
+@njit(cache=True)
+def binary_cross_entropy_terms(x, y, a, tail, weight, weight_step, pos_weight, pos_step, grad_y):
+    """BCE with logits and both its derivatives in one pass over flat arrays (n elements).
+
+    The caller gives a = e^-|x| and tail = log1p(a) from NumPy's SIMD exp and log1p (Numba's scalar
+    ones, without Intel SVML, are several times slower); then, with w = weight, p = pos_weight,
+
+        softplus(x) = -log(1 - s(x)) = max(x, 0) + log1p(e^-|x|)    (never overflows)
+        softplus(-x) = -log s(x) = softplus(x) - x
+        l     = w [ p y softplus(-x) + (1 - y) softplus(x) ]
+        dl/dx = w [ (1 - y) s - p y (1 - s) ],   s = 1 / (1 + a) if x >= 0 else a / (1 + a)
+        dl/dy = w [ p softplus(-x) - softplus(x) ]
+
+    The loss overwrites ``tail`` and dl/dx overwrites ``a`` (each element is read before it is
+    written), so the pass allocates nothing; dl/dy goes to ``grad_y`` when it has n elements (empty:
+    not wanted). weight[i * weight_step] and pos_weight[i * pos_step]: a step of 0 reads one
+    value for every element (no weight given: a single 1), a step of 1 a full-size array.
+    """
+    one = np.ones(1, x.dtype)[0]  # constants of x's dtype: a Python 1 would make float32 math float64,
+    zero = one - one              # which ran ~4x slower (half the SIMD lanes, conversions)
+    for i in range(x.size):
+        xi, yi, ai = x[i], y[i], a[i]
+        w, p = weight[i * weight_step], pos_weight[i * pos_step]
+        softplus = (xi if xi > zero else zero) + tail[i]
+        sigmoid = (one if xi >= zero else ai) / (one + ai)
+        tail[i] = w * (p * yi * (softplus - xi) + (one - yi) * softplus)
+        a[i] = w * ((one - yi) * sigmoid - p * yi * (one - sigmoid))
+        if grad_y.size:
+            grad_y[i] = w * (p * (softplus - xi) - softplus)
+
+
+@njit(cache=True)
+def overlap_backward(p, target, valid, a, b, grad):
+    """The Dice / Jaccard loss's gradient with respect to the logits, over (outer, K, inner) arrays.
+
+    With dL/dp_ik = v_i (a_k [t_i = k] + b_k) (overlap.py gives a and b), back through the softmax:
+
+        grad_ik = v_i p_ik (a_k [t_i = k] + b_k - dot_i),   dot_i = p_i,t_i a_t_i + sum_j p_ij b_j
+
+    in two passes over the K rows per outer index (the dot products, then the gradient), with no one-hot
+    target and no (outer, K, inner) temporaries. target: (outer, inner) class indices (0 where ignored);
+    valid: (outer, inner) 1 where counted, 0 where ignored, in p's dtype.
+    """
+    outer, classes, inner = p.shape
+    dot = np.empty(inner, p.dtype)
+    for o in range(outer):
+        labels, counted = target[o], valid[o]
+        for i in range(inner):
+            dot[i] = p[o, labels[i], i] * a[labels[i]]
+        for k in range(classes):
+            row, bk = p[o, k], b[k]
+            for i in range(inner):
+                dot[i] += row[i] * bk
+        for k in range(classes):
+            row, out, ak, bk = p[o, k], grad[o, k], a[k], b[k]
+            for i in range(inner):
+                own = ak if labels[i] == k else ak - ak  # a_k [t_i = k], in p's dtype
+                out[i] = counted[i] * row[i] * (own + bk - dot[i])

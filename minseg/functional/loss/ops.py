@@ -5,23 +5,22 @@
   weight map such as U-Net's can be multiplied in before averaging).
 - ``binary_cross_entropy_with_logits``: -[p y log s(x) + (1 - y) log(1 - s(x))], s = sigmoid.
 
-Each has a fused forward/backward ``Function`` (vectorised NumPy); the loops that read like the
-formula are in :mod:`.reference`.
+Each has a fused forward/backward ``Function`` (NumPy and Numba kernels); the loops that read like
+the formula are in :mod:`.reference`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ...autograd import Function, Tensor, as_array
-from ...ops.elementwise import stable_sigmoid
+from ...lazy import lazy_module
 from ..activation import shifted_softmax
 from ..checks import check_tensor, empty_answer
 from .checks import check_logits, check_reduction, class_targets, class_weight
 
 __all__ = ["cross_entropy", "binary_cross_entropy_with_logits"]
 
-
-
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 
 class CrossEntropyFunction(Function):
@@ -93,25 +92,25 @@ def _no_classes(input: Tensor, labels: np.ndarray, reduction: str) -> Tensor:
     return empty_answer(np.asarray(0.0 if reduction == "sum" else np.nan, input.dtype), input)
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
 class BinaryCrossEntropyWithLogitsFunction(Function):
+    """The loss and both derivatives in one Numba pass (kernels.binary_cross_entropy_terms, which
+    has the formulas); the forward keeps the derivatives, so the backward only scales them by the
+    upstream gradient."""
+
     @staticmethod
     def forward(ctx, x, y, weight=None, pos_weight=None, reduction="mean"):
-        # -log s(x) = softplus(-x), -log(1 - s(x)) = softplus(x)
-        # l = w [ p y softplus(-x) + (1 - y) softplus(x) ]
-        w = np.ones((), x.dtype) if weight is None else weight
-        p = np.ones((), x.dtype) if pos_weight is None else pos_weight
-        sp = _softplus(x)
-        losses = (w * (p * y * (sp - x) + (1 - y) * sp)).astype(x.dtype, copy=False)
-        losses = np.broadcast_to(losses, x.shape)
-        ctx.save_for_backward(x, y, w, p, sp)
+        x = np.ascontiguousarray(x)  # so a, tail and the losses are C-ordered and ravel() gives views
+        a = np.abs(x)
+        np.exp(np.negative(a, out=a), out=a)  # a = e^-|x|
+        tail = np.log1p(a)
+        grad_y = np.empty(x.shape if ctx.needs_input_grad[1] else 0, np.result_type(x, y))
+        kernels.binary_cross_entropy_terms(x.ravel(), np.ascontiguousarray(y).ravel(), a.ravel(),
+                                           tail.ravel(), *_flat_weight(weight, x), *_flat_weight(pos_weight, x),
+                                           grad_y.ravel())
+        losses, ctx.grad_x, ctx.grad_y = tail, a, grad_y
         ctx.reduction = reduction
         if reduction == "none":
-            return np.ascontiguousarray(losses)
+            return losses
         total = losses.sum(dtype=x.dtype)
         if reduction == "sum":
             return total
@@ -120,14 +119,19 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        # dl/dx = w [ (1 - y) s(x) - p y (1 - s(x)) ],  dl/dy = w [ p softplus(-x) - softplus(x) ]
-        x, y, w, p, sp = ctx.saved_tensors
         if ctx.reduction == "mean":
-            g = g / max(x.size, 1)  # (no elements: the gradient is empty anyway)
-        s = stable_sigmoid(x)
-        grad_x = g * w * ((1 - y) * s - p * y * (1 - s)) if ctx.needs_input_grad[0] else None
-        grad_y = g * w * (p * (sp - x) - sp) if ctx.needs_input_grad[1] else None
+            g = g / max(ctx.grad_x.size, 1)  # (no elements: the gradient is empty anyway)
+        grad_x = ctx.grad_x * g if ctx.needs_input_grad[0] else None
+        grad_y = ctx.grad_y * g if ctx.needs_input_grad[1] else None
         return grad_x, grad_y
+
+
+def _flat_weight(value, like: np.ndarray) -> tuple[np.ndarray, int]:
+    """A weight for binary_cross_entropy_terms: (the array, its step): (one value, 0) when it is None
+    (a 1) or has one element, else (the weight broadcast to ``like``'s shape and flattened, 1)."""
+    if value is None or value.size == 1:
+        return np.ones(1, like.dtype) if value is None else value.reshape(1), 0
+    return np.ascontiguousarray(np.broadcast_to(value, like.shape)).ravel(), 1
 
 
 def _broadcastable_to(op: str, name: str, value, shape, dtype):

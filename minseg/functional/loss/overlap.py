@@ -15,22 +15,26 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, Tensor
+from ...lazy import lazy_module
 from .checks import check_logits, class_targets
-from ..activation import log_sum_exp
+from ..activation import class_axis_view, log_sum_exp, softmax_classes
 
 __all__ = ["dice_loss", "jaccard_loss"]
+
+kernels = lazy_module(__package__ + ".kernels")  # Numba loads on the first call (see minseg/lazy.py)
 
 
 class OverlapLossFunction(Function):
     """mean_k (1 - ratio_k); the backward uses dL/dp_ik = v_i (a_k [t_i = k] + b_k).
 
-    The one-hot y is never built: I_k and Y_k are class-binned sums over the pixels' own class.
+    The one-hot y is never built: I_k and Y_k are class-binned sums over the pixels' own class; the
+    softmax and the backward run as class-axis kernels (loss/kernels.py).
     """
 
     @staticmethod
     def forward(ctx, x, target=None, valid=None, eps=1.0, kind="dice"):
         k = x.shape[1]
-        p = np.exp(x - log_sum_exp(x, 1))
+        p = _softmax(x)
         p_true = np.take_along_axis(p, target[:, None], axis=1)[:, 0]  # p_i,t_i
         counted = target[valid]
         inter = np.bincount(counted, weights=p_true[valid], minlength=k)
@@ -41,13 +45,13 @@ class OverlapLossFunction(Function):
             num, den = 2 * inter + eps, pred + true + eps
         else:
             num, den = inter + eps, pred + true - inter + eps
-        ctx.save_for_backward(p, p_true, target, valid, num, den)
+        ctx.save_for_backward(p, target, valid, num, den)
         ctx.kind = kind
         return np.asarray(np.mean(1 - num / den), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        p, p_true, target, valid, num, den = ctx.saved_tensors
+        p, target, valid, num, den = ctx.saved_tensors
         k = len(num)
         # Dice:    d(1 - N/D)/dp_ik = -(2 y_ik) / D + N / D^2
         # Jaccard: d(1 - N/U)/dp_ik = -y_ik / U + N (1 - y_ik) / U^2
@@ -56,15 +60,22 @@ class OverlapLossFunction(Function):
         else:
             a, b = -1 / den - num / den ** 2, num / den ** 2
         a, b = (a * (g / k)).astype(p.dtype), (b * (g / k)).astype(p.dtype)
-        a_true = a[target]
-        # back through the softmax: dL/dx_ik = p_ik (dL/dp_ik - sum_j p_ij dL/dp_ij)
-        dot = np.tensordot(b, p, axes=([0], [1])) + p_true * a_true  # sum_j p_ij dL/dp_ij / v_i
-        shape = (1, k) + (1,) * (p.ndim - 2)
-        grad = p * (b.reshape(shape) - dot[:, None])
-        index = target[:, None]
-        np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) + (p_true * a_true)[:, None],
-                          axis=1)
-        return (grad * valid[:, None],)
+        # back through the softmax, in one kernel: dL/dx_ik = p_ik (dL/dp_ik - sum_j p_ij dL/dp_ij)
+        n, inner = p.shape[0], int(np.prod(p.shape[2:]))
+        p3 = np.ascontiguousarray(p).reshape(n, k, inner)
+        grad = np.empty_like(p3)
+        counted = valid.reshape(n, inner).astype(p.dtype)
+        kernels.overlap_backward(p3, target.reshape(n, inner), counted, a, b, grad)
+        return (grad.reshape(p.shape),)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    """softmax over the class axis 1: the class-axis kernels where they apply (activation.softmax_classes,
+    for (N, K, d1, ...)), else the log-sum-exp formula."""
+    x3 = class_axis_view(x, 1)
+    if x3 is None:
+        return np.exp(x - log_sum_exp(x, 1))
+    return softmax_classes(x3)[0].reshape(x.shape)
 
 
 def _overlap(op: str, kind: str, input, target, eps, ignore_index) -> Tensor:
