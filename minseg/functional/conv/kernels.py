@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from numba import njit, prange, uint64
 
-from .taps import valid_range
 
 # what _plane does with a column row: fill it from the image (im2col) or add it back (col2im)
 GATHER, SCATTER = False, True
@@ -35,8 +34,17 @@ INPUT_GRAD = 1  # image[iy, ix] += taps[i, j] * grid[oy, ox]
 WEIGHT_GRAD = 2  # taps[i, j]    += grid[oy, ox] * image[iy, ix]
 
 
-# Output indices o in [lo, hi) with 0 <= o * step + offset < size (clipped to [0, count)): the Python
-# function of taps.py (which cuts convolutions into blocks of taps), compiled for the kernels here.
+def valid_range(offset: int, step: int, size: int, count: int) -> tuple[int, int]:
+    """Output indices o in [lo, hi) with 0 <= o * step + offset < size, clipped to [0, count).
+    Plain Python, so taps.py (which cuts convolutions into blocks of taps) calls this very function;
+    the kernels here call its compiled twin ``_valid_range``."""
+    lo = -(offset // step)  # ceil(-offset / step)
+    hi = (size - 1 - offset) // step + 1
+    lo = min(max(lo, 0), count)
+    hi = min(max(hi, lo), count)
+    return lo, hi
+
+
 _valid_range = njit(cache=True)(valid_range)
 
 

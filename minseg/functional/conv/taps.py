@@ -31,16 +31,6 @@ from typing import NamedTuple
 from .geometry import Geometry
 
 
-def valid_range(offset: int, step: int, size: int, count: int) -> tuple[int, int]:
-    """Output indices o in [lo, hi) with 0 <= o * step + offset < size, clipped to [0, count).
-    (Also the Numba kernels' helper: kernels.py compiles this very function.)"""
-    lo = -(offset // step)  # ceil(-offset / step)
-    hi = (size - 1 - offset) // step + 1
-    lo = min(max(lo, 0), count)
-    hi = min(max(hi, lo), count)
-    return lo, hi
-
-
 class Segment(NamedTuple):
     """Output indices [start, stop) along one axis, on which exactly the kernel taps [first_tap,
     stop_tap) read inside the image (first_tap == stop_tap: none does)."""
@@ -54,6 +44,8 @@ class Segment(NamedTuple):
 def tap_segments(kernel: int, stride: int, padding: int, dilation: int, out_size: int,
                  in_size: int) -> list[Segment]:
     """The output axis cut where a kernel tap enters or leaves the image (see module doc)."""
+    from .kernels import valid_range  # the kernels' own helper, as plain Python (loaded with them)
+
     ranges = [valid_range(i * dilation - padding, stride, in_size, out_size) for i in range(kernel)]
     cuts = sorted({0, out_size, *(bound for pair in ranges for bound in pair)})
     segments = []
