@@ -26,6 +26,7 @@ rounding of a sum taken in another order.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from .geometry import Geometry
@@ -65,8 +66,11 @@ class TapBlock(NamedTuple):
     geom: Geometry | None
 
 
-def tap_blocks(geom: Geometry) -> list[TapBlock]:
-    """The output grid as blocks, each with the sub-kernel convolution that computes it exactly."""
+@lru_cache(maxsize=1024)
+def tap_blocks(geom: Geometry) -> tuple[TapBlock, ...]:
+    """The output grid as blocks, each with the sub-kernel convolution that computes it exactly.
+    Cached by geometry: conv2d's forward asks for every call (padding_tap_share), and a network
+    repeats the same few geometries every step."""
     row_segments = tap_segments(geom.kh, geom.sh, geom.ph, geom.dh, geom.oh, geom.height)
     col_segments = tap_segments(geom.kw, geom.sw, geom.pw, geom.dw, geom.ow, geom.width)
     blocks = []
@@ -79,9 +83,10 @@ def tap_blocks(geom: Geometry) -> list[TapBlock]:
                                     ph=geom.ph - rows.start * geom.sh - rows.first_tap * geom.dh,
                                     pw=geom.pw - cols.start * geom.sw - cols.first_tap * geom.dw)
             blocks.append(TapBlock(rows, cols, sub))
-    return blocks
+    return tuple(blocks)
 
 
+@lru_cache(maxsize=1024)
 def padding_tap_share(geom: Geometry) -> float:
     """The share of the column matrix's entries that are padding zeros (what tap_blocks skips)."""
     total = geom.oh * geom.ow * geom.kh * geom.kw
