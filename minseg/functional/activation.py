@@ -68,6 +68,13 @@ def softmax_classes(a3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, sums
 
 
+def softmax_array(a: np.ndarray, dim: int) -> np.ndarray:
+    """softmax of an ndarray along ``dim``: the class-axis kernels where class_axis_view allows, the
+    log-sum-exp formula otherwise (SoftmaxFunction's forward; the overlap losses' probabilities)."""
+    a3 = class_axis_view(a, dim)
+    return np.exp(a - log_sum_exp(a, dim)) if a3 is None else softmax_classes(a3)[0].reshape(a.shape)
+
+
 def shifted_softmax(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a - max, softmax, sum of e^(a - max) kept as a size-1 axis) along ``dim``: what cross-entropy needs
     (the shifted logits give log-probabilities without the underflow of log(softmax)). Class-axis kernels
@@ -128,8 +135,7 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx, a, dim=-1):
-        a3 = class_axis_view(a, dim)
-        out = np.exp(a - log_sum_exp(a, dim)) if a3 is None else softmax_classes(a3)[0].reshape(a.shape)
+        out = softmax_array(a, dim)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out

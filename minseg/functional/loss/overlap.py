@@ -17,7 +17,7 @@ import numpy as np
 from ...autograd import Function, Tensor
 from ...lazy import lazy_module
 from .checks import check_logits, class_targets
-from ..activation import class_axis_view, log_sum_exp, softmax_classes
+from ..activation import softmax_array
 
 __all__ = ["dice_loss", "jaccard_loss"]
 
@@ -34,7 +34,7 @@ class OverlapLossFunction(Function):
     @staticmethod
     def forward(ctx, x, target=None, valid=None, eps=1.0, kind="dice"):
         k = x.shape[1]
-        p = _softmax(x)
+        p = softmax_array(x, 1)
         p_true = np.take_along_axis(p, target[:, None], axis=1)[:, 0]  # p_i,t_i
         counted = target[valid]
         inter = np.bincount(counted, weights=p_true[valid], minlength=k)
@@ -67,15 +67,6 @@ class OverlapLossFunction(Function):
         counted = valid.reshape(n, inner).astype(p.dtype)
         kernels.overlap_backward(p3, target.reshape(n, inner), counted, a, b, grad)
         return (grad.reshape(p.shape),)
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    """softmax over the class axis 1: the class-axis kernels where they apply (activation.softmax_classes,
-    for (N, K, d1, ...)), else the log-sum-exp formula."""
-    x3 = class_axis_view(x, 1)
-    if x3 is None:
-        return np.exp(x - log_sum_exp(x, 1))
-    return softmax_classes(x3)[0].reshape(x.shape)
 
 
 def _overlap(op: str, kind: str, input, target, eps, ignore_index) -> Tensor:
