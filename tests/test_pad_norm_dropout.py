@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import minseg as ms
 import minseg.functional as F
+from minseg.functional.norm import batch_norm_reference
 from minseg.testing import check_op, gradcheck
 from tests.support import examples
 
@@ -61,6 +62,27 @@ def test_batch_norm_vs_torch(training, n, c, h, w, affine, seed):
     np.testing.assert_allclose(ours_rv, torch_rv.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@examples(40)
+@given(n=st.integers(1, 3), c=st.integers(1, 5), spatial=st.lists(st.integers(1, 5), max_size=2),
+       affine=st.booleans(), seed=st.integers(0, 2**16))
+def test_batch_norm_kernels_vs_loop_reference(n, c, spatial, affine, seed):
+    """The Numba kernels (statistics, normalise) against the plain loop, in float64, for (N, C), (N, C, L)
+    and (N, C, H, W) inputs; the batch statistics against NumPy's mean and var (ddof 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, *spatial)) * 2 + 0.5
+    weight, bias = (rng.standard_normal(c), rng.standard_normal(c)) if affine else (None, None)
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    if x.size // c > 1:
+        rm, rv = np.zeros(c), np.ones(c)
+        y = F.batch_norm(ms.tensor(x), rm, rv, weight, bias, training=True, momentum=1.0).data
+        np.testing.assert_allclose(y, batch_norm_reference(x, x.mean(axis=axes), x.var(axis=axes), weight, bias),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(rv, x.var(axis=axes, ddof=1), rtol=1e-12)  # momentum 1: the unbiased var
+    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2, c)
+    y = F.batch_norm(ms.tensor(x), mean, var, weight, bias, training=False).data
+    np.testing.assert_allclose(y, batch_norm_reference(x, mean, var, weight, bias), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradcheck(training):
     rng = np.random.default_rng(1)
@@ -72,8 +94,8 @@ def test_batch_norm_gradcheck(training):
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("params", ["affine", "weight only", "bias only", "none", "float64 affine"])
 def test_batch_norm_without_a_graph_computes_in_place_the_same_values(training, params):
-    """Not recorded (no_grad, or nothing requires grad), batch_norm reuses its own temporaries
-    (norm.scale_shift); the values must be bit-for-bit the recorded ones, and torch's."""
+    """Not recorded (no_grad, or nothing requires grad), batch_norm writes only its output (no x_hat
+    for backward); the values must be bit-for-bit the recorded ones, and torch's."""
     rng = np.random.default_rng(4)
     x = (rng.standard_normal((2, 3, 4, 5)) * 3 + 1).astype(np.float32)
     dtype = np.float64 if params.startswith("float64") else np.float32  # wider parameters: the plain formula

@@ -197,7 +197,11 @@ class LeakyReLUFunction(Function):
     @staticmethod
     def backward(ctx, g):
         (positive,) = ctx.saved_tensors
-        return (np.where(positive, g, g * g.dtype.type(ctx.slope)),)
+        if ctx.slope == 0.0:  # relu: g where x > 0, an exact 0 elsewhere (also for a nan or inf g, as torch)
+            grad = np.zeros_like(g)
+            np.copyto(grad, g, where=positive)
+            return (grad,)
+        return (leaky_relu_array(g, positive, ctx.slope),)  # g where x > 0, slope * g elsewhere
 
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:

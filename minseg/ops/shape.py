@@ -42,8 +42,18 @@ class GetItemFunction(Function):
     @staticmethod
     def backward(ctx, g):
         grad = np.zeros(ctx.shape, dtype=g.dtype)
-        np.add.at(grad, ctx.index, g)
+        if is_basic_index(ctx.index):
+            grad[ctx.index] = g  # slices and ints reach each element at most once: a plain copy
+        else:
+            np.add.at(grad, ctx.index, g)  # an index array may repeat an element: add every copy
         return (grad,)
+
+
+def is_basic_index(index) -> bool:
+    """True for NumPy's basic indexing (ints, slices, ..., None, or a tuple of them): a view that names
+    each element at most once. Index arrays and boolean masks are advanced indexing."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
 
 
 class ConcatenateFunction(Function):
