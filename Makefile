@@ -24,6 +24,10 @@ BROWSER_ARGS ?=
 CHROMIUM ?=
 BROWSER_STAMP := $(VENV)/.browser-stamp
 
+# Idle OpenBLAS and OpenMP worker threads sleep instead of spinning, in the kernels `make lab` and
+# `make grade` start (minseg/threads.py: QUIET_WORKERS, which tests/test_environment.py keeps equal).
+QUIET_ENV := OPENBLAS_THREAD_TIMEOUT=4 OMP_WAIT_POLICY=PASSIVE
+
 .PHONY: lab grade test test-fast smoke bench notebooks check clean-venv browser-test chromium
 
 $(STAMP): pyproject.toml course/jupyterlab-overrides.json course/jupyter_server_config.json
@@ -42,10 +46,10 @@ $(STAMP): pyproject.toml course/jupyterlab-overrides.json course/jupyter_server_
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
+	$(QUIET_ENV) $(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
 grade: $(STAMP)
-	$(PY) -m course grade $(GRADE_ARGS) $(NOTEBOOKS)
+	$(QUIET_ENV) $(PY) -m course grade $(GRADE_ARGS) $(NOTEBOOKS)
 
 # The full suite: library tests and notebook tests in parallel, then the same library tests with
 # Numba's JIT switched off (pure-Python kernels, few hypothesis examples).
@@ -81,7 +85,7 @@ browser-test: $(BROWSER_STAMP) chromium
 	$(TEST_ENV) $(PY) -m course.browser $(if $(CHROMIUM),--chromium $(CHROMIUM)) $(BROWSER_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(QUIET_ENV) $(PY) -m benchmarks
 
 notebooks: $(STAMP)
 	$(PY) -m course build

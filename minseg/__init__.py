@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import importlib
 
+from .threads import quiet_workers
+
+quiet_workers()  # before NumPy loads OpenBLAS (see minseg/threads.py)
+
 from . import ops  # noqa: F401 - installs the Tensor operators
 from .autograd import Function, Tensor, is_grad_enabled, no_grad, tensor  # noqa: F401
 from .ops import amax, cat, clamp, exp, log, matmul, mean, permute, reshape, sqrt, stack, sum, transpose, where  # noqa: F401,A004,E501

@@ -54,3 +54,26 @@ def test_import_minseg_does_not_import_torch_or_numba_kernels():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_makefile_quiet_env_matches_quiet_workers():
+    from minseg.threads import QUIET_WORKERS
+
+    line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("QUIET_ENV :="))
+    assert dict(pair.split("=") for pair in line.split(":=")[1].split()) == QUIET_WORKERS
+    makefile = (ROOT / "Makefile").read_text()
+    for command in ("jupyter lab", "-m course grade", "-m benchmarks"):
+        assert any(command in ln and "$(QUIET_ENV)" in ln for ln in makefile.splitlines()), command
+
+
+def test_import_minseg_quiets_worker_threads_before_numpy_loads_and_keeps_a_users_choice():
+    from minseg.threads import QUIET_WORKERS
+
+    code = ("import os, sys; import minseg; "
+            "print(repr({k: os.environ.get(k) for k in %r}))" % sorted(QUIET_WORKERS))
+    env = {k: v for k, v in __import__("os").environ.items() if k not in QUIET_WORKERS}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert eval(out.stdout) == QUIET_WORKERS
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert eval(out.stdout) == {**QUIET_WORKERS, "OMP_WAIT_POLICY": "ACTIVE"}
