@@ -159,3 +159,47 @@ def test_coarse_unary_is_blocky():
     blocks = coarse.reshape(5, 4, 6, 4)
     assert np.all(blocks == blocks[:, :1, :, :1])
     np.testing.assert_allclose(np.exp(-unary).sum(0), 1.0)
+
+
+def test_gathered_splat_equals_the_scatter():
+    """The stacked lattices' splat gathers per vertex (vertex_entries): the same sums as the scatter
+    lattice[offsets[p, r]] += splat_w[p, r] * Q[p], added in the same (pixel) order."""
+    from minseg.crf.filters import PairwiseFilter
+    from minseg.crf.kernels.lattice_stack import _stacked_splat
+
+    rng = np.random.default_rng(3)
+    image = blocky_image(rng, 12, 17)
+    stacked = PairwiseFilter(list(zip((1.0, 0.7), kernel_features(image, 5.0, 20.0, 2.0))), "permutohedral",
+                             "symmetric").stacked
+    values = rng.uniform(0, 1, (12 * 17, 4)).astype(np.float32)
+    scatter = np.zeros((stacked.bounds[-1], 4))
+    np.add.at(scatter, stacked.offsets.ravel(), (stacked.splat_w[:, :, None] * values[:, None, :]).reshape(-1, 4))
+    gathered = np.empty_like(scatter)
+    _stacked_splat(values, stacked.starts, stacked.pixel, stacked.weight, gathered)
+    np.testing.assert_allclose(gathered, scatter, rtol=1e-12, atol=1e-15)
+    assert np.all(np.diff(stacked.starts) >= 0) and stacked.starts[-1] == stacked.offsets.size
+
+
+@pytest.mark.slow  # 16,800 pixels: minutes in pure Python (NUMBA_DISABLE_JIT)
+def test_parallel_lattice_build_and_threads_give_the_serial_answer(monkeypatch):
+    """A CRF large enough to build its two lattices on two threads, and to run its mean-field passes on
+    two Numba threads, gives bit for bit what one thread gives (each row is written by one thread only)."""
+    import numba
+
+    from minseg.crf import filters
+
+    rng = np.random.default_rng(5)
+    h, w = 120, 140  # 16,800 pixels: above PARALLEL_BUILD_PIXELS and, with 21 labels, the threads' grain
+    image, unary = blocky_image(rng, h, w), rng.uniform(0, 3, (21, h, w))
+    crf = ms.crf.DenseCRF(10.0, 80.0, 13.0, 3.0, 3.0, normalization="symmetric")
+    assert h * w >= filters.PARALLEL_BUILD_PIXELS
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        parallel = crf.mean_field(unary, image, 3)
+        numba.set_num_threads(1)
+        monkeypatch.setattr(filters, "PARALLEL_BUILD_PIXELS", h * w + 1)
+        serial = crf.mean_field(unary, image, 3)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(parallel, serial)

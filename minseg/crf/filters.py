@@ -21,12 +21,15 @@ makes pydensecrf's usual parameters, e.g. w1 = 10, work on whole photographs).
 """
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+
 import numpy as np
 
 from ..threads import threads_for
 from .kernels.dense import dense_gaussian_filter
 from .kernels.update import potts_update, softmax_shifted_rows
-from .kernels.lattice_stack import stacked_message
+from .kernels.lattice_stack import stacked_message, vertex_entries
 from .kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 from .dense import positions_colours
 
@@ -142,6 +145,7 @@ class StackedLattices:
         self.column_scale = np.array(column_scale)
         self.neighbours = np.concatenate(neighbours, axis=0)
         self.bounds, self.rows = np.array(bounds, np.int64), np.array(rows, np.int64)
+        self.starts, self.pixel, self.weight = vertex_entries(self.offsets, self.splat_w, bounds[-1])
         self.scratch = {}
 
     def __call__(self, values: np.ndarray, out: np.ndarray, unary: np.ndarray | None = None) -> np.ndarray:
@@ -156,28 +160,55 @@ class StackedLattices:
             self.scratch[v] = (np.empty((self.bounds[-1], v)), np.empty((self.bounds[-1], v)))
         lattice, spare = self.scratch[v]
         unary = np.empty((0, v)) if unary is None else unary
-        stacked_message(values, self.offsets, self.splat_w, self.column_scale, self.self_w, self.neighbours,
-                        self.bounds, self.rows, lattice, spare, unary, out)
+        with threads_for(values.size):
+            stacked_message(values, self.starts, self.pixel, self.weight, self.offsets, self.splat_w,
+                            self.column_scale, self.self_w, self.neighbours, self.bounds, self.rows, lattice,
+                            spare, unary, out)
         return out
+
+
+# Pixels from which the lattices of a CRF are built on two threads at once (one lattice each): the
+# hash-table build is serial, ~20 ms per lattice on a 320x240 photo; below this, a thread costs more.
+PARALLEL_BUILD_PIXELS = 16384
+
+
+def _pixels(kernels) -> int:
+    return kernels[0][1].shape[0] if kernels else 0
+
+
+def _term(weight, features, method: str, normalization: str):
+    """(weight, filter, per-pixel scale s) of one kernel: s = 1, or d^(-1/2) for 'symmetric'."""
+    if method == "naive":
+        filt = DenseFilter(features)
+    else:  # a global scale cancels in the symmetric normalisation: no need to calibrate it
+        filt = LatticeFilter(features, calibrate=normalization == "none")
+    scale = np.ones(features.shape[0])
+    if normalization == "symmetric":  # a pixel without neighbours (degree 0) gets no message
+        degree = filt.degree()
+        scale = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-20)), 0.0)
+    return weight, filt, scale
+
+
+def _build_in_parallel(builders, parallel: bool) -> list:
+    """[build() for build in builders], on up to two Python threads where ``parallel`` (the lattice
+    kernels release the GIL: two builds run at once on two cores) and Numba has more than one thread."""
+    if parallel and len(builders) > 1:
+        import numba  # loaded already: the kernels imported it
+
+        if numba.get_num_threads() > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                return list(pool.map(lambda build: build(), builders))
+    return [build() for build in builders]
 
 
 class PairwiseFilter:
     """``sum_m w_m k'_m`` applied to values (N, V): the CRF's whole pairwise kernel, normalised or not."""
 
     def __init__(self, weighted_features, method: str, normalization: str):
-        self.terms = []
-        for weight, features in weighted_features:
-            if weight == 0.0:
-                continue
-            if method == "naive":
-                filt = DenseFilter(features)
-            else:  # a global scale cancels in the symmetric normalisation: no need to calibrate it
-                filt = LatticeFilter(features, calibrate=normalization == "none")
-            scale = np.ones(features.shape[0])
-            if normalization == "symmetric":  # a pixel without neighbours (degree 0) gets no message
-                degree = filt.degree()
-                scale = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-20)), 0.0)
-            self.terms.append((weight, filt, scale))
+        kernels = [(weight, features) for weight, features in weighted_features if weight != 0.0]
+        self.terms = _build_in_parallel([functools.partial(_term, weight, features, method, normalization)
+                                         for weight, features in kernels],
+                                        parallel=method != "naive" and _pixels(kernels) >= PARALLEL_BUILD_PIXELS)
         self.stacked = StackedLattices(self.terms) if method != "naive" and self.terms else None
         self.message = None  # scratch of the unstacked update, made on first use
         # Q's working precision: the exact path stays float64; on the lattice (an approximation to
@@ -210,7 +241,10 @@ class PairwiseFilter:
         if self.stacked is None:
             if self.message is None or self.message.shape != q.shape:
                 self.message = np.empty_like(q)
-            potts_update(unary, self(q, out=self.message), q)
+            message = self(q, out=self.message)
+            with threads_for(q.size):
+                potts_update(unary, message, q)
             return
         self.stacked(q, q, unary)  # q <- message - unary - row max: every q is read before it is written
-        softmax_shifted_rows(q)
+        with threads_for(q.size):
+            softmax_shifted_rows(q)

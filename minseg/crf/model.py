@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 
 from . import _checks as C
+from ..threads import threads_for
 from .kernels.update import normalise_transposed, softmax_from_unary
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
@@ -140,7 +141,8 @@ class DenseCRF:
         dtype = pairwise.dtype if n_iter > 0 else np.float64  # no update: Q = softmax(-unary) exactly
         flat_unary = np.ascontiguousarray(unary.reshape(k, h * w).T, dtype=dtype)  # (N, K)
         q = np.empty_like(flat_unary)
-        softmax_from_unary(flat_unary, q)
+        with threads_for(q.size):
+            softmax_from_unary(flat_unary, q)
         yield q
         for _ in range(n_iter):
             pairwise.update(flat_unary, q)  # reads all of the old Q before overwriting it

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .permutohedral_self import lattice_self_weights  # noqa: F401  (part of this module's API)
 
@@ -234,7 +234,7 @@ def _neighbour_indices(table, keys, count):
     return neighbours
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: the CRF builds its two lattices on two threads
 def lattice_build(features):
     """Build the lattice for ``features`` (N, d) (already divided by the kernel's thetas).
 
@@ -264,14 +264,15 @@ def _splat(values, in_scale, offsets, weights, m):
     return lattice
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _blur_direction(old, new, neighbours_j):
     """new[u] = old[u] + 0.5 (old[u - dir] + old[u + dir]); an absent neighbour counts as 0.
 
-    Serial: M (occupied vertices) is usually far below N, and threads cost more than they give here.
+    Vertex by vertex in parallel (each writes only its own row of ``new``); callers run small
+    lattices on one thread (minseg.threads.threads_for).
     """
     m, v = old.shape
-    for u in range(m):
+    for u in prange(m):
         a, b = neighbours_j[u, 0], neighbours_j[u, 1]
         for c in range(v):
             new[u, c] = old[u, c]
@@ -298,7 +299,7 @@ def _slice_into(lattice, offsets, weights, values, in_scale, self_weights, out_s
                 out[p, c] += w * lattice[o, c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: the CRF builds its two lattices on two threads
 def lattice_filter_into(values, offsets, weights, neighbours, self_weights, in_scale, out_scale, out):
     """out += out_scale * (L (in_scale * values) - self_weights * in_scale * values), L = splat-blur-slice.
 

@@ -74,7 +74,7 @@ def _path(table, neighbours, start, subset, full):
     return _two_ways(neighbours, start, subset, full)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: the CRF builds its two lattices on two threads
 def lattice_self_weights(offsets, weights, neighbours, ranks, table_limit=1 << 24):
     """Diagonal of the splat-blur-slice operator: how much of point i's own value comes back to it.
 

@@ -2,12 +2,13 @@
 
 Split in three so that the exponential runs in NumPy's SIMD ``np.exp`` (Numba's scalar exp is about
 twice as slow here): shift by the row maximum (Numba), exponentiate (NumPy), normalise (Numba).
-Serial on purpose: each pass takes ~1 ms, less than waking threads costs on a busy machine.
+normalise_rows runs its rows in parallel (the callers run small problems on one thread, see
+minseg.threads.threads_for); the other passes are serial.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -23,11 +24,11 @@ def _shifted_logits(unary, message, out):
             out[i, label] -= top
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def normalise_rows(out):
-    """out[i] /= sum(out[i])."""
+    """out[i] /= sum(out[i]), rows in parallel."""
     n, k = out.shape
-    for i in range(n):
+    for i in prange(n):
         total = 0.0
         for label in range(k):
             total += out[i, label]
