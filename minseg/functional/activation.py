@@ -4,9 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+from ..threads import threads_for
 from ..ops import elementwise as _ew
 from ..ops.reduce import normalize_dims
 
+
+
+# Elements from which the class-axis kernels run on more than one thread: each of them is one pass of
+# memory-bound arithmetic over the logits, about 0.1 ms per 256 K elements, worth a second thread
+# from here on (minseg.threads.GRAIN, the library's default, is 4x larger).
+CLASS_GRAIN = 1 << 18
 
 
 def class_kernels():
@@ -61,10 +68,11 @@ def softmax_classes(a3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(softmax over axis 1 of (outer, K, inner), its sums of exponentials (outer, inner)): the
     kernels shift by the maximum and normalise, NumPy's SIMD exp runs in between (loss/kernels.py)."""
     out = np.empty_like(a3)
-    class_kernels().shift_by_class_max(a3, out)
-    np.exp(out, out=out)
     sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    class_kernels().normalise_classes(out, sums)
+    with threads_for(a3.size, CLASS_GRAIN):
+        class_kernels().shift_by_class_max(a3, out)
+        np.exp(out, out=out)
+        class_kernels().normalise_classes(out, sums)
     return out, sums
 
 
@@ -87,10 +95,11 @@ def shifted_softmax(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np
         p /= total
         return shifted, p, total
     shifted = np.empty_like(a3)
-    class_kernels().shift_by_class_max(a3, shifted)
-    p = np.exp(shifted)
     total = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    class_kernels().normalise_classes(p, total)
+    with threads_for(a3.size, CLASS_GRAIN):
+        class_kernels().shift_by_class_max(a3, shifted)
+        p = np.exp(shifted)
+        class_kernels().normalise_classes(p, total)
     kept = a.shape[:dim] + (1,) + a.shape[dim + 1:]
     return shifted.reshape(a.shape), p.reshape(a.shape), total.reshape(kept)
 
@@ -98,9 +107,10 @@ def shifted_softmax(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np
 def log_softmax_classes(a3: np.ndarray) -> np.ndarray:
     """log_softmax over axis 1 of (outer, K, inner): (x - m) - log sum_k e^(x - m)."""
     shifted = np.empty_like(a3)
-    class_kernels().shift_by_class_max(a3, shifted)
     sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    class_kernels().class_sums(np.exp(shifted), sums)
+    with threads_for(a3.size, CLASS_GRAIN):
+        class_kernels().shift_by_class_max(a3, shifted)
+        class_kernels().class_sums(np.exp(shifted), sums)
     with np.errstate(divide="ignore"):  # all logits -inf: log 0 = -inf, as log_sum_exp gives
         shifted -= np.log(sums)[:, None, :]
     return shifted
@@ -126,7 +136,8 @@ class LogSoftmaxFunction(Function):
         if g3 is None:
             return (g - np.exp(out) * g.sum(axis=ctx.dim, keepdims=True),)
         sums = np.empty((g3.shape[0], g3.shape[2]), g3.dtype)
-        class_kernels().class_sums(g3, sums)
+        with threads_for(g3.size, CLASS_GRAIN):
+            class_kernels().class_sums(g3, sums)
         return ((g3 - np.exp(out.reshape(g3.shape)) * sums[:, None, :]).reshape(g.shape),)
 
 
@@ -148,7 +159,8 @@ class SoftmaxFunction(Function):
         if g3 is None:
             return (s * (g - (g * s).sum(axis=ctx.dim, keepdims=True)),)
         grad = np.empty_like(g3)
-        class_kernels().softmax_backward(s.reshape(g3.shape), g3, grad)
+        with threads_for(g3.size, CLASS_GRAIN):
+            class_kernels().softmax_backward(s.reshape(g3.shape), g3, grad)
         return (grad.reshape(g.shape),)
 
 

@@ -21,15 +21,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, parallel=True)
 def shift_by_class_max(x, out):
     """out[b, k, i] = x[b, k, i] - max_k x[b, k, i] (shift 0 where that maximum is not finite)."""
     outer, classes, inner = x.shape
-    peak = np.empty(inner, x.dtype)
-    for b in range(outer):
+    for b in prange(outer):
+        peak = np.empty(inner, x.dtype)
         peak[:] = x[b, 0]
         for k in range(1, classes):
             row = x[b, k]
@@ -44,11 +44,11 @@ def shift_by_class_max(x, out):
                 target[i] = row[i] - peak[i]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def class_sums(a, sums):
     """sums[b, i] = sum_k a[b, k, i]."""
     outer, classes, inner = a.shape
-    for b in range(outer):
+    for b in prange(outer):
         total = sums[b]
         total[:] = 0
         for k in range(classes):
@@ -57,12 +57,12 @@ def class_sums(a, sums):
                 total[i] += row[i]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def normalise_classes(e, sums):
     """sums[b, i] = sum_k e[b, k, i], then e[b, k, i] /= sums[b, i] (softmax from exponentials)."""
     class_sums(e, sums)
     outer, classes, inner = e.shape
-    for b in range(outer):
+    for b in prange(outer):
         total = sums[b]
         for k in range(classes):
             row = e[b, k]
@@ -70,13 +70,12 @@ def normalise_classes(e, sums):
                 row[i] /= total[i]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def softmax_backward(s, g, grad):
     """grad[b, k, i] = s[b, k, i] * (g[b, k, i] - sum_j g[b, j, i] s[b, j, i]) (softmax's chain rule)."""
     outer, classes, inner = s.shape
-    dot = np.empty(inner, s.dtype)
-    for b in range(outer):
-        dot[:] = 0
+    for b in prange(outer):
+        dot = np.zeros(inner, s.dtype)
         for k in range(classes):
             srow, grow = s[b, k], g[b, k]
             for i in range(inner):
@@ -118,7 +117,7 @@ def binary_cross_entropy_terms(x, y, a, tail, weight, weight_step, pos_weight, p
             grad_y[i] = w * (p * (softplus - xi) - softplus)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def overlap_backward(p, target, valid, a, b, grad):
     """The Dice / Jaccard loss's gradient with respect to the logits, over (outer, K, inner) arrays.
 
@@ -131,8 +130,8 @@ def overlap_backward(p, target, valid, a, b, grad):
     valid: (outer, inner) 1 where counted, 0 where ignored, in p's dtype.
     """
     outer, classes, inner = p.shape
-    dot = np.empty(inner, p.dtype)
-    for o in range(outer):
+    for o in prange(outer):
+        dot = np.empty(inner, p.dtype)
         labels, counted = target[o], valid[o]
         for i in range(inner):
             dot[i] = p[o, labels[i], i] * a[labels[i]]
@@ -145,3 +144,29 @@ def overlap_backward(p, target, valid, a, b, grad):
             for i in range(inner):
                 own = ak if labels[i] == k else ak - ak  # a_k [t_i = k], in p's dtype
                 out[i] = counted[i] * row[i] * (own + bk - dot[i])
+
+
+@njit(cache=True, parallel=True)
+def pick_classes(a, target, out):
+    """out[b, i] = a[b, target[b, i], i]: each pixel's entry of its target class (cross-entropy's
+    shifted logit x_t - m); target (outer, inner) holds valid class indices (0 where ignored)."""
+    outer, classes, inner = a.shape
+    for b in prange(outer):
+        labels = target[b]
+        for i in range(inner):
+            out[b, i] = a[b, labels[i], i]
+
+
+@njit(cache=True, parallel=True)
+def cross_entropy_grad(p, target, coefficient, grad):
+    """grad[b, k, i] = c[b, i] (p[b, k, i] - [k = t[b, i]]): the cross-entropy's gradient with respect to
+    the logits (p = softmax, c = class weight x validity x upstream gradient), in one pass, no one-hot."""
+    outer, classes, inner = p.shape
+    for b in prange(outer):
+        labels, c = target[b], coefficient[b]
+        for k in range(classes):
+            row, out = p[b, k], grad[b, k]
+            for i in range(inner):
+                out[i] = c[i] * row[i]
+        for i in range(inner):
+            grad[b, labels[i], i] -= c[i]

@@ -14,7 +14,8 @@ import numpy as np
 
 from ...autograd import Function, Tensor, as_array
 from ...lazy import lazy_module
-from ..activation import shifted_softmax
+from ...threads import threads_for
+from ..activation import CLASS_GRAIN, class_axis_view, shifted_softmax
 from ..checks import check_tensor, empty_answer
 from .checks import check_logits, check_reduction, class_targets, class_weight
 
@@ -34,7 +35,7 @@ class CrossEntropyFunction(Function):
     def forward(ctx, x, target=None, valid=None, weight=None, reduction="mean"):
         # l_i = w_i (log sum_k e^{x_ik - m_i} - (x_i,t_i - m_i)),  m_i = max_k x_ik
         shifted, p, total = shifted_softmax(x, 1)
-        picked = np.take_along_axis(shifted, target[:, None], axis=1)[:, 0]
+        picked = _pick_classes(shifted, target)
         w = (np.ones(target.shape, x.dtype) if weight is None else weight[target]) * valid
         losses = w * (np.log(total[:, 0]) - picked)
         ctx.save_for_backward(p, target, w)
@@ -55,11 +56,34 @@ class CrossEntropyFunction(Function):
         if ctx.reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 g = g / ctx.denominator
-        coefficient = (w * g)[:, None]
-        grad = p * coefficient
-        index = target[:, None]
-        np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - coefficient, axis=1)
-        return (grad,)
+        coefficient = w * g
+        p3 = class_axis_view(p, 1)
+        if p3 is None:  # (N, K) logits: NumPy along the last axis
+            grad = p * coefficient[:, None]
+            index = target[:, None]
+            np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - coefficient[:, None], axis=1)
+            return (grad,)
+        grad = np.empty_like(p3)
+        with threads_for(p3.size, CLASS_GRAIN):
+            kernels.cross_entropy_grad(p3, _rows(target, p3), _rows(coefficient.astype(p.dtype, copy=False), p3),
+                                       grad)
+        return (grad.reshape(p.shape),)
+
+
+def _rows(a: np.ndarray, a3: np.ndarray) -> np.ndarray:
+    """A per-position array (N, d1, ...) as the (outer, inner) rows of the class-axis view a3 (outer, K, inner)."""
+    return np.ascontiguousarray(a).reshape(a3.shape[0], a3.shape[2])
+
+
+def _pick_classes(shifted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """shifted[n, target[n, ...], ...]: the entry of each position's target class (N, d1, ...)."""
+    s3 = class_axis_view(shifted, 1)
+    if s3 is None:
+        return np.take_along_axis(shifted, target[:, None], axis=1)[:, 0]
+    picked = np.empty((s3.shape[0], s3.shape[2]), shifted.dtype)
+    with threads_for(s3.size, CLASS_GRAIN):
+        kernels.pick_classes(s3, _rows(target, s3), picked)
+    return picked.reshape(target.shape)
 
 
 def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
