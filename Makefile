@@ -18,7 +18,7 @@ LAB_ARGS ?=
 NOTEBOOKS ?=
 GRADE_ARGS ?=
 
-# Extra arguments for the browser test, e.g. BROWSER_ARGS="02_convolution --strict-redraw";
+# Extra arguments for the browser test, e.g. BROWSER_ARGS="02_convolution --lenient-redraw";
 # CHROMIUM=/path/to/chrome to use another Chromium than the system's.
 BROWSER_ARGS ?=
 CHROMIUM ?=

@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebooks", type=Path, default=REPO_DIR / "notebooks")
     parser.add_argument("--out", type=Path, default=REPO_DIR / "build" / "browser")
     parser.add_argument("--chromium", help="the Chromium binary (default: the system's)")
-    parser.add_argument("--strict-redraw", action="store_true",
-                        help="a redraw slower than 0.5 s fails the lecture (default: a warning)")
+    parser.add_argument("--lenient-redraw", action="store_true",
+                        help="a slow redraw (median of a control's moves over 0.5 s, or one move over 1 s) is "
+                             "a warning, not a failure: for a machine busier than CI's")
     parser.add_argument("--run-all-timeout", type=float, default=Timeouts.run_all, help="seconds per lecture")
     return parser
 
@@ -101,7 +102,7 @@ def run_lectures(args, chromium: str, lectures, timeouts: Timeouts, sync_playwri
             page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
             for lecture in lectures:
                 print(f"browser test: {lecture.id} ...", flush=True)
-                result = LectureCheck(page, lecture.notebook_name, args.out, timeouts, args.strict_redraw).run()
+                result = LectureCheck(page, lecture.notebook_name, args.out, timeouts, not args.lenient_redraw).run()
                 results.append(result)
                 print(f"  {'ok' if result.ok else 'FAILED'} in {result.timings.get('total_s')} s"
                       + "".join(f"\n  FAIL {f}" for f in result.failures)

@@ -4,6 +4,7 @@ sentences a maintainer can act on (which cell, which widget, which control, what
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 from pathlib import Path
 
@@ -11,6 +12,13 @@ from ..lab_hooks import RUN_AGAIN, WIDGET_VIEW
 
 # Lecture rules (shared/LECTURES.md): a redraw within 0.5 s, sliders and figure within about 900 px.
 REDRAW_LIMIT_S = 0.5
+# Each control is moved this many times; its redraw time is the median. The first move of a widget
+# varies by up to ~0.3 s between runs on 2 cores (the page has just scrolled and repainted; the same
+# redraw takes 0.06-0.1 s in Python), so one move alone says little. Any single move over
+# WORST_REDRAW_S fails too.
+MOVES_PER_CONTROL = 3
+WORST_REDRAW_S = 1.0
+NOT_MOVED = "could not be moved"
 HEIGHT_LIMIT_PX = 900
 SMALLEST_TEXT_PX = 10
 ALLOWED_ERROR = "NotImplementedError"
@@ -54,7 +62,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):
 class LectureCheck:
     """The checks for one notebook on one open JupyterLab page."""
 
-    def __init__(self, page, notebook: str, out_dir: Path, timeouts: Timeouts, strict_redraw: bool = False):
+    def __init__(self, page, notebook: str, out_dir: Path, timeouts: Timeouts, strict_redraw: bool = True):
         self.page, self.notebook, self.out_dir, self.timeouts = page, notebook, Path(out_dir), timeouts
         self.strict_redraw = strict_redraw
         self.result = LectureResult(Path(notebook).stem)
@@ -157,30 +165,40 @@ class LectureCheck:
             record["controls"].append(self.move(index, root, control, name))
 
     def move(self, index: int, root, control: dict, name: str) -> dict:
-        """Move one control and time until the widget's figure changes."""
+        """Move one control MOVES_PER_CONTROL times (Play: started and stopped once) and time each move
+        until the widget's figure settles; the control's redraw time is the median of its moves."""
         label = f"{name} {control['kind']} {control['label']!r}"
+        times = []
+        for _ in range(1 if control["kind"] == "play" else MOVES_PER_CONTROL):
+            outcome = self.move_once(index, root, control)
+            if isinstance(outcome, str):
+                self.result.failures.append(f"{label}: {outcome}")
+                return {**control, "moved": outcome != NOT_MOVED, "changed": False}
+            times.append(outcome)
+        redraw, worst = statistics.median(times), max(times)
+        if control["kind"] != "play" and (redraw > REDRAW_LIMIT_S or worst > WORST_REDRAW_S):
+            message = (f"{label}: redraw took {redraw:.2f} s in the browser (median of {len(times)} moves: "
+                       f"{', '.join(f'{t:.2f}' for t in times)} s; limits {REDRAW_LIMIT_S} s, any move {WORST_REDRAW_S} s)")
+            (self.result.failures if self.strict_redraw else self.result.warnings).append(message)
+        return {**control, "moved": True, "changed": True, "redraw_s": round(redraw, 2),
+                "redraws_s": [round(t, 2) for t in times]}
+
+    def move_once(self, index: int, root, control: dict):
+        """Seconds from one move of the control until its figure settled, or why it failed (a str)."""
         before = self.call("signature", index)
         t0 = time.monotonic()
-        moved = self.actuate(index, root, control)
-        if not moved:
-            self.result.failures.append(f"{label}: could not be moved")
-            return {**control, "moved": False}
+        if not self.actuate(index, root, control):
+            return NOT_MOVED
         changed = wait_for(lambda: self.call("signature", index) != before, self.timeouts.redraw, 0.02)
         seconds = time.monotonic() - t0
         if control["kind"] == "play":
             root.locator(".widget-play button").nth(2).click()  # stop
         wait_for(lambda: self.call("kernelStatus") == "idle", self.timeouts.redraw, 0.05)
         if not changed:
-            self.result.failures.append(f"{label}: the figure did not change within {self.timeouts.redraw:g} s")
-            return {**control, "moved": True, "changed": False}
-        redraw = self.settled_redraw_time(index, before, t0) if control["kind"] != "play" else seconds
-        slow = control["kind"] != "play" and redraw > REDRAW_LIMIT_S
-        if slow:
-            message = f"{label}: redraw took {redraw:.2f} s in the browser (limit {REDRAW_LIMIT_S} s)"
-            (self.result.failures if self.strict_redraw else self.result.warnings).append(message)
-        return {**control, "moved": True, "changed": True, "redraw_s": round(redraw, 2)}
+            return f"the figure did not change within {self.timeouts.redraw:g} s"
+        return seconds if control["kind"] == "play" else self.settled_redraw_time(index, t0)
 
-    def settled_redraw_time(self, index: int, before: str, t0: float) -> float:
+    def settled_redraw_time(self, index: int, t0: float) -> float:
         """Seconds from the move until the figure stopped changing (a redraw may come in several steps)."""
         last, last_change = self.call("signature", index), time.monotonic()
         while time.monotonic() - last_change < 0.3 and time.monotonic() - t0 < self.timeouts.redraw:

@@ -11,7 +11,9 @@ def _widget_lines(result) -> list[str]:
     for widget in result.widgets:
         controls = ", ".join(
             f"{c['kind']} {c['label'] or '?'}: "
-            + (f"{c['redraw_s']:.2f} s" if c.get("redraw_s") is not None else
+            + (f"{c['redraw_s']:.2f} s" + (f" ({'/'.join(f'{t:.2f}' for t in c['redraws_s'])})"
+                                            if len(c.get("redraws_s", [])) > 1 else "")
+               if c.get("redraw_s") is not None else
                "no change" if c.get("moved") else "not moved")
             for c in widget["controls"]) or "no controls moved"
         lines.append(f"  - widget {widget['index'] + 1} (cell {widget['box'].get('cell')}, "
@@ -25,7 +27,8 @@ def write_report(results, out_dir: Path, elapsed: float) -> Path:
     out_dir = Path(out_dir)
     passed = sum(r.ok for r in results)
     lines = [f"# Browser test: {passed}/{len(results)} lectures passed in {elapsed:.0f} s", "",
-             "Redraw times are measured in the browser (control moved -> figure settled), on this machine.", ""]
+             "Redraw times are measured in the browser (control moved -> figure settled), on this machine: "
+             "the median of a control's moves (each move in brackets).", ""]
     for result in results:
         timings = ", ".join(f"{k} {v} s" for k, v in result.timings.items())
         lines.append(f"## {result.lecture}: {'ok' if result.ok else 'FAILED'} ({timings})")
