@@ -209,3 +209,14 @@ def test_gradcheck_catches_a_wrong_derivative():
 
     with pytest.raises(AssertionError, match="gradcheck: input 0"):
         gradcheck(lambda x: WrongSquare.apply(x), [np.array([1.0, 2.0])])
+
+
+def test_relu_backward_is_zero_where_the_input_is_not_positive_even_for_nan_or_inf_gradients():
+    """relu's backward multiplies by the mask (fast); where that gives inf * 0 = nan, torch's 0 is restored."""
+    x = np.array([[-1.0, 2.0, 0.0, 3.0, -0.5]], np.float32)
+    g = np.array([[np.nan, 1.0, np.inf, -2.0, -np.inf]], np.float32)
+    ours = ms.tensor(x, requires_grad=True)
+    F.relu(ours).backward(ms.tensor(g))
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.relu(theirs).backward(torch.tensor(g))
+    np.testing.assert_array_equal(np.asarray(ours.grad), theirs.grad.numpy())

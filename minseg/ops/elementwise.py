@@ -197,9 +197,11 @@ class LeakyReLUFunction(Function):
     @staticmethod
     def backward(ctx, g):
         (positive,) = ctx.saved_tensors
-        if ctx.slope == 0.0:  # relu: g where x > 0, an exact 0 elsewhere (also for a nan or inf g, as torch)
-            grad = np.zeros_like(g)
-            np.copyto(grad, g, where=positive)
+        if ctx.slope == 0.0:  # relu: g where x > 0, 0 elsewhere; a product is ~10x faster than np.where
+            with np.errstate(invalid="ignore"):
+                grad = np.multiply(g, positive)
+            if not np.isfinite(g).all():  # an inf or nan g times 0 is nan where torch's gradient is 0
+                grad[~positive] = 0
             return (grad,)
         return (leaky_relu_array(g, positive, ctx.slope),)  # g where x > 0, slope * g elsewhere
 
