@@ -36,6 +36,7 @@ from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry
                        unfold_geometry)
 from .columns import (batch_major, channel_major, col2im, grouped_matmul, grouped_weight, im2col, is_pointwise,
                       kernels, pointwise_pixels, pointwise_product, stack_groups)
+from .subpixel import SubpixelConvTranspose2dFunction, use_subpixel
 from .workspace import matmul_nt
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
@@ -240,7 +241,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     x, w, b, _ = check_conv_inputs("conv_transpose2d", input, weight, bias, groups, transposed=True)
     geom = transpose_geometry("conv_transpose2d", x.shape[-2:], w.shape[2:], stride, padding,
                               output_padding, dilation)
-    return _batched(x, lambda x4: ConvTranspose2dFunction.apply(x4, w, b, geom=geom, groups=int(groups)))
+    function = SubpixelConvTranspose2dFunction if use_subpixel(geom) else ConvTranspose2dFunction
+    return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:

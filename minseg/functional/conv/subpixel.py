@@ -1,0 +1,280 @@
+"""conv_transpose2d by sub-pixel decomposition: s*s dense stride-1 convolutions, interleaved.
+
+The column path in ops.py pastes one weighted copy of the filter per input pixel and adds the
+copies where they overlap (col2im). With a stride s the copies start s pixels apart, so along one
+axis output pixel o receives kernel tap i from input pixel q exactly when
+
+    o + p = s * q + i * d          (p: padding, d: dilation)
+
+i.e. only the taps with i * d = o + p (mod s) reach o. Split the outputs by their residue
+r = o mod s (the phase y[r::s]) and write o = s * m + r. The taps of phase r are
+
+    T_r = {i in [0, k) : (r + p - i * d) mod s == 0}
+
+an arithmetic progression with step s / gcd(d, s) (empty when gcd(d, s) does not divide r + p, or
+k < s), and each tap reads input pixel q = m + (r + p - i * d) / s: a shift that shrinks by
+d' = d / gcd(d, s) from one tap of T_r to the next. Listing T_r backwards (t_0 = the last tap) the
+phase is an ordinary stride-1 correlation of x with a small flipped sub-kernel v:
+
+    y[s*m + r] = sum_j v[j] * x[m - P_r + j * d'],   v[j] = w[t_j],
+    P_r = (t_0 * d - r - p) / s     (the correlation's leading padding; negative: starts inside x)
+
+over m in [0, M_r), M_r = len(range(r, out, s)) (phases differ by one where s does not divide
+the output size; a phase with M_r = 0 is empty, one with T_r empty is 0 + bias). In 2-D the phases
+are the pairs (r_y, r_x), each the conv2d of x with W[:, :, T_ry reversed][:, :, :, T_rx reversed]
+(weight axes swapped to conv2d's (out, in/groups) order), written to y[..., r_y::s, r_x::s]: no
+overlapping scatter, no column matrix of the output's size.
+
+Worked example (one axis): kernel 4, stride 2, padding 1, input 3 -> output (3-1)*2 - 2 + 3 + 1 = 6.
+
+    phase 0 (o = 0, 2, 4): T_0 = {1, 3}, P_0 = (3 - 0 - 1) / 2 = 1:  y[2m] = w[3] x[m-1] + w[1] x[m]
+    phase 1 (o = 1, 3, 5): T_1 = {0, 2}, P_1 = (2 - 1 - 1) / 2 = 0:  y[2m+1] = w[2] x[m] + w[0] x[m+1]
+
+so y[0] = w1 x0, y[1] = w2 x0 + w0 x1, y[2] = w3 x0 + w1 x1, ..., y[5] = w2 x2 (x[-1], x[3]: padding);
+in 2-D, kernel 4x4 stride 2 is four 2x2 convolutions. Kernel 2, stride 2, padding 0 (U-Net's
+up-convolution) has T_0 = {0}, T_1 = {1}, P = 0: each phase is a 1x1 convolution, one GEMM.
+
+All phases in one GEMM. Every phase reads x through windows of the same shape: J taps (the longest
+T_r; a shorter one is padded with zero taps) spaced d'. Phase r at output m reads the window that
+starts at input pixel m - P_r, so with P* = max_r P_r one window grid u = 0 .. U-1 (window u starts
+at u - P*) holds every phase's windows, phase r's at u = m + (P* - P_r). One im2col of x over that
+grid (a stride-1 conv2d's column matrix, Cin*Jh*Jw rows) and one GEMM with all the phases' sub-kernels
+stacked as rows give every phase at once; phase r's outputs are its rows of the product, cut to
+u in [P* - P_r, P* - P_r + M_r), copied into y[..., r_y::s, r_x::s]. When s divides k (kernel 4
+stride 2, kernel 16 stride 8, kernel 2 stride 2) no tap is padded and the flops are the column
+path's, but the column matrix has x's size times Jh*Jw instead of y's times kH*kW / (s*s) products
+overlapping in a scatter.
+
+Backward, the same GEMMs transposed. Place each dy_r = dy[..., r_y::s, r_x::s] at its phase's rows and
+windows of a zero (phases x Cout, windows) array D; then, as for conv2d,
+
+    dW_stack = D @ cols^T             each phase's block of rows is the correlation of dy_r with x
+                                      (its taps of dW, flipped back; padded taps are dropped)
+    dx = col2im(W_stack^T @ D)        the sum over phases of each phase's adjoint
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from math import gcd
+from typing import NamedTuple
+
+import numpy as np
+
+from ...autograd import Function
+from .columns import col2im, grouped_matmul, im2col, stack_groups
+from .geometry import Geometry
+from .workspace import matmul_nt, scratch
+
+# None: conv_transpose2d takes this path where ``use_subpixel`` says it is faster; True / False force
+# it on or off (tests run cases through both paths).
+FORCE: bool | None = None
+
+
+class PhaseAxis(NamedTuple):
+    """One axis of a phase: the outputs o = residue + stride * m (m < count), the kernel taps that feed
+    them (increasing), and the leading padding P_r of their stride-1 correlation with the input
+    (negative: it starts inside the input)."""
+
+    residue: int
+    count: int
+    taps: tuple[int, ...]
+    padding: int
+
+
+def phase_axis(residue: int, kernel: int, stride: int, padding: int, dilation: int, out_size: int) -> PhaseAxis:
+    """Phase ``residue`` of one axis (module doc): T_r, M_r and P_r = (t_0 * d - r - p) / s."""
+    # T_r = {i : (r + p - i * d) mod s == 0}
+    taps = tuple(i for i in range(kernel) if (residue + padding - i * dilation) % stride == 0)
+    count = len(range(residue, out_size, stride))
+    lead = (taps[-1] * dilation - residue - padding) // stride if taps else 0  # an exact division
+    return PhaseAxis(residue, count, taps, lead)
+
+
+class AxisPlan(NamedTuple):
+    """One axis of the decomposition: the phases with outputs, the shared window grid's taps per window
+    (J, the longest T_r), its leading padding P* = max P_r, the spacing d' = d / gcd(d, s) of a
+    window's taps in the input, and its number of windows U."""
+
+    phases: tuple[PhaseAxis, ...]
+    taps: int
+    padding: int
+    dilation: int
+    windows: int
+
+    def offset(self, phase: PhaseAxis) -> int:
+        """Window of the phase's first output: u = m + P* - P_r at m = 0."""
+        return self.padding - phase.padding
+
+
+def axis_plan(kernel: int, stride: int, padding: int, dilation: int, out_size: int) -> AxisPlan:
+    """The phases of one axis and the window grid that holds all their windows (module doc)."""
+    found = [phase_axis(r, kernel, stride, padding, dilation, out_size) for r in range(stride)]
+    found = tuple(phase for phase in found if phase.count > 0)
+    lead = max(phase.padding for phase in found)
+    windows = max(lead - phase.padding + phase.count for phase in found)
+    longest = max(1, max(len(phase.taps) for phase in found))
+    return AxisPlan(found, longest, lead, dilation // gcd(dilation, stride), windows)
+
+
+class Plan(NamedTuple):
+    """The sub-pixel decomposition of a transposed convolution: rows and columns (AxisPlan each), and
+    the stride-1 convolution of x over the shared window grid (``geom``, what im2col builds)."""
+
+    rows: AxisPlan
+    cols: AxisPlan
+    geom: Geometry
+
+    def phases(self) -> list[tuple[PhaseAxis, PhaseAxis]]:
+        """The 2-D phases (row phase, column phase), in the order of the stacked weight's blocks."""
+        return [(rows, cols) for rows in self.rows.phases for cols in self.cols.phases]
+
+
+@lru_cache(maxsize=256)
+def plan(geom: Geometry) -> Plan:
+    """The decomposition of the transposed convolution ``geom`` (transpose_geometry's: oh, ow are the
+    input's size, height, width the output's). Cached: a network repeats its geometries."""
+    rows = axis_plan(geom.kh, geom.sh, geom.ph, geom.dh, geom.height)
+    cols = axis_plan(geom.kw, geom.sw, geom.pw, geom.dw, geom.width)
+    windows = Geometry(rows.taps, cols.taps, 1, 1, rows.padding, cols.padding, rows.dilation, cols.dilation,
+                       rows.windows, cols.windows, geom.oh, geom.ow)
+    return Plan(rows, cols, windows)
+
+
+def use_subpixel(geom: Geometry) -> bool:
+    """Whether conv_transpose2d takes the sub-pixel path: FORCE if set, else where it measured faster
+    than the column path, a stride of 2 or more that divides the kernel on both axes."""
+    if FORCE is not None:
+        return FORCE
+    return max(geom.sh, geom.sw) >= 2 and geom.kh % geom.sh == 0 and geom.kw % geom.sw == 0
+
+
+# ----- the stacked weight: every phase's flipped sub-kernel, in conv2d's (out, in/G) order ---------
+def as_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(Cin, Cout/G, kH, kW) -> (Cout, Cin/G, kH, kW): per group, in and out channels swap places."""
+    cin, group_out, kh, kw = weight.shape
+    split = weight.reshape(groups, cin // groups, group_out, kh, kw)
+    return split.swapaxes(1, 2).reshape(groups * group_out, cin // groups, kh, kw)
+
+
+def from_conv_weight(conv_weight: np.ndarray, groups: int) -> np.ndarray:
+    """as_conv_weight's inverse: (Cout, Cin/G, kH, kW) -> (Cin, Cout/G, kH, kW)."""
+    cout, group_in, kh, kw = conv_weight.shape
+    split = conv_weight.reshape(groups, cout // groups, group_in, kh, kw)
+    return split.swapaxes(1, 2).reshape(groups * group_in, cout // groups, kh, kw)
+
+
+def flipped_taps(rows: PhaseAxis, cols: PhaseAxis) -> tuple:
+    """Index of a phase's taps in a (.., .., kH, kW) weight, in sub-kernel order (v[j] = w[t_j])."""
+    return np.array(rows.taps[::-1], dtype=np.intp)[:, None], np.array(cols.taps[::-1], dtype=np.intp)[None, :]
+
+
+def stacked_weight(weight: np.ndarray, the_plan: Plan, groups: int) -> np.ndarray:
+    """(G, phases * Cout/G, Cin/G * Jh * Jw): per group, the phases' sub-kernels one block of rows each
+    (zeros at the padded taps of a shorter phase)."""
+    conv_weight = as_conv_weight(weight, groups)
+    cout, group_in = conv_weight.shape[:2]
+    found = the_plan.phases()
+    stack = np.zeros((len(found), cout, group_in, the_plan.rows.taps, the_plan.cols.taps), weight.dtype)
+    for block, (rows, cols) in zip(stack, found):
+        if rows.taps and cols.taps:
+            block[:, :, :len(rows.taps), :len(cols.taps)] = conv_weight[(slice(None), slice(None),
+                                                                         *flipped_taps(rows, cols))]
+    stack = stack.reshape(len(found), groups, cout // groups, -1)
+    return np.ascontiguousarray(stack.transpose(1, 0, 2, 3)).reshape(groups, len(found) * (cout // groups), -1)
+
+
+def unstack_weight_grad(stacked: np.ndarray, the_plan: Plan, kernel: tuple, groups: int) -> np.ndarray:
+    """stacked_weight's adjoint: the (G, phases * Cout/G, K/G) gradient back to dW (Cin, Cout/G, kH, kW),
+    each phase's block written to its taps (every tap belongs to one phase; padded taps are dropped)."""
+    found = the_plan.phases()
+    blocks = stacked.reshape(groups, len(found), -1, stacked.shape[-1]).transpose(1, 0, 2, 3)
+    cout = groups * blocks.shape[2]
+    group_in = stacked.shape[-1] // (the_plan.rows.taps * the_plan.cols.taps)
+    conv_grad = np.zeros((cout, group_in) + kernel, stacked.dtype)
+    for block, (rows, cols) in zip(blocks, found):
+        if rows.taps and cols.taps:
+            block = block.reshape(cout, group_in, the_plan.rows.taps, the_plan.cols.taps)
+            conv_grad[(slice(None), slice(None), *flipped_taps(rows, cols))] = \
+                block[:, :, :len(rows.taps), :len(cols.taps)]
+    return from_conv_weight(conv_grad, groups)
+
+
+# ----- phases <-> the product's rows and windows --------------------------------------------------
+def phase_windows(product: np.ndarray, the_plan: Plan, index: int, rows: PhaseAxis, cols: PhaseAxis):
+    """Phase ``index``'s outputs in a (G, phases * Cout/G, N * U) product, as (N, G, Cout/G, M_y, M_x)."""
+    groups, n = product.shape[0], product.shape[2] // (the_plan.rows.windows * the_plan.cols.windows)
+    grid = product.reshape(groups, len(the_plan.phases()), -1, n, the_plan.rows.windows, the_plan.cols.windows)
+    top, left = the_plan.rows.offset(rows), the_plan.cols.offset(cols)
+    return grid[:, index, :, :, top:top + rows.count, left:left + cols.count].transpose(2, 0, 1, 3, 4)
+
+
+def phase_outputs(y: np.ndarray, geom: Geometry, groups: int, rows: PhaseAxis, cols: PhaseAxis):
+    """y[..., r_y::sh, r_x::sw] of an (N, Cout, H, W) array, as a (N, G, Cout/G, M_y, M_x) view."""
+    view = y[:, :, rows.residue::geom.sh, cols.residue::geom.sw]
+    return view.reshape(view.shape[0], groups, -1, rows.count, cols.count)
+
+
+# ----- forward and backward -------------------------------------------------------------------------
+def subpixel_forward(x: np.ndarray, weight: np.ndarray, bias, geom: Geometry, groups: int) -> np.ndarray:
+    """y (N, Cout, H, W): one GEMM of the stacked weight with x's window columns, each phase's block
+    of the product (plus the bias) copied into its strided view of y."""
+    the_plan = plan(geom)
+    n, out_channels = x.shape[0], weight.shape[1] * groups
+    cols = stack_groups(im2col(x, the_plan.geom, "cols"), groups)  # (G, Cin/G * J, N * U)
+    product = grouped_matmul(stacked_weight(weight, the_plan, groups), cols, "gemm")
+    del cols
+    y = np.empty((n, out_channels, geom.height, geom.width), dtype=x.dtype)
+    shift = 0 if bias is None else bias.reshape(1, groups, -1, 1, 1)
+    for index, (rows, cols) in enumerate(the_plan.phases()):
+        # y[..., r_y::s, r_x::s] = phase's rows of (W_stack @ cols) at its windows, + b
+        np.add(phase_windows(product, the_plan, index, rows, cols), shift,
+               out=phase_outputs(y, geom, groups, rows, cols))
+    return y
+
+
+def stacked_grad(g: np.ndarray, the_plan: Plan, geom: Geometry, groups: int) -> np.ndarray:
+    """D (G, phases * Cout/G, N * U): dy_r at phase r's rows and windows, zero at every other window."""
+    n = g.shape[0]
+    shape = (groups, len(the_plan.phases()) * (g.shape[1] // groups), n * the_plan.rows.windows * the_plan.cols.windows)
+    stack = scratch("dy", shape, g.dtype)
+    stack.fill(0)
+    for index, (rows, cols) in enumerate(the_plan.phases()):
+        np.copyto(phase_windows(stack, the_plan, index, rows, cols), phase_outputs(g, geom, groups, rows, cols))
+    return stack
+
+
+def subpixel_backward(x, weight, g, geom: Geometry, groups: int, need_x: bool, need_w: bool):
+    """(dx, dW) of subpixel_forward, None where not needed (module doc: the forward's GEMM transposed)."""
+    the_plan = plan(geom)
+    n, channels = x.shape[:2]
+    stack = stacked_grad(g, the_plan, geom, groups)
+    dx = dw = None
+    if need_w:
+        cols = stack_groups(im2col(x, the_plan.geom, "cols"), groups)
+        dw = unstack_weight_grad(matmul_nt(stack, cols), the_plan, (geom.kh, geom.kw), groups)  # D @ cols^T
+        del cols
+    if need_x:
+        weights = stacked_weight(weight, the_plan, groups)
+        dcols = grouped_matmul(weights.transpose(0, 2, 1), stack, "cols")  # W_stack^T @ D
+        windows = the_plan.geom
+        dx = col2im(dcols.reshape(channels * windows.kh * windows.kw, n, windows.oh * windows.ow), n, channels,
+                    windows)
+    return dx, dw
+
+
+class SubpixelConvTranspose2dFunction(Function):
+    """conv_transpose2d as s*s stride-1 convolutions of x interleaved into y, in one GEMM (module doc);
+    backward: the same GEMM transposed, per the gradients ctx.needs_input_grad asks for; db = sum dy."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        ctx.geom, ctx.groups = geom, groups
+        ctx.save_for_backward(x, weight)
+        return subpixel_forward(x, weight, bias, geom, groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx, dw = subpixel_backward(x, weight, g, ctx.geom, ctx.groups, need_x, need_w)
+        return dx, dw, (g.sum(axis=(0, 2, 3)) if need_b else None)
