@@ -128,6 +128,12 @@ class Plan(NamedTuple):
         """The 2-D phases (row phase, column phase), in the order of the stacked weight's blocks."""
         return [(rows, cols) for rows in self.rows.phases for cols in self.cols.phases]
 
+    def covers_windows(self) -> bool:
+        """True when every phase has an output at every window (kernel 4 stride 2 padding 1, kernel 2
+        stride 2 with an even output): the backward's stacked gradient then needs no zeros."""
+        return all(axis.offset(phase) == 0 and phase.count == axis.windows
+                   for axis in (self.rows, self.cols) for phase in axis.phases)
+
 
 @lru_cache(maxsize=256)
 def plan(geom: Geometry) -> Plan:
@@ -142,10 +148,14 @@ def plan(geom: Geometry) -> Plan:
 
 def use_subpixel(geom: Geometry) -> bool:
     """Whether conv_transpose2d takes the sub-pixel path: FORCE if set, else where it measured faster
-    than the column path, a stride of 2 or more that divides the kernel on both axes."""
+    than the column path: the stride divides the kernel on both axes (no padded taps) and on one axis
+    the kernel is longer than a stride of 2 or more (copies that overlap). Kernel = stride (U-Net's 2x2
+    up-convolution) has no overlap to save: there the column path's one GEMM and scatter measured as
+    fast or slightly faster, so it stays."""
     if FORCE is not None:
         return FORCE
-    return max(geom.sh, geom.sw) >= 2 and geom.kh % geom.sh == 0 and geom.kw % geom.sw == 0
+    divides = geom.kh % geom.sh == 0 and geom.kw % geom.sw == 0
+    return divides and ((geom.sh >= 2 and geom.kh > geom.sh) or (geom.sw >= 2 and geom.kw > geom.sw))
 
 
 # ----- the stacked weight: every phase's flipped sub-kernel, in conv2d's (out, in/G) order ---------
@@ -224,11 +234,13 @@ def subpixel_forward(x: np.ndarray, weight: np.ndarray, bias, geom: Geometry, gr
     product = grouped_matmul(stacked_weight(weight, the_plan, groups), cols, "gemm")
     del cols
     y = np.empty((n, out_channels, geom.height, geom.width), dtype=x.dtype)
-    shift = 0 if bias is None else bias.reshape(1, groups, -1, 1, 1)
     for index, (rows, cols) in enumerate(the_plan.phases()):
         # y[..., r_y::s, r_x::s] = phase's rows of (W_stack @ cols) at its windows, + b
-        np.add(phase_windows(product, the_plan, index, rows, cols), shift,
-               out=phase_outputs(y, geom, groups, rows, cols))
+        block, out = phase_windows(product, the_plan, index, rows, cols), phase_outputs(y, geom, groups, rows, cols)
+        if bias is None:
+            np.copyto(out, block)
+        else:
+            np.add(block, bias.reshape(1, groups, -1, 1, 1), out=out)
     return y
 
 
@@ -237,7 +249,8 @@ def stacked_grad(g: np.ndarray, the_plan: Plan, geom: Geometry, groups: int) -> 
     n = g.shape[0]
     shape = (groups, len(the_plan.phases()) * (g.shape[1] // groups), n * the_plan.rows.windows * the_plan.cols.windows)
     stack = scratch("dy", shape, g.dtype)
-    stack.fill(0)
+    if not the_plan.covers_windows():
+        stack.fill(0)
     for index, (rows, cols) in enumerate(the_plan.phases()):
         np.copyto(phase_windows(stack, the_plan, index, rows, cols), phase_outputs(g, geom, groups, rows, cols))
     return stack
