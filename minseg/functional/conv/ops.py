@@ -13,7 +13,10 @@ The transposed convolution runs the same machinery the other way round, as the s
 each input pixel scales a copy of the filter (cols = W^T @ x, one column per input pixel), the
 copies land at stride spacing in the output and add up where they overlap (col2im). So
 conv_transpose2d's forward is conv2d's backward with respect to its input, and its backward
-uses conv2d's forward.
+uses conv2d's forward. Where the stride divides a longer kernel (kernel 4 stride 2, FCN's kernel 16
+stride 8) the copies overlap and conv_transpose2d instead splits into s*s stride-1 convolutions of
+the input whose outputs interleave (:mod:`.subpixel`); the column path stays for every other case
+and as the reference beside it.
 
 Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
 taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
@@ -236,7 +239,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """Transposed convolution (torch's conv_transpose2d): weight (in, out/groups, kH, kW).
 
     Output size per axis: (in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1.
-    Every input pixel adds a copy of the filter, weighted by its value, at stride spacing.
+    Every input pixel adds a copy of the filter, weighted by its value, at stride spacing: the
+    column path, or, where subpixel.use_subpixel measured it faster, the s*s interleaved stride-1
+    convolutions of conv/subpixel.py.
     """
     x, w, b, _ = check_conv_inputs("conv_transpose2d", input, weight, bias, groups, transposed=True)
     geom = transpose_geometry("conv_transpose2d", x.shape[-2:], w.shape[2:], stride, padding,

@@ -212,8 +212,10 @@ def unstack_weight_grad(stacked: np.ndarray, the_plan: Plan, kernel: tuple, grou
 # ----- phases <-> the product's rows and windows --------------------------------------------------
 def phase_windows(product: np.ndarray, the_plan: Plan, index: int, rows: PhaseAxis, cols: PhaseAxis):
     """Phase ``index``'s outputs in a (G, phases * Cout/G, N * U) product, as (N, G, Cout/G, M_y, M_x)."""
-    groups, n = product.shape[0], product.shape[2] // (the_plan.rows.windows * the_plan.cols.windows)
-    grid = product.reshape(groups, len(the_plan.phases()), -1, n, the_plan.rows.windows, the_plan.cols.windows)
+    count = len(the_plan.phases())
+    groups, group_out = product.shape[0], product.shape[1] // count
+    n = product.shape[2] // (the_plan.rows.windows * the_plan.cols.windows)
+    grid = product.reshape(groups, count, group_out, n, the_plan.rows.windows, the_plan.cols.windows)
     top, left = the_plan.rows.offset(rows), the_plan.cols.offset(cols)
     return grid[:, index, :, :, top:top + rows.count, left:left + cols.count].transpose(2, 0, 1, 3, 4)
 
@@ -221,7 +223,7 @@ def phase_windows(product: np.ndarray, the_plan: Plan, index: int, rows: PhaseAx
 def phase_outputs(y: np.ndarray, geom: Geometry, groups: int, rows: PhaseAxis, cols: PhaseAxis):
     """y[..., r_y::sh, r_x::sw] of an (N, Cout, H, W) array, as a (N, G, Cout/G, M_y, M_x) view."""
     view = y[:, :, rows.residue::geom.sh, cols.residue::geom.sw]
-    return view.reshape(view.shape[0], groups, -1, rows.count, cols.count)
+    return view.reshape(view.shape[0], groups, view.shape[1] // groups, rows.count, cols.count)
 
 
 # ----- forward and backward -------------------------------------------------------------------------
