@@ -61,7 +61,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ...autograd import Function
-from .columns import col2im, grouped_matmul, im2col, stack_groups
+from ...threads import GRAIN
+from .columns import col2im, grouped_matmul, im2col, kernels, stack_groups
 from .geometry import Geometry
 from .workspace import matmul_nt, scratch
 
@@ -210,39 +211,33 @@ def unstack_weight_grad(stacked: np.ndarray, the_plan: Plan, kernel: tuple, grou
 
 
 # ----- phases <-> the product's rows and windows --------------------------------------------------
-def phase_windows(product: np.ndarray, the_plan: Plan, index: int, rows: PhaseAxis, cols: PhaseAxis):
-    """Phase ``index``'s outputs in a (G, phases * Cout/G, N * U) product, as (N, G, Cout/G, M_y, M_x)."""
-    count = len(the_plan.phases())
-    groups, group_out = product.shape[0], product.shape[1] // count
-    n = product.shape[2] // (the_plan.rows.windows * the_plan.cols.windows)
-    grid = product.reshape(groups, count, group_out, n, the_plan.rows.windows, the_plan.cols.windows)
-    top, left = the_plan.rows.offset(rows), the_plan.cols.offset(cols)
-    return grid[:, index, :, :, top:top + rows.count, left:left + cols.count].transpose(2, 0, 1, 3, 4)
-
-
-def phase_outputs(y: np.ndarray, geom: Geometry, groups: int, rows: PhaseAxis, cols: PhaseAxis):
-    """y[..., r_y::sh, r_x::sw] of an (N, Cout, H, W) array, as a (N, G, Cout/G, M_y, M_x) view."""
-    view = y[:, :, rows.residue::geom.sh, cols.residue::geom.sw]
-    return view.reshape(view.shape[0], groups, view.shape[1] // groups, rows.count, cols.count)
+def interleave(product: np.ndarray, the_plan: Plan, image: np.ndarray, geom: Geometry, bias, to_image: bool) -> None:
+    """Between the (G, phases * Cout/G, N * U) product and the (N, Cout, H, W) image: with to_image,
+    y[..., r_y::sh, r_x::sw] = phase (r_y, r_x)'s block of rows at its windows + b (the forward); else
+    each phase's windows from dy (the backward's stacked gradient). One pass over the image
+    (kernels.phase_planes), writing or reading its rows in order."""
+    rows, cols = the_plan.rows, the_plan.cols
+    groups, n = product.shape[0], image.shape[0]
+    grid = product.reshape(groups, len(rows.phases) * len(cols.phases), image.shape[1] // groups, n,
+                           rows.windows, cols.windows)
+    top = np.array([rows.offset(phase) for phase in rows.phases], dtype=np.int64)
+    left = np.array([cols.offset(phase) for phase in cols.phases], dtype=np.int64)
+    bias = np.zeros(image.shape[1], image.dtype) if bias is None else np.ascontiguousarray(bias, image.dtype)
+    kernel = kernels.phase_planes if image.size >= GRAIN else kernels.phase_planes_serial
+    kernel(grid, image, geom.sh, geom.sw, top, left, bias, to_image)
 
 
 # ----- forward and backward -------------------------------------------------------------------------
 def subpixel_forward(x: np.ndarray, weight: np.ndarray, bias, geom: Geometry, groups: int) -> np.ndarray:
     """y (N, Cout, H, W): one GEMM of the stacked weight with x's window columns, each phase's block
-    of the product (plus the bias) copied into its strided view of y."""
+    of the product (plus the bias) interleaved into y."""
     the_plan = plan(geom)
     n, out_channels = x.shape[0], weight.shape[1] * groups
     cols = stack_groups(im2col(x, the_plan.geom, "cols"), groups)  # (G, Cin/G * J, N * U)
-    product = grouped_matmul(stacked_weight(weight, the_plan, groups), cols, "gemm")
+    product = grouped_matmul(stacked_weight(weight, the_plan, groups), cols, "gemm")  # W_stack @ cols
     del cols
     y = np.empty((n, out_channels, geom.height, geom.width), dtype=x.dtype)
-    for index, (rows, cols) in enumerate(the_plan.phases()):
-        # y[..., r_y::s, r_x::s] = phase's rows of (W_stack @ cols) at its windows, + b
-        block, out = phase_windows(product, the_plan, index, rows, cols), phase_outputs(y, geom, groups, rows, cols)
-        if bias is None:
-            np.copyto(out, block)
-        else:
-            np.add(block, bias.reshape(1, groups, -1, 1, 1), out=out)
+    interleave(product, the_plan, y, geom, bias, True)
     return y
 
 
@@ -253,8 +248,7 @@ def stacked_grad(g: np.ndarray, the_plan: Plan, geom: Geometry, groups: int) -> 
     stack = scratch("dy", shape, g.dtype)
     if not the_plan.covers_windows():
         stack.fill(0)
-    for index, (rows, cols) in enumerate(the_plan.phases()):
-        np.copyto(phase_windows(stack, the_plan, index, rows, cols), phase_outputs(g, geom, groups, rows, cols))
+    interleave(stack, the_plan, np.ascontiguousarray(g), geom, None, False)
     return stack
 
 
