@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import minseg as ms
 import minseg.functional as F
+from minseg.functional.conv import ops as conv_ops
 from minseg.functional.conv import subpixel
 from minseg.functional.conv.geometry import transpose_geometry
 from minseg.functional.conv.subpixel import PhaseAxis, axis_plan, phase_axis, plan, use_subpixel
@@ -91,7 +92,8 @@ def test_dilation_by_hand():
 def test_fcn_kernel_16_stride_8_padding_4():
     # o + 4 = 8q + i: phase r has taps r + 4 and r + 12 (r < 4) or r - 4 and r + 4 (r >= 4)
     axis = axis_plan(16, 8, 4, 1, 64)
-    assert [p.taps for p in axis.phases] == [(4, 12), (5, 13), (6, 14), (7, 15), (0, 8), (1, 9), (2, 10), (3, 11)]
+    assert [p.taps for p in axis.phases] == [(4, 12), (5, 13), (6, 14), (7, 15),
+                                             (0, 8), (1, 9), (2, 10), (3, 11)]
     assert [p.padding for p in axis.phases] == [1, 1, 1, 1, 0, 0, 0, 0] and axis.windows == 9
 
 
@@ -111,10 +113,12 @@ def transpose_cases(draw):
     top = 5 if groups == 1 else 2
     cin, cout = groups * draw(st.integers(1, top)), groups * draw(st.integers(1, top))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    arrays = [rng.standard_normal((draw(st.integers(1, 3)), cin) + size), rng.standard_normal((cin, cout // groups) + kernel)]
+    batch = draw(st.integers(1, 3))
+    arrays = [rng.standard_normal((batch, cin) + size), rng.standard_normal((cin, cout // groups) + kernel)]
     if draw(st.booleans()):
         arrays.append(rng.standard_normal(cout))
-    return arrays, dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    return arrays, dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                        dilation=dilation)
 
 
 @examples(150)
@@ -122,10 +126,10 @@ def transpose_cases(draw):
 def test_subpixel_matches_torch_reference_and_finite_differences(case):
     arrays, kwargs = case
     with force_subpixel(True):
-        check_op(F.conv_transpose2d, arrays, TF.conv_transpose2d, F.conv_transpose2d_reference, kwargs=kwargs,
-                 gradcheck_inputs=sum(a.size for a in arrays) <= 300)
-        check_op(F.conv_transpose2d, [a.astype(np.float32) for a in arrays], TF.conv_transpose2d, kwargs=kwargs,
-                 gradcheck_inputs=False)
+        check_op(F.conv_transpose2d, arrays, TF.conv_transpose2d, F.conv_transpose2d_reference,
+                 kwargs=kwargs, gradcheck_inputs=sum(a.size for a in arrays) <= 300)
+        singles = [a.astype(np.float32) for a in arrays]
+        check_op(F.conv_transpose2d, singles, TF.conv_transpose2d, kwargs=kwargs, gradcheck_inputs=False)
 
 
 EXAMPLES = [  # (input shape, weight shape, kwargs): the shapes segmentation nets use, small
@@ -154,7 +158,7 @@ def test_only_the_gradients_asked_for_are_computed(differentiable, monkeypatch):
     calls = []
     for name in ("unstack_weight_grad", "col2im"):  # dW's last step, dx's last step
         original = getattr(subpixel, name)
-        monkeypatch.setattr(subpixel, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+        monkeypatch.setattr(subpixel, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
     rng = np.random.default_rng(5)
     arrays = [rng.standard_normal(s) for s in ((2, 3, 4, 4), (3, 2, 4, 4), (2,))]
     with force_subpixel(True):
@@ -180,12 +184,22 @@ def test_dispatch(kernel, stride, padding, expected):
 
 def test_the_benchmark_shape_runs_the_subpixel_path(monkeypatch):
     calls = []
-    original = subpixel.subpixel_forward
-    monkeypatch.setattr(subpixel, "subpixel_forward", lambda *a: calls.append(a[3]) or original(*a))
+    original = conv_ops.subpixel_forward
+    monkeypatch.setattr(conv_ops, "subpixel_forward", lambda *a: calls.append(a[3]) or original(*a))
     rng = np.random.default_rng(6)
-    x, w = rng.standard_normal((1, 64, 8, 8), dtype=np.float32), rng.standard_normal((64, 64, 4, 4), dtype=np.float32)
+    x = rng.standard_normal((1, 64, 8, 8), dtype=np.float32)
+    w = rng.standard_normal((64, 64, 4, 4), dtype=np.float32)
     with force_subpixel(None), ms.no_grad():
         y = F.conv_transpose2d(ms.tensor(x), ms.tensor(w), stride=2, padding=1)
     assert len(calls) == 1 and (calls[0].height, calls[0].width) == (16, 16)
     expected = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1).numpy()
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_an_empty_batch_and_a_single_image():
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((4, 3, 4, 4))
+    with force_subpixel(True):
+        for x in (np.zeros((0, 4, 3, 3)), rng.standard_normal((4, 3, 5))):  # (N=0, C, H, W) and (C, H, W)
+            check_op(F.conv_transpose2d, [x, w], TF.conv_transpose2d, kwargs=dict(stride=2, padding=1, groups=2),
+                     gradcheck_inputs=x.size > 0)

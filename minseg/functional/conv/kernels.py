@@ -220,11 +220,13 @@ def _phase_plane(phases, image, n, c, sh, sw, top, left, bias, to_image):
 def phase_planes(phases, image, sh, sw, top, left, bias, to_image):
     """_phase_plane for every (n, c) plane of ``image`` (N, C, H, W), in parallel (one plane per task)."""
     for t in prange(image.shape[0] * image.shape[1]):
-        _phase_plane(phases, image, t // image.shape[1], t % image.shape[1], sh, sw, top, left, bias, to_image)
+        n, c = t // image.shape[1], t % image.shape[1]
+        _phase_plane(phases, image, n, c, sh, sw, top, left, bias, to_image)
 
 
 @njit(cache=True)
 def phase_planes_serial(phases, image, sh, sw, top, left, bias, to_image):
     """``phase_planes`` on the calling thread (small arrays)."""
     for t in range(image.shape[0] * image.shape[1]):
-        _phase_plane(phases, image, t // image.shape[1], t % image.shape[1], sh, sw, top, left, bias, to_image)
+        n, c = t // image.shape[1], t % image.shape[1]
+        _phase_plane(phases, image, n, c, sh, sw, top, left, bias, to_image)

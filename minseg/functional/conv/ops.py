@@ -39,7 +39,7 @@ from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry
                        unfold_geometry)
 from .columns import (batch_major, channel_major, col2im, grouped_matmul, grouped_weight, im2col, is_pointwise,
                       kernels, pointwise_pixels, pointwise_product, stack_groups)
-from .subpixel import SubpixelConvTranspose2dFunction, use_subpixel
+from .subpixel import subpixel_backward, subpixel_forward, use_subpixel
 from .workspace import matmul_nt
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
@@ -206,6 +206,24 @@ class ConvTranspose2dFunction(Function):
         if ctx.needs_input_grad[1]:
             xs = channel_major(x.reshape(n, x.shape[1], geom.oh * geom.ow), groups, "dy")
             dw = matmul_nt(xs, gcols).reshape(weight.shape)
+        return dx, dw, _bias_grad(ctx, g)
+
+
+class SubpixelConvTranspose2dFunction(Function):
+    """ConvTranspose2dFunction's result as s*s stride-1 convolutions of x interleaved into y, all in one
+    GEMM (conv/subpixel.py); backward: that GEMM transposed, for the gradients asked for; db = sum dy."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        ctx.geom, ctx.groups = geom, groups
+        ctx.save_for_backward(x, weight)
+        return subpixel_forward(x, weight, bias, geom, groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[:2]
+        dx, dw = subpixel_backward(x, weight, g, ctx.geom, ctx.groups, need_x, need_w)
         return dx, dw, _bias_grad(ctx, g)
 
 

@@ -40,7 +40,8 @@ starts at input pixel m - P_r, so with P* = max_r P_r one window grid u = 0 .. U
 at u - P*) holds every phase's windows, phase r's at u = m + (P* - P_r). One im2col of x over that
 grid (a stride-1 conv2d's column matrix, Cin*Jh*Jw rows) and one GEMM with all the phases' sub-kernels
 stacked as rows give every phase at once; phase r's outputs are its rows of the product, cut to
-u in [P* - P_r, P* - P_r + M_r), copied into y[..., r_y::s, r_x::s]. When s divides k (kernel 4
+u in [P* - P_r, P* - P_r + M_r), copied into y[..., r_y::s, r_x::s] (one Numba pass over y, writing
+its rows in order, the bias added on the way: kernels.phase_planes). When s divides k (kernel 4
 stride 2, kernel 16 stride 8, kernel 2 stride 2) no tap is padded and the flops are the column
 path's, but the column matrix has x's size times Jh*Jw instead of y's times kH*kW / (s*s) products
 overlapping in a scatter.
@@ -60,7 +61,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...autograd import Function
 from ...threads import GRAIN
 from .columns import col2im, grouped_matmul, im2col, kernels, stack_groups
 from .geometry import Geometry
@@ -82,7 +82,8 @@ class PhaseAxis(NamedTuple):
     padding: int
 
 
-def phase_axis(residue: int, kernel: int, stride: int, padding: int, dilation: int, out_size: int) -> PhaseAxis:
+def phase_axis(residue: int, kernel: int, stride: int, padding: int, dilation: int,
+               out_size: int) -> PhaseAxis:
     """Phase ``residue`` of one axis (module doc): T_r, M_r and P_r = (t_0 * d - r - p) / s."""
     # T_r = {i : (r + p - i * d) mod s == 0}
     taps = tuple(i for i in range(kernel) if (residue + padding - i * dilation) % stride == 0)
@@ -176,7 +177,8 @@ def from_conv_weight(conv_weight: np.ndarray, groups: int) -> np.ndarray:
 
 def flipped_taps(rows: PhaseAxis, cols: PhaseAxis) -> tuple:
     """Index of a phase's taps in a (.., .., kH, kW) weight, in sub-kernel order (v[j] = w[t_j])."""
-    return np.array(rows.taps[::-1], dtype=np.intp)[:, None], np.array(cols.taps[::-1], dtype=np.intp)[None, :]
+    row_taps, col_taps = (np.array(axis.taps[::-1], dtype=np.intp) for axis in (rows, cols))
+    return row_taps[:, None], col_taps[None, :]
 
 
 def stacked_weight(weight: np.ndarray, the_plan: Plan, groups: int) -> np.ndarray:
@@ -190,8 +192,8 @@ def stacked_weight(weight: np.ndarray, the_plan: Plan, groups: int) -> np.ndarra
         if rows.taps and cols.taps:
             block[:, :, :len(rows.taps), :len(cols.taps)] = conv_weight[(slice(None), slice(None),
                                                                          *flipped_taps(rows, cols))]
-    stack = stack.reshape(len(found), groups, cout // groups, -1)
-    return np.ascontiguousarray(stack.transpose(1, 0, 2, 3)).reshape(groups, len(found) * (cout // groups), -1)
+    stack = np.ascontiguousarray(stack.reshape(len(found), groups, cout // groups, -1).transpose(1, 0, 2, 3))
+    return stack.reshape(groups, len(found) * (cout // groups), -1)
 
 
 def unstack_weight_grad(stacked: np.ndarray, the_plan: Plan, kernel: tuple, groups: int) -> np.ndarray:
@@ -211,7 +213,8 @@ def unstack_weight_grad(stacked: np.ndarray, the_plan: Plan, kernel: tuple, grou
 
 
 # ----- phases <-> the product's rows and windows --------------------------------------------------
-def interleave(product: np.ndarray, the_plan: Plan, image: np.ndarray, geom: Geometry, bias, to_image: bool) -> None:
+def interleave(product: np.ndarray, the_plan: Plan, image: np.ndarray, geom: Geometry, bias,
+               to_image: bool) -> None:
     """Between the (G, phases * Cout/G, N * U) product and the (N, Cout, H, W) image: with to_image,
     y[..., r_y::sh, r_x::sw] = phase (r_y, r_x)'s block of rows at its windows + b (the forward); else
     each phase's windows from dy (the backward's stacked gradient). One pass over the image
@@ -243,8 +246,8 @@ def subpixel_forward(x: np.ndarray, weight: np.ndarray, bias, geom: Geometry, gr
 
 def stacked_grad(g: np.ndarray, the_plan: Plan, geom: Geometry, groups: int) -> np.ndarray:
     """D (G, phases * Cout/G, N * U): dy_r at phase r's rows and windows, zero at every other window."""
-    n = g.shape[0]
-    shape = (groups, len(the_plan.phases()) * (g.shape[1] // groups), n * the_plan.rows.windows * the_plan.cols.windows)
+    rows = len(the_plan.phases()) * (g.shape[1] // groups)
+    shape = (groups, rows, g.shape[0] * the_plan.rows.windows * the_plan.cols.windows)
     stack = scratch("dy", shape, g.dtype)
     if not the_plan.covers_windows():
         stack.fill(0)
@@ -254,36 +257,22 @@ def stacked_grad(g: np.ndarray, the_plan: Plan, geom: Geometry, groups: int) -> 
 
 def subpixel_backward(x, weight, g, geom: Geometry, groups: int, need_x: bool, need_w: bool):
     """(dx, dW) of subpixel_forward, None where not needed (module doc: the forward's GEMM transposed)."""
+    dx = dw = None
+    if not (need_x or need_w):
+        return dx, dw
     the_plan = plan(geom)
     n, channels = x.shape[:2]
     stack = stacked_grad(g, the_plan, geom, groups)
-    dx = dw = None
     if need_w:
         cols = stack_groups(im2col(x, the_plan.geom, "cols"), groups)
-        dw = unstack_weight_grad(matmul_nt(stack, cols), the_plan, (geom.kh, geom.kw), groups)  # D @ cols^T
+        # dW_stack = D @ cols^T
+        dw = unstack_weight_grad(matmul_nt(stack, cols), the_plan, (geom.kh, geom.kw), groups)
         del cols
     if need_x:
         weights = stacked_weight(weight, the_plan, groups)
-        dcols = grouped_matmul(weights.transpose(0, 2, 1), stack, "cols")  # W_stack^T @ D
+        # dx = col2im(W_stack^T @ D)
+        dcols = grouped_matmul(weights.transpose(0, 2, 1), stack, "cols")
         windows = the_plan.geom
-        dx = col2im(dcols.reshape(channels * windows.kh * windows.kw, n, windows.oh * windows.ow), n, channels,
-                    windows)
+        dcols = dcols.reshape(channels * windows.kh * windows.kw, n, windows.oh * windows.ow)
+        dx = col2im(dcols, n, channels, windows)
     return dx, dw
-
-
-class SubpixelConvTranspose2dFunction(Function):
-    """conv_transpose2d as s*s stride-1 convolutions of x interleaved into y, in one GEMM (module doc);
-    backward: the same GEMM transposed, per the gradients ctx.needs_input_grad asks for; db = sum dy."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, geom=None, groups=1):
-        ctx.geom, ctx.groups = geom, groups
-        ctx.save_for_backward(x, weight)
-        return subpixel_forward(x, weight, bias, geom, groups)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx, dw = subpixel_backward(x, weight, g, ctx.geom, ctx.groups, need_x, need_w)
-        return dx, dw, (g.sum(axis=(0, 2, 3)) if need_b else None)
