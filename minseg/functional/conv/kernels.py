@@ -19,7 +19,9 @@ to be worth waking the thread pool.
 
 The depthwise kernels at the end skip the column matrix altogether: a convolution with one input
 channel per group has only kH*kW taps per output, so it is computed directly (forward, input
-gradient and weight gradient share one loop nest).
+gradient and weight gradient share one loop nest). ``phase_planes`` (last) moves the phases of a
+sub-pixel transposed convolution (conv/subpixel.py) between the GEMM's product and the interleaved
+output, one output plane per task.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ r = o mod s (the phase y[r::s]) and write o = s * m + r. The taps of phase r are
     T_r = {i in [0, k) : (r + p - i * d) mod s == 0}
 
 an arithmetic progression with step s / gcd(d, s) (empty when gcd(d, s) does not divide r + p, or
-k < s), and each tap reads input pixel q = m + (r + p - i * d) / s: a shift that shrinks by
+the kernel is too short to reach residue r, as kernel 1 stride 2), and each tap reads input pixel q = m + (r + p - i * d) / s: a shift that shrinks by
 d' = d / gcd(d, s) from one tap of T_r to the next. Listing T_r backwards (t_0 = the last tap) the
 phase is an ordinary stride-1 correlation of x with a small flipped sub-kernel v:
 
@@ -41,10 +41,12 @@ at u - P*) holds every phase's windows, phase r's at u = m + (P* - P_r). One im2
 grid (a stride-1 conv2d's column matrix, Cin*Jh*Jw rows) and one GEMM with all the phases' sub-kernels
 stacked as rows give every phase at once; phase r's outputs are its rows of the product, cut to
 u in [P* - P_r, P* - P_r + M_r), copied into y[..., r_y::s, r_x::s] (one Numba pass over y, writing
-its rows in order, the bias added on the way: kernels.phase_planes). When s divides k (kernel 4
-stride 2, kernel 16 stride 8, kernel 2 stride 2) no tap is padded and the flops are the column
-path's, but the column matrix has x's size times Jh*Jw instead of y's times kH*kW / (s*s) products
-overlapping in a scatter.
+its rows in order, the bias added on the way: kernels.phase_planes). In the worked example P* = 1
+and U = 4: windows start at input pixels -1, 0, 1, 2; phase 0 uses windows 0..2, phase 1 windows 1..3.
+When s divides k (kernel 4 stride 2, kernel 16 stride 8, kernel 2 stride 2) no tap is padded and the
+flops are the column path's (plus the border windows the phases do not share: 33 for 32 per axis in
+the benchmark's case); the one large intermediate is x's column matrix (Cin*Jh*Jw rows), where the
+column path builds Cout*kH*kW rows by x's pixels and scatters them, overlapping, into y.
 
 Backward, the same GEMMs transposed. Place each dy_r = dy[..., r_y::s, r_x::s] at its phase's rows and
 windows of a zero (phases x Cout, windows) array D; then, as for conv2d,
