@@ -15,18 +15,19 @@ import time
 
 import numpy as np
 
-SHAPES = [  # name, batch, in, out, input side, kernel, stride, padding
-    ("benchmark k4 s2 p1 64->64 32px N8", 8, 64, 64, 32, 4, 2, 1),
-    ("U-Net k2 s2 64->32 16px N16", 16, 64, 32, 16, 2, 2, 0),
-    ("U-Net k2 s2 64->32 32px N16", 16, 64, 32, 32, 2, 2, 0),
-    ("FCN k4 s2 p1 21->21 16px N8", 8, 21, 21, 16, 4, 2, 1),
-    ("FCN k4 s2 p1 21->21 32px N8", 8, 21, 21, 32, 4, 2, 1),
-    ("FCN k16 s8 p4 21->21 8px N8", 8, 21, 21, 8, 16, 8, 4),
+SHAPES = [  # name, batch, in, out, input side, kernel, stride, padding, output_padding
+    ("benchmark k4 s2 p1 64->64 32px N8", 8, 64, 64, 32, 4, 2, 1, 0),
+    ("U-Net k2 s2 64->32 16px N16", 16, 64, 32, 16, 2, 2, 0, 0),
+    ("U-Net k2 s2 64->32 32px N16", 16, 64, 32, 32, 2, 2, 0, 0),
+    ("FCN k4 s2 p1 21->21 16px N8", 8, 21, 21, 16, 4, 2, 1, 0),
+    ("FCN k4 s2 p1 21->21 32px N8", 8, 21, 21, 32, 4, 2, 1, 0),
+    ("FCN k16 s8 p4 21->21 8px N8", 8, 21, 21, 8, 16, 8, 4, 0),
+    ("k3 s2 p1 op1 64->64 32px N8 (padded taps)", 8, 64, 64, 32, 3, 2, 1, 1),
 ]
 PATHS = ("column", "subpixel", "torch")
 
 
-def callables(batch, cin, cout, size, kernel, stride, padding, backward: bool) -> dict:
+def callables(batch, cin, cout, size, kernel, stride, padding, output_padding, backward: bool) -> dict:
     """{path: a callable running conv_transpose2d (and its backward) once} on one set of arrays."""
     import torch
 
@@ -37,7 +38,7 @@ def callables(batch, cin, cout, size, kernel, stride, padding, backward: bool) -
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, cin, size, size), dtype=np.float32)
     w = rng.standard_normal((cin, cout, kernel, kernel), dtype=np.float32) * 0.05
-    kwargs = dict(stride=stride, padding=padding)
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding)
     g = np.ones(torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), **kwargs).shape,
                 np.float32)
 
@@ -88,7 +89,7 @@ def main(argv=None) -> None:
             continue
         for backward in (False, True):
             t = interleaved_medians(callables(*shape, backward=backward), args.repeats)
-            print(f"{name:36s} {'fwd+bwd' if backward else 'fwd    '}  column/torch {t['column'] / t['torch']:.2f}"
+            print(f"{name:42s} {'fwd+bwd' if backward else 'fwd    '}  column/torch {t['column'] / t['torch']:.2f}"
                   f"  subpixel/torch {t['subpixel'] / t['torch']:.2f}  subpixel/column "
                   f"{t['subpixel'] / t['column']:.2f}", flush=True)
 
