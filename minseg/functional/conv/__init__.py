@@ -6,6 +6,7 @@
 - ``columns.py``: the ndarray helpers of the GEMM path (im2col / col2im, layouts, the 1x1 product);
 - ``bands.py``: conv2d's forward for large convolutions (bands of output rows, blocks of taps);
 - ``taps.py``: the blocks of the output grid on which taps that read only padding can be left out;
+- ``subpixel.py``: conv_transpose2d as s*s interleaved stride-1 convolutions (strides that divide the kernel);
 - ``kernels.py``: the Numba kernels (im2col / col2im, depthwise convolution);
 - ``matrix.py``: conv_matrix, the convolution as a dense matrix (the lectures draw it);
 - ``workspace.py``: reusable scratch buffers and a GEMM helper for the fast path.

@@ -19,7 +19,9 @@ to be worth waking the thread pool.
 
 The depthwise kernels at the end skip the column matrix altogether: a convolution with one input
 channel per group has only kH*kW taps per output, so it is computed directly (forward, input
-gradient and weight gradient share one loop nest).
+gradient and weight gradient share one loop nest). ``phase_planes`` (last) moves the phases of a
+sub-pixel transposed convolution (conv/subpixel.py) between the GEMM's product and the interleaved
+output, one output plane per task.
 """
 from __future__ import annotations
 
@@ -188,3 +190,45 @@ def depthwise_serial(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw,
     """``depthwise`` on the calling thread (small arrays)."""
     for t in range(_depthwise_tasks(x, grid, pass_kind)):
         _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+# ----- sub-pixel transposed convolution (conv/subpixel.py): its phases <-> the interleaved image ----
+@njit(cache=True)
+def _phase_plane(phases, image, n, c, sh, sw, top, left, bias, to_image):
+    """Plane (n, c) of the output image and the phases' windows that hold it. ``phases`` is
+    (G, phase rows * phase columns, C/G, N, Uy, Ux), phase (ry, rx) at index ry * len(left) + rx; output
+    pixel (oy, ox) = (my * sh + ry, mx * sw + rx) sits at window (my + top[ry], mx + left[rx]).
+    to_image: image[n, c, oy, ox] = phases[...] + bias[c] (the forward); else the reverse copy."""
+    group_out = phases.shape[2]
+    g, o = c // group_out, c % group_out
+    height, width = image.shape[2], image.shape[3]
+    shift, step = bias[c], uint64(sw)
+    for oy in range(height):
+        ry, my = oy % sh, oy // sh
+        line = image[n, c, oy]
+        for rx in range(left.size):
+            row = phases[g, ry * left.size + rx, o, n, my + top[ry]]
+            # unsigned indices: numba then skips the negative-index wraparound
+            start, first, count = uint64(left[rx]), uint64(rx), uint64((width - rx + sw - 1) // sw)
+            if to_image:
+                for mx in range(count):
+                    line[first + mx * step] = row[start + mx] + shift
+            else:
+                for mx in range(count):
+                    row[start + mx] = line[first + mx * step]
+
+
+@njit(cache=True, parallel=True)
+def phase_planes(phases, image, sh, sw, top, left, bias, to_image):
+    """_phase_plane for every (n, c) plane of ``image`` (N, C, H, W), in parallel (one plane per task)."""
+    for t in prange(image.shape[0] * image.shape[1]):
+        n, c = t // image.shape[1], t % image.shape[1]
+        _phase_plane(phases, image, n, c, sh, sw, top, left, bias, to_image)
+
+
+@njit(cache=True)
+def phase_planes_serial(phases, image, sh, sw, top, left, bias, to_image):
+    """``phase_planes`` on the calling thread (small arrays)."""
+    for t in range(image.shape[0] * image.shape[1]):
+        n, c = t // image.shape[1], t % image.shape[1]
+        _phase_plane(phases, image, n, c, sh, sw, top, left, bias, to_image)

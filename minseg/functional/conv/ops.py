@@ -13,7 +13,10 @@ The transposed convolution runs the same machinery the other way round, as the s
 each input pixel scales a copy of the filter (cols = W^T @ x, one column per input pixel), the
 copies land at stride spacing in the output and add up where they overlap (col2im). So
 conv_transpose2d's forward is conv2d's backward with respect to its input, and its backward
-uses conv2d's forward.
+uses conv2d's forward. Where the stride divides a longer kernel (kernel 4 stride 2, FCN's kernel 16
+stride 8) the copies overlap and conv_transpose2d instead splits into s*s stride-1 convolutions of
+the input whose outputs interleave (:mod:`.subpixel`); the column path stays for every other case
+and as the reference beside it.
 
 Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
 taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
@@ -36,6 +39,7 @@ from .geometry import (Geometry, check_conv_inputs, conv_geometry, fold_geometry
                        unfold_geometry)
 from .columns import (batch_major, channel_major, col2im, grouped_matmul, grouped_weight, im2col, is_pointwise,
                       kernels, pointwise_pixels, pointwise_product, stack_groups)
+from .subpixel import subpixel_backward, subpixel_forward, use_subpixel
 from .workspace import matmul_nt
 
 __all__ = ["unfold", "fold", "conv2d", "conv_transpose2d"]
@@ -205,6 +209,24 @@ class ConvTranspose2dFunction(Function):
         return dx, dw, _bias_grad(ctx, g)
 
 
+class SubpixelConvTranspose2dFunction(Function):
+    """ConvTranspose2dFunction's result as s*s stride-1 convolutions of x interleaved into y, all in one
+    GEMM (conv/subpixel.py); backward: that GEMM transposed, for the gradients asked for; db = sum dy."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        ctx.geom, ctx.groups = geom, groups
+        ctx.save_for_backward(x, weight)
+        return subpixel_forward(x, weight, bias, geom, groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[:2]
+        dx, dw = subpixel_backward(x, weight, g, ctx.geom, ctx.groups, need_x, need_w)
+        return dx, dw, _bias_grad(ctx, g)
+
+
 # ----- public API -------------------------------------------------------------------------------
 def _batched(x: Tensor, run) -> Tensor:
     """Run ``run`` on a 4-D batch; a 3-D single image gets a batch axis of 1 and loses it after."""
@@ -235,12 +257,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """Transposed convolution (torch's conv_transpose2d): weight (in, out/groups, kH, kW).
 
     Output size per axis: (in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1.
-    Every input pixel adds a copy of the filter, weighted by its value, at stride spacing.
+    Every input pixel adds a copy of the filter, weighted by its value, at stride spacing: the
+    column path, or, where subpixel.use_subpixel measured it faster, the s*s interleaved stride-1
+    convolutions of conv/subpixel.py.
     """
     x, w, b, _ = check_conv_inputs("conv_transpose2d", input, weight, bias, groups, transposed=True)
     geom = transpose_geometry("conv_transpose2d", x.shape[-2:], w.shape[2:], stride, padding,
                               output_padding, dilation)
-    return _batched(x, lambda x4: ConvTranspose2dFunction.apply(x4, w, b, geom=geom, groups=int(groups)))
+    function = SubpixelConvTranspose2dFunction if use_subpixel(geom) else ConvTranspose2dFunction
+    return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
