@@ -1,4 +1,5 @@
-"""``python -m benchmarks [--only TEXT] [--repeats N]``: every bench_*.py case, one table of ratios."""
+"""``python -m benchmarks [--only TEXT] [--repeats N] [--readme README.md]``: every bench_*.py case, one
+table of ratios (with ``--readme``, also written into that README's benchmark block)."""
 from __future__ import annotations
 
 import argparse
@@ -8,13 +9,17 @@ import sys
 
 import benchmarks
 from benchmarks.harness import format_table, run_case, same_threads
+from benchmarks.readme_table import readme_problem, write_readme
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", default="", help="run only cases whose group or name contains this")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per case (median taken)")
+    parser.add_argument("--readme", default="", help="also write the table into this README's benchmark block")
     args = parser.parse_args(argv)
+    if args.readme and readme_problem(args.readme):
+        parser.error(f"--readme {readme_problem(args.readme)}")
     threads = same_threads()
     print(f"threads: {threads} (torch, BLAS and Numba alike); ratio = minseg time / torch time\n")
     rows = []
@@ -30,6 +35,9 @@ def main(argv=None) -> int:
             rows.append(run_case(case))
             print(f"  done: {case.group} / {case.name}", file=sys.stderr)
     print(format_table(rows))
+    if args.readme:
+        write_readme(args.readme, rows, threads)
+        print(f"\nwritten into {args.readme}")
     return 0
 
 

@@ -20,6 +20,7 @@ import minseg.functional as F
 from benchmarks.harness import Case, median_time
 
 REPEATS = 7  # medians of a few runs: the shared machine is noisy
+TARGET = 1.0  # issue #24: the convolution family at least as fast as torch
 
 
 def _arrays(shape_x, shape_w, seed=0):
@@ -82,7 +83,7 @@ def _conv_case(name, n, cin, cout, size, k, stride=1, padding=1, dilation=1, gro
         shapes = _gemm_shapes(cin, cout * k * k, n * size * size, groups)
     else:
         shapes = _gemm_shapes(cout, cin * k * k, n * out.shape[2] * out.shape[3], groups)
-    return Case("conv", name, ours, theirs, target=1.3, extra=_extra(shapes if input_grad else shapes[:2], groups),
+    return Case("conv", name, ours, theirs, target=TARGET, extra=_extra(shapes if input_grad else shapes[:2], groups),
                 repeats=REPEATS)
 
 
@@ -128,6 +129,6 @@ def cases():
         first.setdefault("t", measure())
         return {"import_s": first["t"][0], "first_call_s": first["t"][1]}
 
-    out.append(Case("conv", "conv2d first call, fresh process (numba cache warm)",
+    out.append(Case("conv", "conv2d first call, fresh process (numba cache warm; target <= 0.3 s)",
                     lambda: time.sleep(0), repeats=1, extra=extra))
     return out

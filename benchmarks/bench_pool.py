@@ -64,7 +64,7 @@ def cases():
     out.append(Case("pool", "max_pool2d k2 s2 (8,64,64,64) fwd+bwd", *_max_pool((8, 64, 64, 64), 2, 2, 0),
                     target=1.5))
     out.append(Case("pool", "max_pool2d k3 s2 p1 (8,64,64,64) fwd+bwd", *_max_pool((8, 64, 64, 64), 3, 2, 1),
-                    target=1.5))
+                    target=1.0))  # issue #24's target for this one
     out.append(Case("pool", "max_unpool2d x2 (8,64,32,32) fwd+bwd", *_max_unpool((8, 64, 32, 32)),
                     target=1.5))
     return out

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
+
+from benchmarks.readme_table import replace_block
 
 # Steps each preset trains per ``--minutes``: with ``--minutes 12`` about 12-15 minutes of one quiet
 # core each (steps per minute measured alone on one core of the 2-core machine, 2026-12-02: fcn*
@@ -40,6 +41,7 @@ TRAINING: dict = {name: dict(_SEMANTIC) for name in _SEMANTIC_PRESETS}
 CURVE_POINTS = {"mask_roialign": 1, "mask_roipool": 1}  # default 10
 CHECK = dict(split="val", n=16, seed=0)  # the small fixed subset a test recomputes
 SIZE_LIMIT = 2 * 1024 ** 2  # bytes per shipped file; above it the weights are stored as float16
+
 README_START, README_END = "<!-- pretrained-table:start -->", "<!-- pretrained-table:end -->"
 
 
@@ -221,13 +223,7 @@ def readme_block(records: dict) -> str:
 
 def update_readme(path: str, records: dict) -> None:
     """Replace the block between the README markers by the table of ``records``."""
-    with open(path) as handle:
-        text = handle.read()
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"update_readme: {path} has no {README_START} ... {README_END} block")
-    with open(path, "w") as handle:
-        handle.write(pattern.sub(lambda _: readme_block(records), text))
+    replace_block(path, README_START, README_END, records_table(records))
 
 
 def dumps(record: dict) -> str:
