@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 
-# elements (~1 ms of work): below this a second thread saves little on an idle machine and, on a
-# busy shared one (Binder, a class server), waiting for it to be scheduled can cost 10-100 ms
-GRAIN = 1 << 20
+# elements (~0.25 ms of work): below this a second thread saves little. Measured on the 2-core machine
+# with one other process busy (2026-12-02): im2col of 0.15 M elements took 0.30 ms on
+# one thread and 0.16 ms on two, of 0.59 M 1.24 and 0.64 ms. (It was 1 << 20 while idle OpenBLAS and
+# OpenMP workers still spun and stole the second core; see QUIET_WORKERS.) On a busy shared machine
+# (Binder, a class server) waiting for a second thread to be scheduled can cost milliseconds.
+GRAIN = 1 << 18
 
 
 @contextlib.contextmanager

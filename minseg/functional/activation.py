@@ -10,12 +10,6 @@ from ..ops.reduce import normalize_dims
 
 
 
-# Elements from which the class-axis kernels run on more than one thread: each of them is one pass of
-# memory-bound arithmetic over the logits, about 0.1 ms per 256 K elements, worth a second thread
-# from here on (minseg.threads.GRAIN, the library's default, is 4x larger).
-CLASS_GRAIN = 1 << 18
-
-
 def class_kernels():
     """The class-axis kernels (functional/loss/kernels.py, shared with cross_entropy), imported on the first
     call: Numba loads then, and the loss family (which imports this module) is complete by then."""
@@ -69,7 +63,7 @@ def softmax_classes(a3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kernels shift by the maximum and normalise, NumPy's SIMD exp runs in between (loss/kernels.py)."""
     out = np.empty_like(a3)
     sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    with threads_for(a3.size, CLASS_GRAIN):
+    with threads_for(a3.size):
         class_kernels().shift_by_class_max(a3, out)
         np.exp(out, out=out)
         class_kernels().normalise_classes(out, sums)
@@ -96,7 +90,7 @@ def shifted_softmax(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np
         return shifted, p, total
     shifted = np.empty_like(a3)
     total = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    with threads_for(a3.size, CLASS_GRAIN):
+    with threads_for(a3.size):
         class_kernels().shift_by_class_max(a3, shifted)
         p = np.exp(shifted)
         class_kernels().normalise_classes(p, total)
@@ -108,7 +102,7 @@ def log_softmax_classes(a3: np.ndarray) -> np.ndarray:
     """log_softmax over axis 1 of (outer, K, inner): (x - m) - log sum_k e^(x - m)."""
     shifted = np.empty_like(a3)
     sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    with threads_for(a3.size, CLASS_GRAIN):
+    with threads_for(a3.size):
         class_kernels().shift_by_class_max(a3, shifted)
         class_kernels().class_sums(np.exp(shifted), sums)
     with np.errstate(divide="ignore"):  # all logits -inf: log 0 = -inf, as log_sum_exp gives
@@ -136,7 +130,7 @@ class LogSoftmaxFunction(Function):
         if g3 is None:
             return (g - np.exp(out) * g.sum(axis=ctx.dim, keepdims=True),)
         sums = np.empty((g3.shape[0], g3.shape[2]), g3.dtype)
-        with threads_for(g3.size, CLASS_GRAIN):
+        with threads_for(g3.size):
             class_kernels().class_sums(g3, sums)
         return ((g3 - np.exp(out.reshape(g3.shape)) * sums[:, None, :]).reshape(g.shape),)
 
@@ -159,7 +153,7 @@ class SoftmaxFunction(Function):
         if g3 is None:
             return (s * (g - (g * s).sum(axis=ctx.dim, keepdims=True)),)
         grad = np.empty_like(g3)
-        with threads_for(g3.size, CLASS_GRAIN):
+        with threads_for(g3.size):
             class_kernels().softmax_backward(s.reshape(g3.shape), g3, grad)
         return (grad.reshape(g.shape),)
 

@@ -15,7 +15,7 @@ import numpy as np
 from ...autograd import Function, Tensor, as_array
 from ...lazy import lazy_module
 from ...threads import threads_for
-from ..activation import CLASS_GRAIN, class_axis_view, shifted_softmax
+from ..activation import class_axis_view, shifted_softmax
 from ..checks import check_tensor, empty_answer
 from .checks import check_logits, check_reduction, class_targets, class_weight
 
@@ -64,7 +64,7 @@ class CrossEntropyFunction(Function):
             np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - coefficient[:, None], axis=1)
             return (grad,)
         grad = np.empty_like(p3)
-        with threads_for(p3.size, CLASS_GRAIN):
+        with threads_for(p3.size):
             kernels.cross_entropy_grad(p3, _rows(target, p3), _rows(coefficient.astype(p.dtype, copy=False), p3),
                                        grad)
         return (grad.reshape(p.shape),)
@@ -81,7 +81,7 @@ def _pick_classes(shifted: np.ndarray, target: np.ndarray) -> np.ndarray:
     if s3 is None:
         return np.take_along_axis(shifted, target[:, None], axis=1)[:, 0]
     picked = np.empty((s3.shape[0], s3.shape[2]), shifted.dtype)
-    with threads_for(s3.size, CLASS_GRAIN):
+    with threads_for(s3.size):
         kernels.pick_classes(s3, _rows(target, s3), picked)
     return picked.reshape(target.shape)
 

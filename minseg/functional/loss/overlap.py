@@ -18,7 +18,7 @@ from ...autograd import Function, Tensor
 from ...lazy import lazy_module
 from .checks import check_logits, class_targets
 from ...threads import threads_for
-from ..activation import CLASS_GRAIN, softmax_array
+from ..activation import softmax_array
 
 __all__ = ["dice_loss", "jaccard_loss"]
 
@@ -66,7 +66,7 @@ class OverlapLossFunction(Function):
         p3 = np.ascontiguousarray(p).reshape(n, k, inner)
         grad = np.empty_like(p3)
         counted = valid.reshape(n, inner).astype(p.dtype)
-        with threads_for(p3.size, CLASS_GRAIN):
+        with threads_for(p3.size):
             kernels.overlap_backward(p3, target.reshape(n, inner), counted, a, b, grad)
         return (grad.reshape(p.shape),)
 
