@@ -1,0 +1,244 @@
+"""conv2d's 3x3, stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016).
+
+In one dimension, two outputs of a 3-tap correlation of a 4-vector d with a filter g,
+
+    y0 = d0 g0 + d1 g1 + d2 g2,        y1 = d1 g0 + d2 g1 + d3 g2,
+
+take 6 multiplications directly, but only 4 as  y = A^T [(G g) * (B^T d)]  (``*`` elementwise) with
+
+          | 1  0 -1  0 |           | 1    0    0  |
+    B^T = | 0  1  1  0 |       G = | 1/2  1/2  1/2|       A^T = | 1  1  1  0 |
+          | 0 -1  1  0 |           | 1/2 -1/2  1/2|             | 0  1 -1 -1 |
+          | 0  1  0 -1 |           | 0    0    1  |
+
+(e.g. m1 + m2 = (d1 + d2)(g0 + g1 + g2)/2 + (d2 - d1)(g0 - g1 + g2)/2 = d1 g1 + d2 (g0 + g2)). Nesting the
+1-D algorithm in both axes gives a 2x2 output tile Y = A^T [U * V] A from a 4x4 input tile d, with
+U = G g G^T (4x4, per filter) and V = B^T d B (4x4, per tile). Summed over input channels that is
+
+    M[xi] = U[xi] @ V[xi]       U (16, out, in),  V (16, in, tiles),  M (16, out, tiles)
+
+16 GEMMs, one per position xi of the 4x4 tile, over the batch's 2x2 tiles (they overlap by 2 pixels
+in the input, padding is 0). Why it pays: a direct (im2col) 3x3 convolution spends 9 multiply-adds per
+output pixel, input channel and output channel, i.e. 36 per 2x2 tile; Winograd spends 16, 2.25x fewer,
+in GEMMs that are as large (out x in by the number of tiles). The transforms are additions only (the
+halves of G are exact in binary), linear in the image's size, not multiplied by the channel counts.
+
+The backward is the exact adjoint of these three linear steps: dM = A dY A^T per tile; dU[xi] = dM[xi]
+@ V[xi]^T and dg = G^T dU G per filter; dV[xi] = U[xi]^T @ dM[xi], overlap-added back onto the pixels
+as B dV B^T (the padding dropped). V is recomputed from the input in backward, not kept.
+
+Float32: the transforms combine up to 9 inputs before the product (and the output transform 9
+products after), so the rounding errors are a few times those of the direct sum (the test file's
+float32 checks against float64 measure it); larger tiles (F(4x4, 3x3)) need fractions like 1/6 and
+lose far more, which is why only F(2x2, 3x3) is used.
+
+Dilation d (stride 1): y[oy] reads the padded input at oy, oy + d, oy + 2d, so output rows oy = d r + a
+read only the padded rows d q + a: the sub-grid a is an ordinary 3x3 convolution without padding.
+``subgrid_input`` lays the d*d sub-grids out as d*d times the batch (see its docstring), the tiles
+run on them, and ``subgrid_output`` interleaves their outputs again.
+
+The tile transforms are Numba kernels (conv/winograd_kernels.py); large convolutions are tiled in
+bands of tile rows, within the column matrix's budget (bands.COLUMN_BUDGET_BYTES).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd import Function
+from ...lazy import lazy_module
+from ...threads import GRAIN
+from . import bands
+from .geometry import Geometry
+from .taps import padding_tap_share
+from .workspace import matmul_nt, scratch
+
+kernels = lazy_module(__package__ + ".winograd_kernels")  # Numba loads on the first call
+
+B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+# None: conv2d takes Winograd where winograd_pays says so; True: wherever it applies (tests); False: never.
+FORCE: bool | None = None
+# Measured (see the report of issue #24) on one thread, forward + backward, Winograd vs im2col time:
+WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_PIXELS = 8 * 8
+
+
+def winograd_applies(geom: Geometry, groups: int) -> bool:
+    """True for the convolutions F(2x2, 3x3) computes: 3x3 kernel, stride 1, one group, and not those
+    conv_forward runs by blocks of taps (mostly padding; conv/taps.py)."""
+    return ((geom.kh, geom.kw, geom.sh, geom.sw, groups) == (3, 3, 1, 1, 1)
+            and padding_tap_share(geom) < bands.TAP_SKIP_SHARE)
+
+
+def winograd_pays(geom: Geometry, x_shape: tuple, w_shape: tuple, groups: int) -> bool:
+    """Whether conv2d should run this convolution by Winograd (FORCE, else the measured thresholds)."""
+    if FORCE is not None or not winograd_applies(geom, groups):
+        return bool(FORCE) and winograd_applies(geom, groups)
+    channels = min(x_shape[1], w_shape[0])
+    return channels >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS
+
+
+# ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
+def filter_transform(weight: np.ndarray) -> np.ndarray:
+    """(O, C, 3, 3) filters g -> U (16, O, C), U[4 a + b] = (G g G^T)[a, b]."""
+    g = G.astype(weight.dtype)
+    u = g @ weight @ g.T  # (O, C, 4, 4)
+    return np.ascontiguousarray(u.reshape(*weight.shape[:2], 16).transpose(2, 0, 1))
+
+
+def filter_transform_adjoint(du: np.ndarray) -> np.ndarray:
+    """dU (16, O, C) -> dg (O, C, 3, 3) = G^T dU G per filter (the adjoint of filter_transform)."""
+    g = G.astype(du.dtype)
+    return g.T @ du.transpose(1, 2, 0).reshape(*du.shape[1:], 4, 4) @ g
+
+
+# ----- dilation: d*d ordinary convolutions on the interleaved sub-grids ---------------------------
+def _subgrid_sizes(geom: Geometry) -> tuple[int, int]:
+    """Output rows and columns of each sub-grid: ceil(oh / dh), ceil(ow / dw)."""
+    return -(-geom.oh // geom.dh), -(-geom.ow // geom.dw)
+
+
+def inner_geometry(geom: Geometry) -> Geometry:
+    """The undilated convolution the tiles compute: geom itself, or the one over the sub-grids."""
+    if (geom.dh, geom.dw) == (1, 1):
+        return geom
+    qh, qw = _subgrid_sizes(geom)
+    return geom._replace(ph=0, pw=0, dh=1, dw=1, oh=qh, ow=qw, height=qh + 2, width=qw + 2)
+
+
+def subgrid_input(x: np.ndarray, geom: Geometry) -> np.ndarray:
+    """x (N, C, H, W) as the input of inner_geometry: x itself without dilation, else the sub-grids.
+
+    With q = ceil(oh / d) sub-grid outputs per axis, the padded input xp (x at offset ph, zeros
+    around) is cut to d (q + 2) rows, which holds every row any output reads (ph + H <= oh + 2d).
+    Output row d r + a reads xp rows d (r + i) + a, i = 0, 1, 2: row r + i of sub-grid a = xp[a::d].
+    So xp (N, C, (q + 2) d, ...) -> (N, C, q + 2, dh, q' + 2, dw) -> sub-grid (a, b) of image n at
+    batch index (a * dw + b) * N + n."""
+    if (geom.dh, geom.dw) == (1, 1):
+        return np.ascontiguousarray(x)
+    (qh, qw), (n, c) = _subgrid_sizes(geom), x.shape[:2]
+    padded = np.zeros((n, c, (qh + 2) * geom.dh, (qw + 2) * geom.dw), x.dtype)
+    padded[:, :, geom.ph:geom.ph + geom.height, geom.pw:geom.pw + geom.width] = x
+    grids = padded.reshape(n, c, qh + 2, geom.dh, qw + 2, geom.dw).transpose(3, 5, 0, 1, 2, 4)
+    return np.ascontiguousarray(grids).reshape(geom.dh * geom.dw * n, c, qh + 2, qw + 2)
+
+
+def subgrid_input_adjoint(dxs: np.ndarray, geom: Geometry) -> np.ndarray:
+    """The gradient of x from that of subgrid_input's result (the rearrangement undone, padding dropped)."""
+    if (geom.dh, geom.dw) == (1, 1):
+        return dxs
+    qh, qw = _subgrid_sizes(geom)
+    n, c = dxs.shape[0] // (geom.dh * geom.dw), dxs.shape[1]
+    grids = dxs.reshape(geom.dh, geom.dw, n, c, qh + 2, qw + 2).transpose(2, 3, 4, 0, 5, 1)
+    padded = grids.reshape(n, c, (qh + 2) * geom.dh, (qw + 2) * geom.dw)
+    return np.ascontiguousarray(padded[:, :, geom.ph:geom.ph + geom.height, geom.pw:geom.pw + geom.width])
+
+
+def subgrid_output(ys: np.ndarray, geom: Geometry) -> np.ndarray:
+    """The sub-grids' outputs (d*d*N, O, q, q') interleaved into y (N, O, oh, ow): y[d r + a] = ys_a[r]."""
+    if (geom.dh, geom.dw) == (1, 1):
+        return ys
+    qh, qw = _subgrid_sizes(geom)
+    n, o = ys.shape[0] // (geom.dh * geom.dw), ys.shape[1]
+    y = ys.reshape(geom.dh, geom.dw, n, o, qh, qw).transpose(2, 3, 4, 0, 5, 1).reshape(n, o, qh * geom.dh, -1)
+    return np.ascontiguousarray(y[:, :, :geom.oh, :geom.ow])
+
+
+def subgrid_output_adjoint(dy: np.ndarray, geom: Geometry) -> np.ndarray:
+    """dY (N, O, oh, ow) in the sub-grids' layout (d*d*N, O, q, q'), 0 where subgrid_output crops."""
+    if (geom.dh, geom.dw) == (1, 1):
+        return np.ascontiguousarray(dy)
+    qh, qw = _subgrid_sizes(geom)
+    n, o = dy.shape[:2]
+    full = np.zeros((n, o, qh * geom.dh, qw * geom.dw), dy.dtype)
+    full[:, :, :geom.oh, :geom.ow] = dy
+    grids = full.reshape(n, o, qh, geom.dh, qw, geom.dw).transpose(3, 5, 0, 1, 2, 4)
+    return np.ascontiguousarray(grids).reshape(geom.dh * geom.dw * n, o, qh, qw)
+
+
+# ----- the tiles: V = B^T d B, M = U V, Y = A^T M A (and the adjoints), in bands of tile rows ------
+def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsize: int) -> list[tuple[int, int]]:
+    """(first tile row, tile rows) of each band, such that a band's V and M (16 values per tile and
+    channel) fit bands.COLUMN_BUDGET_BYTES together (at least one tile row per band)."""
+    tile_rows, tile_cols = -(-geom.oh // 2), -(-geom.ow // 2)
+    row_bytes = 16 * (channels + out_channels) * n * tile_cols * itemsize
+    rows = max(1, min(tile_rows, bands.COLUMN_BUDGET_BYTES // max(row_bytes, 1)))
+    return [(first, min(rows, tile_rows - first)) for first in range(0, tile_rows, rows)]
+
+
+def _input_pass(x, v, geom: Geometry, row0: int, scatter: bool) -> None:
+    """v = B^T d B for the band's tiles of x, or (scatter) x += their adjoint; serially when small."""
+    kernel = kernels.input_tiles if v.size >= GRAIN else kernels.input_tiles_serial
+    kernel(x, v, geom.ph, geom.pw, row0, -(-geom.ow // 2), scatter)
+
+
+def _output_pass(m, y, bias, geom: Geometry, row0: int, adjoint: bool) -> None:
+    """y = A^T M A + bias for the band's tiles, or (adjoint) m = A dY A^T; serially when small."""
+    kernel = kernels.output_tiles if m.size >= GRAIN else kernels.output_tiles_serial
+    kernel(m, y, bias, row0, -(-geom.ow // 2), adjoint)
+
+
+def tiles_forward(x: np.ndarray, u: np.ndarray, bias, geom: Geometry) -> np.ndarray:
+    """y (N, O, oh, ow) of the undilated 3x3 convolution ``geom`` with transformed filters u (16, O, C)."""
+    (n, channels), out_channels, tile_cols = x.shape[:2], u.shape[1], -(-geom.ow // 2)
+    y = np.empty((n, out_channels, geom.oh, geom.ow), x.dtype)
+    bias = np.zeros(out_channels, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
+    for row0, rows in tile_bands(geom, channels, out_channels, n, x.dtype.itemsize):
+        tiles = n * rows * tile_cols
+        v = scratch("winograd_v", (16, channels, tiles), x.dtype)
+        _input_pass(x, v, geom, row0, scatter=False)
+        m = np.matmul(u, v, out=scratch("winograd_m", (16, out_channels, tiles), x.dtype))
+        _output_pass(m, y, bias, geom, row0, adjoint=False)
+        del v, m  # scratch views: the next band reuses their buffers
+    return y
+
+
+def tiles_backward(x, u, dy, geom: Geometry, input_shape: tuple, need_dx: bool):
+    """(dx or None, dU or None) of tiles_forward for the output gradient dy; dU only where x is given
+    (the input, needed to recompute V), dx only with ``need_dx``."""
+    (n, channels), out_channels, tile_cols = input_shape[:2], u.shape[1], -(-geom.ow // 2)
+    dx = np.zeros(input_shape, dy.dtype) if need_dx else None
+    du = np.zeros(u.shape, dy.dtype) if x is not None else None
+    unused_bias = np.zeros(out_channels, dy.dtype)
+    for row0, rows in tile_bands(geom, channels, out_channels, n, dy.dtype.itemsize):
+        tiles = n * rows * tile_cols
+        dm = scratch("winograd_m", (16, out_channels, tiles), dy.dtype)
+        _output_pass(dm, dy, unused_bias, geom, row0, adjoint=True)
+        v = scratch("winograd_v", (16, channels, tiles), dy.dtype)
+        if du is not None:
+            _input_pass(x, v, geom, row0, scatter=False)
+            du += matmul_nt(dm, v)
+        if need_dx:
+            np.matmul(u.transpose(0, 2, 1), dm, out=v)  # dV, in V's memory
+            _input_pass(dx, v, geom, row0, scatter=True)
+        del v, dm
+    return dx, du
+
+
+class WinogradConv2dFunction(Function):
+    """conv2d of a 3x3 kernel at stride 1 by F(2x2, 3x3) tiles (module doc); the same arguments and
+    results as Conv2dFunction. Only the gradients asked for are computed."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geom=None, groups=1):
+        ctx.geom, ctx.input_shape = geom, x.shape
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        ys = tiles_forward(subgrid_input(x, geom), filter_transform(weight), bias, inner_geometry(geom))
+        return subgrid_output(ys, geom)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        geom, (need_dx, need_dw) = ctx.geom, ctx.needs_input_grad[:2]
+        dx = dw = None
+        if need_dx or need_dw:
+            inner, xs = inner_geometry(geom), subgrid_input(x, geom) if need_dw else None
+            shape = (ctx.input_shape[0] * geom.dh * geom.dw, ctx.input_shape[1], inner.height, inner.width)
+            dxs, du = tiles_backward(xs, filter_transform(weight), subgrid_output_adjoint(g, geom), inner,
+                                     shape, need_dx)
+            dx = subgrid_input_adjoint(dxs, geom) if need_dx else None
+            dw = filter_transform_adjoint(du) if need_dw else None
+        db = g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
+        return dx, dw, db
