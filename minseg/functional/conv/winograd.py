@@ -72,12 +72,11 @@ def winograd_applies(geom: Geometry, groups: int) -> bool:
             and padding_tap_share(geom) < bands.TAP_SKIP_SHARE)
 
 
-def winograd_pays(geom: Geometry, x_shape: tuple, w_shape: tuple, groups: int) -> bool:
+def winograd_pays(geom: Geometry, channels: int, out_channels: int, groups: int) -> bool:
     """Whether conv2d should run this convolution by Winograd (FORCE, else the measured thresholds)."""
     if FORCE is not None or not winograd_applies(geom, groups):
         return bool(FORCE) and winograd_applies(geom, groups)
-    channels = min(x_shape[1], w_shape[0])
-    return channels >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS
+    return min(channels, out_channels) >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS
 
 
 # ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
