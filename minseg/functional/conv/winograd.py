@@ -32,10 +32,11 @@ products after), so the rounding errors are a few times those of the direct sum 
 float32 checks against float64 measure it); larger tiles (F(4x4, 3x3)) need fractions like 1/6 and
 lose far more, which is why only F(2x2, 3x3) is used.
 
-Dilation d (stride 1): y[oy] reads the padded input at oy, oy + d, oy + 2d, so output rows oy = d r + a
-read only the padded rows d q + a: the sub-grid a is an ordinary 3x3 convolution without padding.
-``subgrid_input`` lays the d*d sub-grids out as d*d times the batch (see its docstring), the tiles
-run on them, and ``subgrid_output`` interleaves their outputs again.
+Dilation d (stride 1): y[oy] reads the input at oy - p, oy - p + d, oy - p + 2d (p the leading padding),
+so output rows oy = d r + a read only input rows d q + a - p: the output sub-grid y[a::d] is an
+ordinary 3x3 convolution of the input sub-grid xp[a::d] of the padded input (rows r + i, i = 0, 1, 2).
+With both axes, d*d undilated convolutions on interleaved sub-grids; the kernels walk them with
+stride d (no copy), a sub-grid's tiles being its 2x2 output blocks as above.
 
 The tile transforms are Numba kernels (conv/winograd_kernels.py); large convolutions are tiled in
 bands of tile rows, within the column matrix's budget (bands.COLUMN_BUDGET_BYTES).
@@ -93,76 +94,20 @@ def filter_transform_adjoint(du: np.ndarray) -> np.ndarray:
     return g.T @ du.transpose(1, 2, 0).reshape(*du.shape[1:], 4, 4) @ g
 
 
-# ----- dilation: d*d ordinary convolutions on the interleaved sub-grids ---------------------------
-def _subgrid_sizes(geom: Geometry) -> tuple[int, int]:
-    """Output rows and columns of each sub-grid: ceil(oh / dh), ceil(ow / dw)."""
-    return -(-geom.oh // geom.dh), -(-geom.ow // geom.dw)
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
-def inner_geometry(geom: Geometry) -> Geometry:
-    """The undilated convolution the tiles compute: geom itself, or the one over the sub-grids."""
-    if (geom.dh, geom.dw) == (1, 1):
-        return geom
-    qh, qw = _subgrid_sizes(geom)
-    return geom._replace(ph=0, pw=0, dh=1, dw=1, oh=qh, ow=qw, height=qh + 2, width=qw + 2)
+def tile_grid(geom: Geometry) -> tuple[int, int]:
+    """Tile rows and columns of each of the dh*dw sub-grids (ceil(oh / dh) by ceil(ow / dw) outputs)."""
+    return _ceil_div(_ceil_div(geom.oh, geom.dh), 2), _ceil_div(_ceil_div(geom.ow, geom.dw), 2)
 
 
-def subgrid_input(x: np.ndarray, geom: Geometry) -> np.ndarray:
-    """x (N, C, H, W) as the input of inner_geometry: x itself without dilation, else the sub-grids.
-
-    With q = ceil(oh / d) sub-grid outputs per axis, the padded input xp (x at offset ph, zeros
-    around) is cut to d (q + 2) rows, which holds every row any output reads (ph + H <= oh + 2d).
-    Output row d r + a reads xp rows d (r + i) + a, i = 0, 1, 2: row r + i of sub-grid a = xp[a::d].
-    So xp (N, C, (q + 2) d, ...) -> (N, C, q + 2, dh, q' + 2, dw) -> sub-grid (a, b) of image n at
-    batch index (a * dw + b) * N + n."""
-    if (geom.dh, geom.dw) == (1, 1):
-        return np.ascontiguousarray(x)
-    (qh, qw), (n, c) = _subgrid_sizes(geom), x.shape[:2]
-    padded = np.zeros((n, c, (qh + 2) * geom.dh, (qw + 2) * geom.dw), x.dtype)
-    padded[:, :, geom.ph:geom.ph + geom.height, geom.pw:geom.pw + geom.width] = x
-    grids = padded.reshape(n, c, qh + 2, geom.dh, qw + 2, geom.dw).transpose(3, 5, 0, 1, 2, 4)
-    return np.ascontiguousarray(grids).reshape(geom.dh * geom.dw * n, c, qh + 2, qw + 2)
-
-
-def subgrid_input_adjoint(dxs: np.ndarray, geom: Geometry) -> np.ndarray:
-    """The gradient of x from that of subgrid_input's result (the rearrangement undone, padding dropped)."""
-    if (geom.dh, geom.dw) == (1, 1):
-        return dxs
-    qh, qw = _subgrid_sizes(geom)
-    n, c = dxs.shape[0] // (geom.dh * geom.dw), dxs.shape[1]
-    grids = dxs.reshape(geom.dh, geom.dw, n, c, qh + 2, qw + 2).transpose(2, 3, 4, 0, 5, 1)
-    padded = grids.reshape(n, c, (qh + 2) * geom.dh, (qw + 2) * geom.dw)
-    return np.ascontiguousarray(padded[:, :, geom.ph:geom.ph + geom.height, geom.pw:geom.pw + geom.width])
-
-
-def subgrid_output(ys: np.ndarray, geom: Geometry) -> np.ndarray:
-    """The sub-grids' outputs (d*d*N, O, q, q') interleaved into y (N, O, oh, ow): y[d r + a] = ys_a[r]."""
-    if (geom.dh, geom.dw) == (1, 1):
-        return ys
-    qh, qw = _subgrid_sizes(geom)
-    n, o = ys.shape[0] // (geom.dh * geom.dw), ys.shape[1]
-    y = ys.reshape(geom.dh, geom.dw, n, o, qh, qw).transpose(2, 3, 4, 0, 5, 1).reshape(n, o, qh * geom.dh, -1)
-    return np.ascontiguousarray(y[:, :, :geom.oh, :geom.ow])
-
-
-def subgrid_output_adjoint(dy: np.ndarray, geom: Geometry) -> np.ndarray:
-    """dY (N, O, oh, ow) in the sub-grids' layout (d*d*N, O, q, q'), 0 where subgrid_output crops."""
-    if (geom.dh, geom.dw) == (1, 1):
-        return np.ascontiguousarray(dy)
-    qh, qw = _subgrid_sizes(geom)
-    n, o = dy.shape[:2]
-    full = np.zeros((n, o, qh * geom.dh, qw * geom.dw), dy.dtype)
-    full[:, :, :geom.oh, :geom.ow] = dy
-    grids = full.reshape(n, o, qh, geom.dh, qw, geom.dw).transpose(3, 5, 0, 1, 2, 4)
-    return np.ascontiguousarray(grids).reshape(geom.dh * geom.dw * n, o, qh, qw)
-
-
-# ----- the tiles: V = B^T d B, M = U V, Y = A^T M A (and the adjoints), in bands of tile rows ------
 def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsize: int) -> list[tuple[int, int]]:
     """(first tile row, tile rows) of each band, such that a band's V and M (16 values per tile and
     channel) fit bands.COLUMN_BUDGET_BYTES together (at least one tile row per band)."""
-    tile_rows, tile_cols = -(-geom.oh // 2), -(-geom.ow // 2)
-    row_bytes = 16 * (channels + out_channels) * n * tile_cols * itemsize
+    tile_rows, tile_cols = tile_grid(geom)
+    row_bytes = 16 * (channels + out_channels) * n * geom.dh * geom.dw * tile_cols * itemsize
     rows = max(1, min(tile_rows, bands.COLUMN_BUDGET_BYTES // max(row_bytes, 1)))
     return [(first, min(rows, tile_rows - first)) for first in range(0, tile_rows, rows)]
 
@@ -170,22 +115,27 @@ def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsiz
 def _input_pass(x, v, geom: Geometry, row0: int, scatter: bool) -> None:
     """v = B^T d B for the band's tiles of x, or (scatter) x += their adjoint; serially when small."""
     kernel = kernels.input_tiles if v.size >= GRAIN else kernels.input_tiles_serial
-    kernel(x, v, geom.ph, geom.pw, row0, -(-geom.ow // 2), scatter)
+    kernel(x, v, geom.ph, geom.pw, geom.dh, geom.dw, row0, tile_grid(geom)[1], scatter)
 
 
 def _output_pass(m, y, bias, geom: Geometry, row0: int, adjoint: bool) -> None:
     """y = A^T M A + bias for the band's tiles, or (adjoint) m = A dY A^T; serially when small."""
     kernel = kernels.output_tiles if m.size >= GRAIN else kernels.output_tiles_serial
-    kernel(m, y, bias, row0, -(-geom.ow // 2), adjoint)
+    kernel(m, y, bias, geom.dh, geom.dw, row0, tile_grid(geom)[1], adjoint)
+
+
+def _band_tiles(geom: Geometry, n: int, rows: int) -> int:
+    """Tiles in a band of ``rows`` tile rows: every image, sub-grid and tile column."""
+    return n * geom.dh * geom.dw * rows * tile_grid(geom)[1]
 
 
 def tiles_forward(x: np.ndarray, u: np.ndarray, bias, geom: Geometry) -> np.ndarray:
-    """y (N, O, oh, ow) of the undilated 3x3 convolution ``geom`` with transformed filters u (16, O, C)."""
-    (n, channels), out_channels, tile_cols = x.shape[:2], u.shape[1], -(-geom.ow // 2)
+    """y (N, O, oh, ow) of the 3x3 convolution ``geom`` (stride 1) with transformed filters u (16, O, C)."""
+    (n, channels), out_channels = x.shape[:2], u.shape[1]
     y = np.empty((n, out_channels, geom.oh, geom.ow), x.dtype)
     bias = np.zeros(out_channels, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     for row0, rows in tile_bands(geom, channels, out_channels, n, x.dtype.itemsize):
-        tiles = n * rows * tile_cols
+        tiles = _band_tiles(geom, n, rows)
         v = scratch("winograd_v", (16, channels, tiles), x.dtype)
         _input_pass(x, v, geom, row0, scatter=False)
         m = np.matmul(u, v, out=scratch("winograd_m", (16, out_channels, tiles), x.dtype))
@@ -197,12 +147,12 @@ def tiles_forward(x: np.ndarray, u: np.ndarray, bias, geom: Geometry) -> np.ndar
 def tiles_backward(x, u, dy, geom: Geometry, input_shape: tuple, need_dx: bool):
     """(dx or None, dU or None) of tiles_forward for the output gradient dy; dU only where x is given
     (the input, needed to recompute V), dx only with ``need_dx``."""
-    (n, channels), out_channels, tile_cols = input_shape[:2], u.shape[1], -(-geom.ow // 2)
+    (n, channels), out_channels = input_shape[:2], u.shape[1]
     dx = np.zeros(input_shape, dy.dtype) if need_dx else None
     du = np.zeros(u.shape, dy.dtype) if x is not None else None
     unused_bias = np.zeros(out_channels, dy.dtype)
     for row0, rows in tile_bands(geom, channels, out_channels, n, dy.dtype.itemsize):
-        tiles = n * rows * tile_cols
+        tiles = _band_tiles(geom, n, rows)
         dm = scratch("winograd_m", (16, out_channels, tiles), dy.dtype)
         _output_pass(dm, dy, unused_bias, geom, row0, adjoint=True)
         v = scratch("winograd_v", (16, channels, tiles), dy.dtype)
@@ -224,20 +174,17 @@ class WinogradConv2dFunction(Function):
     def forward(ctx, x, weight, bias, geom=None, groups=1):
         ctx.geom, ctx.input_shape = geom, x.shape
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        ys = tiles_forward(subgrid_input(x, geom), filter_transform(weight), bias, inner_geometry(geom))
-        return subgrid_output(ys, geom)
+        return tiles_forward(np.ascontiguousarray(x), filter_transform(weight), bias, geom)
 
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
-        geom, (need_dx, need_dw) = ctx.geom, ctx.needs_input_grad[:2]
+        need_dx, need_dw = ctx.needs_input_grad[:2]
         dx = dw = None
         if need_dx or need_dw:
-            inner, xs = inner_geometry(geom), subgrid_input(x, geom) if need_dw else None
-            shape = (ctx.input_shape[0] * geom.dh * geom.dw, ctx.input_shape[1], inner.height, inner.width)
-            dxs, du = tiles_backward(xs, filter_transform(weight), subgrid_output_adjoint(g, geom), inner,
-                                     shape, need_dx)
-            dx = subgrid_input_adjoint(dxs, geom) if need_dx else None
+            x = np.ascontiguousarray(x) if need_dw else None
+            dx, du = tiles_backward(x, filter_transform(weight), np.ascontiguousarray(g), ctx.geom,
+                                    ctx.input_shape, need_dx)
             dw = filter_transform_adjoint(du) if need_dw else None
         db = g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
         return dx, dw, db
