@@ -58,6 +58,7 @@ kernels = lazy_module(__package__ + ".winograd_kernels")  # Numba loads on the f
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+G_KRON = np.kron(G, G)  # (16, 9): row 4 a + b, column 3 i + j holds G[a, i] G[b, j]
 
 # None: conv2d takes Winograd where winograd_pays says so; True: wherever it applies (tests); False: never.
 FORCE: bool | None = None
@@ -82,16 +83,14 @@ def winograd_pays(geom: Geometry, channels: int, out_channels: int, groups: int)
 
 # ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
 def filter_transform(weight: np.ndarray) -> np.ndarray:
-    """(O, C, 3, 3) filters g -> U (16, O, C), U[4 a + b] = (G g G^T)[a, b]."""
-    g = G.astype(weight.dtype)
-    u = g @ weight @ g.T  # (O, C, 4, 4)
-    return np.ascontiguousarray(u.reshape(*weight.shape[:2], 16).transpose(2, 0, 1))
+    """(O, C, 3, 3) filters g -> U (16, O, C), U[4 a + b] = (G g G^T)[a, b] = sum_ij G[a, i] G[b, j] g[i, j]:
+    one product with kron(G, G) (16 x 9) over all O*C filters (a stack of 4x3 products costs more)."""
+    return (G_KRON.astype(weight.dtype) @ weight.reshape(-1, 9).T).reshape(16, *weight.shape[:2])
 
 
 def filter_transform_adjoint(du: np.ndarray) -> np.ndarray:
     """dU (16, O, C) -> dg (O, C, 3, 3) = G^T dU G per filter (the adjoint of filter_transform)."""
-    g = G.astype(du.dtype)
-    return g.T @ du.transpose(1, 2, 0).reshape(*du.shape[1:], 4, 4) @ g
+    return (G_KRON.T.astype(du.dtype) @ du.reshape(16, -1)).T.reshape(*du.shape[1:], 3, 3)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -149,7 +148,7 @@ def tiles_backward(x, u, dy, geom: Geometry, input_shape: tuple, need_dx: bool):
     (the input, needed to recompute V), dx only with ``need_dx``."""
     (n, channels), out_channels = input_shape[:2], u.shape[1]
     dx = np.zeros(input_shape, dy.dtype) if need_dx else None
-    du = np.zeros(u.shape, dy.dtype) if x is not None else None
+    du = np.zeros(u.shape, dy.dtype) if x is not None else None  # summed over the bands
     unused_bias = np.zeros(out_channels, dy.dtype)
     for row0, rows in tile_bands(geom, channels, out_channels, n, dy.dtype.itemsize):
         tiles = _band_tiles(geom, n, rows)
@@ -172,18 +171,18 @@ class WinogradConv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
-        ctx.geom, ctx.input_shape = geom, x.shape
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        return tiles_forward(np.ascontiguousarray(x), filter_transform(weight), bias, geom)
+        ctx.geom, ctx.input_shape, ctx.u = geom, x.shape, filter_transform(weight)  # U is 16/9 of weight's size
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None)
+        return tiles_forward(np.ascontiguousarray(x), ctx.u, bias, geom)
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         need_dx, need_dw = ctx.needs_input_grad[:2]
         dx = dw = None
         if need_dx or need_dw:
             x = np.ascontiguousarray(x) if need_dw else None
-            dx, du = tiles_backward(x, filter_transform(weight), np.ascontiguousarray(g), ctx.geom,
+            dx, du = tiles_backward(x, ctx.u, np.ascontiguousarray(g), ctx.geom,
                                     ctx.input_shape, need_dx)
             dw = filter_transform_adjoint(du) if need_dw else None
         db = g.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
