@@ -21,78 +21,9 @@ Each (n, c) or (n, o) plane is written by one thread only, so the parallel kerne
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, prange
 
 from .kernels import _valid_range  # output indices whose input index lies inside the image
-
-
-@njit(cache=True)
-def _load_grid(x, pad, n, c, top, dh, left, dw, scatter):
-    """pad[p, r, k] = x[n, c, top + r dh, left + (2 k + p) dw] inside the image, 0 outside (the
-    sub-grid's pixels split by column parity p); with ``scatter``, x += pad there instead."""
-    height, width = x.shape[2], x.shape[3]
-    r_lo, r_hi = _valid_range(top, dh, height, pad.shape[1])
-    for p in range(2):
-        k_lo, k_hi = _valid_range(left + p * dw, 2 * dw, width, pad.shape[2])
-        if k_lo == k_hi:
-            continue
-        start = left + (2 * k_lo + p) * dw
-        stop = start + (k_hi - k_lo - 1) * 2 * dw + 1
-        for r in range(r_lo, r_hi):
-            if scatter:
-                x[n, c, top + r * dh, start:stop:2 * dw] += pad[p, r, k_lo:k_hi]
-            else:
-                pad[p, r, k_lo:k_hi] = x[n, c, top + r * dh, start:stop:2 * dw]
-
-
-@njit(cache=True)
-def _gather_tiles(pad, h, v, c, first, rows, tw):
-    """V = B^T d B of one sub-grid band's tiles into v[:, c, first:first + rows tw]. First B^T over each
-    tile's 4 columns 2 tx + (0, 1, 2, 3) = (even tx, odd tx, even tx + 1, odd tx + 1) on every pixel row,
-    h[b, r, tx]; then B^T over the tile's 4 rows, h[b, 2 ty + (0, 1, 2, 3), tx]. V is written 4 rows
-    (b, 4 + b, 8 + b, 12 + b) at a time, each a contiguous run over the band's tiles."""
-    even, odd = pad[0], pad[1]
-    for r in range(2 * rows + 2):
-        e, o = even[r], odd[r]
-        h0, h1, h2, h3 = h[0, r], h[1, r], h[2, r], h[3, r]
-        for tx in range(tw):
-            h0[tx], h1[tx], h2[tx], h3[tx] = e[tx] - e[tx + 1], o[tx] + e[tx + 1], e[tx + 1] - o[tx], o[tx] - o[tx + 1]
-    stop = first + rows * tw
-    for b in range(4):
-        v0, v1, v2, v3 = v[b, c, first:stop], v[4 + b, c, first:stop], v[8 + b, c, first:stop], v[12 + b, c, first:stop]
-        for ty in range(rows):
-            d0, d1, d2, d3 = h[b, 2 * ty], h[b, 2 * ty + 1], h[b, 2 * ty + 2], h[b, 2 * ty + 3]
-            w0, w1, w2, w3 = v0[ty * tw:], v1[ty * tw:], v2[ty * tw:], v3[ty * tw:]
-            for tx in range(tw):
-                w0[tx], w1[tx], w2[tx], w3[tx] = d0[tx] - d2[tx], d1[tx] + d2[tx], d2[tx] - d1[tx], d1[tx] - d3[tx]
-
-
-@njit(cache=True)
-def _scatter_tiles(pad, h, v, c, first, rows, tw):
-    """The adjoint of _gather_tiles: pad = the sum of B dV B^T over the band's tiles (B w over the
-    tile's rows into h, overlap-added where tile rows share pixel rows, then over its columns)."""
-    h[:] = 0
-    pad[:] = 0
-    stop = first + rows * tw
-    for b in range(4):
-        g0, g1, g2, g3 = v[b, c, first:stop], v[4 + b, c, first:stop], v[8 + b, c, first:stop], v[12 + b, c, first:stop]
-        for ty in range(rows):
-            d0, d1, d2, d3 = h[b, 2 * ty], h[b, 2 * ty + 1], h[b, 2 * ty + 2], h[b, 2 * ty + 3]
-            f0, f1, f2, f3 = g0[ty * tw:], g1[ty * tw:], g2[ty * tw:], g3[ty * tw:]
-            for tx in range(tw):
-                d0[tx] += f0[tx]
-                d1[tx] += f1[tx] - f2[tx] + f3[tx]
-                d2[tx] += f1[tx] + f2[tx] - f0[tx]
-                d3[tx] -= f3[tx]
-    for r in range(2 * rows + 2):
-        e, o = pad[0, r], pad[1, r]
-        h0, h1, h2, h3 = h[0, r], h[1, r], h[2, r], h[3, r]
-        for tx in range(tw):  # columns 2 tx and 2 tx + 1 of each tile ...
-            e[tx] += h0[tx]
-            o[tx] += h1[tx] - h2[tx] + h3[tx]
-        for tx in range(tw):  # ... and 2 tx + 2, 2 tx + 3, where the next tile starts
-            e[tx + 1] += h1[tx] + h2[tx] - h0[tx]
-            o[tx + 1] -= h3[tx]
 
 
 @njit(cache=True)
@@ -100,21 +31,64 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter):
     """Tiles of plane x[n, c] for one band, for each of its dh*dw sub-grids (a, b): v[:, c, tiles] = B^T d B
     (gather), or, with ``scatter``, x[n, c] += the adjoint B dV B^T of every tile, overlap-added (x zeroed
     by the caller). Sub-grid (a, b) pixel (r, q) is x[n, c, dh r + a - ph, dw q + b - pw]."""
+    height, width = x.shape[2], x.shape[3]
     grids = dh * dw
     rows = v.shape[2] // (x.shape[0] * grids * tw)
-    pad = np.zeros((2, 2 * rows + 2, tw + 1), x.dtype)  # one sub-grid's band by column parity
-    h = np.empty((4, 2 * rows + 2, tw), x.dtype)  # B^T over each tile's columns, per pixel row
+    pad = np.zeros((2 * rows + 2, 2 * tw + 2), x.dtype)  # one sub-grid's band, 0 outside the image
+    rowt = np.zeros((4, pad.shape[1]), x.dtype)  # B^T over one tile row's 4 pixel rows
     for grid in range(grids):
         a, b = grid // dw, grid % dw
-        top, left, first = 2 * row0 * dh + a - ph, b - pw, (n * grids + grid) * rows * tw
+        r_lo, r_hi = _valid_range(2 * row0 * dh + a - ph, dh, height, pad.shape[0])
+        q_lo, q_hi = _valid_range(b - pw, dw, width, pad.shape[1])
+        top, left = 2 * row0 * dh + a - ph, q_lo * dw + b - pw  # image row of pad row 0, column of q_lo
+        right = left + (q_hi - q_lo - 1) * dw + 1
+        pad[:] = 0
+        if q_lo == q_hi:  # no column of this sub-grid lies in the image (only padding)
+            r_hi = r_lo
+        if not scatter:
+            for r in range(r_lo, r_hi):
+                pad[r, q_lo:q_hi] = x[n, c, top + r * dh, left:right:dw]
+        _tile_rows(pad, rowt, v, c, (n * grids + grid) * rows * tw, rows, tw, scatter)
         if scatter:
-            _scatter_tiles(pad, h, v, c, first, rows, tw)
-        else:
-            pad[:] = 0
-            _load_grid(x, pad, n, c, top, dh, left, dw, False)
-            _gather_tiles(pad, h, v, c, first, rows, tw)
-        if scatter:
-            _load_grid(x, pad, n, c, top, dh, left, dw, True)
+            for r in range(r_lo, r_hi):
+                x[n, c, top + r * dh, left:right:dw] += pad[r, q_lo:q_hi]
+
+
+@njit(cache=True)
+def _tile_rows(pad, rowt, v, c, first, rows, tw, scatter):
+    """B^T d B of the tiles of ``pad`` (one sub-grid's band) into v[:, c, first:], or the adjoint."""
+    for ty in range(rows):
+        r, first_tile = 2 * ty, first + ty * tw
+        if not scatter:
+            for q in range(pad.shape[1]):
+                d0, d1, d2, d3 = pad[r, q], pad[r + 1, q], pad[r + 2, q], pad[r + 3, q]
+                rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+            for a in range(4):
+                s = rowt[a]
+                v0, v1, v2, v3 = v[4 * a, c], v[4 * a + 1, c], v[4 * a + 2, c], v[4 * a + 3, c]
+                for tx in range(tw):
+                    q = 2 * tx
+                    v0[first_tile + tx] = s[q] - s[q + 2]
+                    v1[first_tile + tx] = s[q + 1] + s[q + 2]
+                    v2[first_tile + tx] = s[q + 2] - s[q + 1]
+                    v3[first_tile + tx] = s[q + 1] - s[q + 3]
+            continue
+        rowt[:] = 0
+        for a in range(4):
+            s = rowt[a]
+            g0, g1, g2, g3 = v[4 * a, c], v[4 * a + 1, c], v[4 * a + 2, c], v[4 * a + 3, c]
+            for tx in range(tw):  # B w per tile, overlap-added along the row
+                q, t = 2 * tx, first_tile + tx
+                s[q] += g0[t]
+                s[q + 1] += g1[t] - g2[t] + g3[t]
+                s[q + 2] += g1[t] + g2[t] - g0[t]
+                s[q + 3] -= g3[t]
+        for q in range(pad.shape[1]):
+            s0, s1, s2, s3 = rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q]
+            pad[r, q] += s0
+            pad[r + 1, q] += s1 - s2 + s3
+            pad[r + 2, q] += s1 + s2 - s0
+            pad[r + 3, q] -= s3
 
 
 @njit(cache=True)
