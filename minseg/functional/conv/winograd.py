@@ -68,17 +68,18 @@ WINOGRAD_MIN_PIXELS = 8 * 8
 
 
 def winograd_applies(geom: Geometry, groups: int) -> bool:
-    """True for the convolutions F(2x2, 3x3) computes: 3x3 kernel, stride 1, one group, and not those
-    conv_forward runs by blocks of taps (mostly padding; conv/taps.py)."""
-    return ((geom.kh, geom.kw, geom.sh, geom.sw, groups) == (3, 3, 1, 1, 1)
-            and padding_tap_share(geom) < bands.TAP_SKIP_SHARE)
+    """True for the convolutions F(2x2, 3x3) computes: 3x3 kernel, stride 1, one group."""
+    return (geom.kh, geom.kw, geom.sh, geom.sw, groups) == (3, 3, 1, 1, 1)
 
 
 def winograd_pays(geom: Geometry, channels: int, out_channels: int, groups: int) -> bool:
-    """Whether conv2d should run this convolution by Winograd (FORCE, else the measured thresholds)."""
+    """Whether conv2d should run this convolution by Winograd: FORCE where it applies, else the measured
+    thresholds, and never where conv_forward skips the taps that read padding (conv/taps.py: there most
+    products are with zeros, which Winograd would all compute)."""
     if FORCE is not None or not winograd_applies(geom, groups):
         return bool(FORCE) and winograd_applies(geom, groups)
-    return min(channels, out_channels) >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS
+    return (min(channels, out_channels) >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS
+            and padding_tap_share(geom) < bands.TAP_SKIP_SHARE)
 
 
 # ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
