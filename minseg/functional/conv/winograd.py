@@ -27,10 +27,12 @@ The backward is the exact adjoint of these three linear steps: dM = A dY A^T per
 @ V[xi]^T and dg = G^T dU G per filter; dV[xi] = U[xi]^T @ dM[xi], overlap-added back onto the pixels
 as B dV B^T (the padding dropped). V is recomputed from the input in backward, not kept.
 
-Float32: the transforms combine up to 9 inputs before the product (and the output transform 9
-products after), so the rounding errors are a few times those of the direct sum (the test file's
-float32 checks against float64 measure it); larger tiles (F(4x4, 3x3)) need fractions like 1/6 and
-lose far more, which is why only F(2x2, 3x3) is used.
+Float32: the transforms only add, subtract and halve (exact in binary), so the rounding comes from
+the sums as in the direct convolution, just in another order: each GEMM sums C products (im2col's sums
+9 C) and the output transform adds up 9 of them. Measured against float64 (tests/test_conv_winograd.py's
+float32 case, 32 -> 16 channels on 20x20): max relative error 2.5e-7 for Winograd, 6.1e-7 for im2col.
+Larger tiles (F(4x4, 3x3)) save more multiplications but need fractions like 1/6 and 1/24 in their
+transforms, and their float32 error grows quickly with the tile size; only F(2x2, 3x3) is used here.
 
 Dilation d (stride 1): y[oy] reads the input at oy - p, oy - p + d, oy - p + 2d (p the leading padding),
 so output rows oy = d r + a read only input rows d q + a - p: the output sub-grid y[a::d] is an

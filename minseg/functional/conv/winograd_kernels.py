@@ -41,17 +41,20 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter):
         r_lo, r_hi = _valid_range(2 * row0 * dh + a - ph, dh, height, pad.shape[0])
         q_lo, q_hi = _valid_range(b - pw, dw, width, pad.shape[1])
         top, left = 2 * row0 * dh + a - ph, q_lo * dw + b - pw  # image row of pad row 0, column of q_lo
-        right = left + (q_hi - q_lo - 1) * dw + 1
         pad[:] = 0
         if q_lo == q_hi:  # no column of this sub-grid lies in the image (only padding)
             r_hi = r_lo
         if not scatter:
             for r in range(r_lo, r_hi):
-                pad[r, q_lo:q_hi] = x[n, c, top + r * dh, left:right:dw]
+                line, row = x[n, c, top + r * dh], pad[r]
+                for k in range(q_hi - q_lo):  # a loop, not a strided slice: numba copies those slowly
+                    row[q_lo + k] = line[left + k * dw]
         _tile_rows(pad, rowt, v, c, (n * grids + grid) * rows * tw, rows, tw, scatter)
         if scatter:
             for r in range(r_lo, r_hi):
-                x[n, c, top + r * dh, left:right:dw] += pad[r, q_lo:q_hi]
+                line, row = x[n, c, top + r * dh], pad[r]
+                for k in range(q_hi - q_lo):
+                    line[left + k * dw] += row[q_lo + k]
 
 
 @njit(cache=True)
