@@ -200,7 +200,10 @@ def test_the_dispatcher_takes_winograd_for_the_benchmark_shape_and_only_where_it
         return bool(calls)
 
     assert W.FORCE is None
-    assert takes((8, 64, 64, 64), (64, 64, 3, 3), padding=1)  # benchmarks/bench_conv.py's plain 3x3
+    for rate in (1, 2, 4):  # benchmarks/bench_conv.py's 3x3 convolutions, plain and dilated
+        assert takes((8, 64, 64, 64), (64, 64, 3, 3), padding=rate, dilation=rate)
+    assert not takes((2, 3, 64, 64), (16, 3, 3, 3), padding=1)  # 3 input channels: the GEMMs are tiny
+    assert not takes((2, 16, 16, 16), (16, 16, 3, 3), padding=1)  # narrow and small
     assert not takes((2, 64, 16, 16), (64, 64, 3, 3), padding=1, stride=2)
     assert not takes((2, 64, 16, 16), (64, 32, 3, 3), padding=1, groups=2)
     assert not takes((2, 64, 16, 16), (64, 64, 5, 5), padding=2)

@@ -64,9 +64,17 @@ G_KRON = np.kron(G, G)  # (16, 9): row 4 a + b, column 3 i + j holds G[a, i] G[b
 
 # None: conv2d takes Winograd where winograd_pays says so; True: wherever it applies (tests); False: never.
 FORCE: bool | None = None
-# Measured (see the report of issue #24) on one thread, forward + backward, Winograd vs im2col time:
-WINOGRAD_MIN_CHANNELS = 16
-WINOGRAD_MIN_PIXELS = 8 * 8
+# When conv2d takes Winograd (FORCE None). Measured on one thread, forward + backward, time of Winograd over
+# the im2col path, medians of 7 interleaved runs on the shared 2-core machine (noise ~10%), N16 unless said:
+# - 64 channels and more win at every size tried: 64 -> 64 at 8x8 .. 64x64: 0.62, 0.98, 0.86, 0.86;
+#   64 -> 128 at 32x32: 0.89; 128 -> 128 at 16x16, 32x32: 0.90, 0.76; N8 64 -> 64 64x64 dilation 1, 2, 4:
+#   0.82, 0.85, 0.84; N2 256 -> 256 33x33 dilation 2, 4: 0.71, 0.78.
+# - fewer channels win from 64x64 outputs on (8, 16, 32 channels: 0.94, 0.96, 0.93; N8 32 -> 32 dilation 2:
+#   0.57) but not at 16x16 / 32x32 (1.03 .. 1.27), where the transforms' per-plane work is too short;
+# - 3 input channels (a network's first layer) lose: 3 -> 16 at 64x64: 1.38 (the GEMMs are tiny).
+WINOGRAD_MIN_CHANNELS = 8  # min(in, out) below this: never
+WINOGRAD_WIDE_CHANNELS = 64  # min(in, out) from this on: at any size
+WINOGRAD_MIN_PIXELS = 64 * 64  # between the two: from this many output pixels on
 
 
 def winograd_applies(geom: Geometry, groups: int) -> bool:
@@ -80,8 +88,9 @@ def winograd_pays(geom: Geometry, channels: int, out_channels: int, groups: int)
     products are with zeros, which Winograd would all compute)."""
     if FORCE is not None or not winograd_applies(geom, groups):
         return bool(FORCE) and winograd_applies(geom, groups)
-    return (min(channels, out_channels) >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS
-            and padding_tap_share(geom) < bands.TAP_SKIP_SHARE)
+    narrow = min(channels, out_channels)
+    pays = narrow >= WINOGRAD_WIDE_CHANNELS or (narrow >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS)
+    return pays and padding_tap_share(geom) < bands.TAP_SKIP_SHARE
 
 
 # ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
