@@ -74,8 +74,11 @@ def test_the_tile_kernels_compute_the_matrices():
     np.testing.assert_allclose(y[0, 0], W.A_T @ m[:, 0, 0].reshape(4, 4) @ W.A_T.T + 0.5, rtol=1e-12)
 
 
-@pytest.mark.parametrize("shape, padding, dilation", [((2, 3, 5, 7), 1, 1), ((1, 2, 9, 8), 2, 2), ((2, 1, 7, 10), (0, 3), (1, 3)),
-                                                      ((1, 2, 2, 3), 3, 2), ((1, 1, 1, 1), 1, 1)])
+ADJOINT_CASES = [((2, 3, 5, 7), 1, 1), ((1, 2, 9, 8), 2, 2), ((2, 1, 7, 10), (0, 3), (1, 3)), ((1, 2, 2, 3), 3, 2),
+                 ((1, 1, 1, 1), 1, 1)]
+
+
+@pytest.mark.parametrize("shape, padding, dilation", ADJOINT_CASES)
 def test_the_adjoint_kernels_are_the_transposes(shape, padding, dilation):
     # <gather(x), v> = <x, scatter(v)> and <output(m), dy> = <m, output_adjoint(dy)>, bias 0
     geom = conv_geometry("conv2d", shape[2:], (3, 3), 1, padding, dilation)
@@ -121,7 +124,8 @@ def winograd_config(draw):
 
 def _arrays(cfg):
     rng = np.random.default_rng(cfg["seed"])
-    arrays = [rng.standard_normal((cfg["n"], cfg["cin"]) + cfg["size"]), rng.standard_normal((cfg["cout"], cfg["cin"], 3, 3))]
+    arrays = [rng.standard_normal((cfg["n"], cfg["cin"]) + cfg["size"]),
+              rng.standard_normal((cfg["cout"], cfg["cin"], 3, 3))]
     if cfg["bias"]:
         arrays.append(rng.standard_normal(cfg["cout"]))
     return [a.astype(cfg["dtype"]) for a in arrays]
@@ -153,7 +157,8 @@ def test_forced_winograd_matches_torch_reference_and_finite_differences(cfg):
     assert calls, "conv2d did not take the Winograd path"
 
 
-@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding="same", dilation=2), dict(padding=(2, 0), dilation=(1, 2))])
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding="same", dilation=2),
+                                    dict(padding=(2, 0), dilation=(1, 2))])
 def test_bands_of_one_tile_row_match_torch_and_finite_differences(kwargs):
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((2, 3, 9, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)]

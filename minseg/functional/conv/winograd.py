@@ -88,8 +88,8 @@ def winograd_pays(geom: Geometry, channels: int, out_channels: int, groups: int)
     products are with zeros, which Winograd would all compute)."""
     if FORCE is not None or not winograd_applies(geom, groups):
         return bool(FORCE) and winograd_applies(geom, groups)
-    narrow = min(channels, out_channels)
-    pays = narrow >= WINOGRAD_WIDE_CHANNELS or (narrow >= WINOGRAD_MIN_CHANNELS and geom.oh * geom.ow >= WINOGRAD_MIN_PIXELS)
+    narrow, pixels = min(channels, out_channels), geom.oh * geom.ow
+    pays = narrow >= WINOGRAD_WIDE_CHANNELS or (narrow >= WINOGRAD_MIN_CHANNELS and pixels >= WINOGRAD_MIN_PIXELS)
     return pays and padding_tap_share(geom) < bands.TAP_SKIP_SHARE
 
 
@@ -114,7 +114,7 @@ def tile_grid(geom: Geometry) -> tuple[int, int]:
     return _ceil_div(_ceil_div(geom.oh, geom.dh), 2), _ceil_div(_ceil_div(geom.ow, geom.dw), 2)
 
 
-def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsize: int) -> list[tuple[int, int]]:
+def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsize: int) -> list[tuple]:
     """(first tile row, tile rows) of each band, such that a band's V and M (16 values per tile and
     channel) fit bands.COLUMN_BUDGET_BYTES together (at least one tile row per band)."""
     tile_rows, tile_cols = tile_grid(geom)
@@ -183,7 +183,8 @@ class WinogradConv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom=None, groups=1):
-        ctx.geom, ctx.input_shape, ctx.u = geom, x.shape, filter_transform(weight)  # U is 16/9 of weight's size
+        ctx.geom, ctx.input_shape = geom, x.shape
+        ctx.u = filter_transform(weight)  # kept for backward: 16/9 of the weight's size
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None)
         return tiles_forward(np.ascontiguousarray(x), ctx.u, bias, geom)
 
