@@ -4,8 +4,8 @@ dilation's sub-grids by hand, and, with the Winograd path forced, conv2d against
 backward), the loop reference and finite differences over hypothesis configurations; the dispatcher
 takes Winograd for the benchmark's shape and nothing it cannot compute."""
 import ast
-import contextlib
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -21,24 +21,21 @@ from minseg.functional.conv import winograd_kernels as K
 from minseg.functional.conv.geometry import conv_geometry
 from minseg.testing import check_op
 from tests.support import examples
+from tests.test_conv_taps import skip_share
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore:Using padding='same'")]
 
 TF = torch.nn.functional
 
 
-@contextlib.contextmanager
-def winograd(force: bool | None = True, budget: int | None = None):
-    """W.FORCE inside (True: every 3x3 stride-1 conv2d by Winograd, False: none) and optionally
-    COLUMN_BUDGET_BYTES (a small budget: the tiles in bands of one tile row)."""
-    previous = W.FORCE, conv_bands.COLUMN_BUDGET_BYTES
-    W.FORCE = force
-    if budget is not None:
-        conv_bands.COLUMN_BUDGET_BYTES = budget
-    try:
-        yield
-    finally:
-        W.FORCE, conv_bands.COLUMN_BUDGET_BYTES = previous
+def winograd(force: bool | None = True):
+    """W.FORCE inside: True, every 3x3 stride-1 single-group conv2d by Winograd; False, none."""
+    return mock.patch.object(W, "FORCE", force)
+
+
+def counting_winograd_calls():
+    """A spy on tiles_forward inside: its ``called`` says whether the Winograd path really ran."""
+    return mock.patch.object(W, "tiles_forward", wraps=W.tiles_forward)
 
 
 def test_f23_on_a_4_vector_by_hand():
@@ -131,30 +128,14 @@ def _arrays(cfg):
     return [a.astype(cfg["dtype"]) for a in arrays]
 
 
-@contextlib.contextmanager
-def counting_winograd_calls():
-    """A list that gets one entry per tiles_forward call inside (the Winograd path really ran)."""
-    calls, original = [], W.tiles_forward
-
-    def spy(*args):
-        calls.append(args[-1])
-        return original(*args)
-
-    W.tiles_forward = spy
-    try:
-        yield calls
-    finally:
-        W.tiles_forward = original
-
-
 @examples(120)
 @given(cfg=winograd_config())
 def test_forced_winograd_matches_torch_reference_and_finite_differences(cfg):
     arrays, kwargs = _arrays(cfg), dict(padding=cfg["padding"], dilation=cfg["dilation"])
-    with winograd(), counting_winograd_calls() as calls:
+    with winograd(), counting_winograd_calls() as spy:
         check_op(F.conv2d, arrays, TF.conv2d, F.conv2d_reference, kwargs=kwargs,
                  gradcheck_inputs=sum(a.size for a in arrays) <= 400)
-    assert calls, "conv2d did not take the Winograd path"
+    assert spy.called, "conv2d did not take the Winograd path"
 
 
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding="same", dilation=2),
@@ -164,7 +145,7 @@ def test_bands_of_one_tile_row_match_torch_and_finite_differences(kwargs):
     arrays = [rng.standard_normal((2, 3, 9, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)]
     geom = conv_geometry("conv2d", (9, 7), (3, 3), 1, kwargs["padding"], kwargs.get("dilation", 1))
     assert len(W.tile_bands(geom, 3, 4, 2, 8)) == 1
-    with winograd(budget=64):  # 64 bytes: every band is one tile row
+    with winograd(), skip_share(conv_bands.TAP_SKIP_SHARE, budget=64):  # 64 bytes: bands of one tile row
         assert len(W.tile_bands(geom, 3, 4, 2, 8)) == W.tile_grid(geom)[0] > 1
         check_op(F.conv2d, arrays, TF.conv2d, F.conv2d_reference, kwargs=kwargs)
 
@@ -200,9 +181,9 @@ def test_the_dispatcher_takes_winograd_for_the_benchmark_shape_and_only_where_it
         rng = np.random.default_rng(6)
         x = ms.tensor(rng.standard_normal(x_shape, dtype=np.float32), requires_grad=True)
         w = ms.tensor(rng.standard_normal(w_shape, dtype=np.float32), requires_grad=True)
-        with counting_winograd_calls() as calls:
+        with counting_winograd_calls() as spy:
             F.conv2d(x, w, **kwargs).sum().backward()
-        return bool(calls)
+        return spy.called
 
     assert W.FORCE is None
     for rate in (1, 2, 4):  # benchmarks/bench_conv.py's 3x3 convolutions, plain and dilated
