@@ -82,6 +82,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = _ctx  # the Context of the Function that produced this tensor (None for leaves)
+        self._node = None  # its GraphNode, made when a later Function records it (non-leaves only)
 
     # ----- plain properties -------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -182,8 +183,37 @@ class Tensor:
     T = property(lambda self: _ops.permute(self, tuple(reversed(range(self.ndim)))))
 
 
+class GraphNode:
+    """A recorded result as backward sees it: the Context that made it, its shape and dtype, and that
+    it requires grad, but not its values.
+
+    A Function records its inputs for backward; an input that is itself a recorded result is recorded
+    as its GraphNode, not as the Tensor. So an intermediate's data lives only as long as the program
+    holds the tensor or a backward saved the array (as with torch's grad_fn): ``x = relu(bn(conv(x)))``
+    keeps what those three backwards need, not also every layer's output until ``backward()``. Leaves
+    stay Tensors in the record (backward writes their ``.grad``).
+    """
+
+    __slots__ = ("_ctx", "requires_grad", "shape", "dtype")
+
+    def __init__(self, tensor: Tensor):
+        self._ctx, self.requires_grad, self.shape, self.dtype = tensor._ctx, True, tensor.shape, tensor.dtype
+
+
+def _recorded(value):
+    """How Function.apply records one argument: a leaf Tensor as itself, a recorded result as its
+    GraphNode (one per tensor, so that gradients from two uses of it add up), anything else as None."""
+    if not isinstance(value, Tensor):
+        return None
+    if value._ctx is None:
+        return value
+    if value._node is None:
+        value._node = GraphNode(value)
+    return value._node
+
+
 def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root`` through recorded Functions, each after all its inputs.
+    """Tensors and GraphNodes reachable from ``root`` through recorded Functions, each after all its inputs.
 
     An explicit stack instead of recursion, so a network thousands of layers deep does not hit
     Python's recursion limit.
@@ -248,7 +278,7 @@ class Context:
 
     def __init__(self, function, parents):
         self.function = function
-        self.parents = parents  # one entry per positional argument: Tensor or None
+        self.parents = parents  # one entry per positional argument: leaf Tensor, GraphNode or None
         self.saved_tensors = ()
         # True when Function.apply records this call for backward (grad mode on and some input
         # requires grad). A forward may then skip keeping what only backward needs, or work in
@@ -285,7 +315,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the unwrapped arguments; record the node when any input needs a gradient."""
-        ctx = Context(cls, tuple(a if isinstance(a, Tensor) else None for a in args))
+        ctx = Context(cls, tuple(_recorded(a) for a in args))
         needs_grad = ctx.needs_grad = is_grad_enabled() and any(ctx.needs_input_grad)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         out = cls.forward(ctx, *arrays, **kwargs)
