@@ -26,14 +26,15 @@ def _shifted_logits(unary, message, out):
 
 @njit(cache=True, parallel=True)
 def normalise_rows(out):
-    """out[i] /= sum(out[i]), rows in parallel."""
+    """out[i] /= sum(out[i]), rows in parallel (times the reciprocal: one division per row, not per label)."""
     n, k = out.shape
     for i in prange(n):
         total = 0.0
         for label in range(k):
             total += out[i, label]
+        inverse = 1.0 / total
         for label in range(k):
-            out[i, label] /= total
+            out[i, label] *= inverse
 
 
 @njit(cache=True)
