@@ -36,7 +36,8 @@ class Case:
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call (JIT compile, caches)."""
+    """Median wall time of ``repeats`` calls after one warm-up call (JIT compile, caches); a case's two
+    sides are timed by ``interleaved_medians`` instead."""
     fn()
     times = []
     for _ in range(repeats):
@@ -44,6 +45,34 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+# A side's timed calls add up to at least this many seconds (more repeats for a fast case): a median of
+# five 2-ms calls on a shared 2-core machine moved by 2x between runs.
+MIN_TIMED_S = 0.5
+MAX_REPEATS = 200
+
+
+def interleaved_medians(ours: Callable[[], object], theirs: Callable[[], object] | None,
+                        repeats: int) -> tuple[float, float | None]:
+    """Median wall times of ``ours`` and ``theirs`` (None: not timed), each warmed up once, timed in
+    alternation (ours, theirs, ours, ...) so that a slow spell of the machine falls on both sides alike;
+    at least ``repeats`` rounds, more for fast calls (MIN_TIMED_S per side, at most MAX_REPEATS)."""
+    sides = [fn for fn in (ours, theirs) if fn is not None]
+    first = []
+    for fn in sides:
+        start = time.perf_counter()
+        fn()
+        first.append(time.perf_counter() - start)
+    rounds = max(repeats, min(MAX_REPEATS, int(MIN_TIMED_S / max(min(first), 1e-6))))
+    times = [[] for _ in sides]
+    for _ in range(rounds):
+        for fn, record in zip(sides, times):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    medians = [statistics.median(record) for record in times]
+    return medians[0], (medians[1] if theirs is not None else None)
 
 
 def same_threads() -> int:
@@ -123,8 +152,7 @@ def memory_columns(module: str, *args: str) -> Callable[[float, float | None], d
 
 
 def run_case(case: Case) -> dict:
-    ours = median_time(case.minseg, case.repeats)
-    theirs = median_time(case.torch, case.repeats) if case.torch is not None else None
+    ours, theirs = interleaved_medians(case.minseg, case.torch, case.repeats)
     row = {"group": case.group, "name": case.name, "minseg_ms": ours * 1e3,
            "torch_ms": None if theirs is None else theirs * 1e3,
            "ratio": None if theirs is None else ours / theirs, "target": case.target}

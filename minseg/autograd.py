@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import sys
 
 import numpy as np
 
@@ -244,7 +245,10 @@ def _run_backward(root: Tensor, grad: np.ndarray) -> None:
         if node_grad is None:
             continue
         if node._ctx is None:  # a leaf: accumulate
-            node.grad = node_grad.copy() if node.grad is None else node.grad + node_grad
+            if node.grad is None:
+                node.grad = node_grad if _only_reference(node_grad) else node_grad.copy()
+            else:
+                node.grad = node.grad + node_grad
             continue
         ctx = node._ctx
         input_grads = ctx.function.backward(ctx, node_grad)
@@ -258,6 +262,15 @@ def _run_backward(root: Tensor, grad: np.ndarray) -> None:
             )
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+
+
+def _only_reference(array: np.ndarray) -> bool:
+    """True when ``array`` owns its writeable memory and only the caller's name refers to it (a fresh
+    gradient a backward made): a leaf may keep it as its .grad instead of a copy (torch's AccumulateGrad
+    steals such a gradient too). A view, the caller's own ``grad`` argument, or an array a Function
+    also saved are copied."""
+    # getrefcount sees: the caller's local name, this function's argument and its own argument
+    return array.base is None and array.flags.writeable and sys.getrefcount(array) <= 3
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

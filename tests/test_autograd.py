@@ -143,3 +143,21 @@ def test_needs_input_grad_is_true_only_for_tensors_that_require_grad():
     Probe.apply(a, b, np.ones(1, np.float32)).sum().backward()
     assert seen == [(True, False, False)]
     assert b.grad is None and a.grad.tolist() == [1.0]
+
+
+def test_a_leaf_grad_never_aliases_the_callers_gradient_or_another_leafs():
+    """Backward keeps a fresh gradient array as a leaf's .grad (no copy) only when nothing else refers to
+    it: the grad passed to backward, a gradient that flows unchanged to two leaves, a view, stay copies."""
+    g = np.ones((2, 3), np.float32)
+    a, b = ms.tensor(np.zeros((2, 3)), requires_grad=True), ms.tensor(np.zeros((2, 3)), requires_grad=True)
+    (a + b).backward(g)
+    assert not np.shares_memory(a.grad, g) and not np.shares_memory(b.grad, g)
+    assert not np.shares_memory(a.grad, b.grad)
+    c = ms.tensor(np.zeros((2, 3)), requires_grad=True)
+    c.reshape(6).backward(np.arange(6, dtype=np.float32))  # reshape's backward returns a view
+    assert c.grad.base is None and c.grad.flags.writeable
+    np.testing.assert_array_equal(c.grad, np.arange(6).reshape(2, 3))
+    d = ms.tensor(np.ones(3), requires_grad=True)
+    (d * 3.0).sum().backward()  # a fresh product: kept as it is, and right
+    (d * 3.0).sum().backward()  # accumulated
+    np.testing.assert_array_equal(d.grad, [6.0, 6.0, 6.0])

@@ -40,3 +40,15 @@ def test_the_project_readme_has_the_block():
     from pathlib import Path
 
     assert T.readme_problem(Path(__file__).resolve().parents[1] / "README.md") is None
+
+
+def test_interleaved_medians_alternate_the_sides_and_repeat_fast_calls():
+    from benchmarks import harness
+
+    calls = []
+    ours, theirs = harness.interleaved_medians(lambda: calls.append("m"), lambda: calls.append("t"), repeats=3)
+    assert calls[:4] == ["m", "t", "m", "t"] and len(calls) == 2 * (harness.MAX_REPEATS + 1)  # fast: many rounds
+    assert ours >= 0 and theirs >= 0
+    calls.clear()
+    _, none = harness.interleaved_medians(lambda: calls.append("m"), None, repeats=3)
+    assert none is None and set(calls) == {"m"}

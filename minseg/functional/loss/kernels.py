@@ -59,15 +59,16 @@ def class_sums(a, sums):
 
 @njit(cache=True, parallel=True)
 def normalise_classes(e, sums):
-    """sums[b, i] = sum_k e[b, k, i], then e[b, k, i] /= sums[b, i] (softmax from exponentials)."""
+    """sums[b, i] = sum_k e[b, k, i], then e[b, k, i] /= sums[b, i] (softmax from exponentials), as a
+    product with the sums' reciprocals (one division per pixel, not one per class and pixel)."""
     class_sums(e, sums)
     outer, classes, inner = e.shape
     for b in prange(outer):
-        total = sums[b]
+        inverse = np.ones(1, e.dtype)[0] / sums[b]  # in e's dtype (a Python 1 would make it float64)
         for k in range(classes):
             row = e[b, k]
             for i in range(inner):
-                row[i] /= total[i]
+                row[i] *= inverse[i]
 
 
 @njit(cache=True, parallel=True)
