@@ -41,7 +41,9 @@ def cpu_model() -> str:
 
 
 def _cell(value, digits: str = ".3g") -> str:
-    return "–" if value is None else format(value, digits)
+    if value is None:
+        return "–"
+    return format(value, ".0f") if digits == ".3g" and abs(value) >= 1000 else format(value, digits)
 
 
 def markdown_table(rows: list[dict], threads: int, when: datetime.datetime | None = None) -> str:
