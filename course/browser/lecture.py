@@ -263,8 +263,9 @@ class LectureCheck:
         if len(notes) != widgets:
             self.result.failures.append(f"after saving and reopening: {len(notes)} notes to run a widget's cell "
                                         f"again where {widgets} widget views were")
-        if notes:
-            self.page.locator(".jp-Notebook-cell").nth(notes[0]).scroll_into_view_if_needed()
+        if notes:  # the first note in view for the screenshot (through JupyterLab: the cell may not be rendered)
+            self.call("scrollToCell", notes[0])
+            time.sleep(0.5)
         self.screenshot("reopened", first_widget=False)
 
     def screenshot(self, what: str, first_widget: bool = False) -> None:

@@ -137,6 +137,14 @@ window.__minseg = {
 
   async save() { await this.panel().context.save(); return this.panel().context.model.dirty; },
 
+  // Scroll cell ``index`` into the middle of the view through the notebook's own API: JupyterLab 4
+  // renders only the cells near the view, so a cell far down may have no DOM node to scroll to yet.
+  async scrollToCell(index) {
+    const notebook = this.panel().content;
+    notebook.activeCellIndex = index;
+    await notebook.scrollToCell(notebook.widgets[index], 'center');
+  },
+
   async closeAndShutdown() {
     const p = this.panel();
     if (!p) return;
