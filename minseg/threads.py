@@ -49,3 +49,30 @@ def quiet_workers(environ=os.environ) -> None:
     minseg comes first; ``make lab`` / ``make grade`` set the same variables for the kernels they start."""
     for name, value in QUIET_WORKERS.items():
         environ.setdefault(name, value)
+
+
+_WORKER = []  # one worker thread, made on first use, for in_two_threads
+
+
+def in_two_threads(ufunc, a, out=None):
+    """``ufunc(a, out=out)`` for a C-contiguous ``a``, the work split in halves between the calling thread
+    and one worker when ``a`` has at least GRAIN elements and Numba may use two threads (threads_for
+    says no for small jobs); NumPy's ufunc loops release the GIL, so the halves run at once. For the
+    exponentials of softmax and cross-entropy, which NumPy's SIMD exp computes faster than Numba can
+    but on one thread only."""
+    import numba  # loaded already by the kernels around such a call
+    import numpy as np  # not at the top: quiet_workers must run before NumPy loads
+
+    if out is None:
+        out = np.empty_like(a)
+    if a.size < GRAIN or numba.get_num_threads() < 2 or not (a.flags.c_contiguous and out.flags.c_contiguous):
+        return ufunc(a, out=out)
+    if not _WORKER:
+        import concurrent.futures
+
+        _WORKER.append(concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="minseg"))
+    flat_in, flat_out, half = a.reshape(-1), out.reshape(-1), a.size // 2
+    second = _WORKER[0].submit(ufunc, flat_in[half:], out=flat_out[half:])
+    ufunc(flat_in[:half], out=flat_out[:half])
+    second.result()
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ..threads import threads_for
+from ..threads import in_two_threads, threads_for
 from ..ops import elementwise as _ew
 from ..ops.reduce import normalize_dims
 
@@ -65,7 +65,7 @@ def softmax_classes(a3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
     with threads_for(a3.size):
         class_kernels().shift_by_class_max(a3, out)
-        np.exp(out, out=out)
+        in_two_threads(np.exp, out, out=out)
         class_kernels().normalise_classes(out, sums)
     return out, sums
 
@@ -92,7 +92,7 @@ def shifted_softmax(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np
     total = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
     with threads_for(a3.size):
         class_kernels().shift_by_class_max(a3, shifted)
-        p = np.exp(shifted)
+        p = in_two_threads(np.exp, shifted)
         class_kernels().normalise_classes(p, total)
     kept = a.shape[:dim] + (1,) + a.shape[dim + 1:]
     return shifted.reshape(a.shape), p.reshape(a.shape), total.reshape(kept)
@@ -104,7 +104,7 @@ def log_softmax_classes(a3: np.ndarray) -> np.ndarray:
     sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
     with threads_for(a3.size):
         class_kernels().shift_by_class_max(a3, shifted)
-        class_kernels().class_sums(np.exp(shifted), sums)
+        class_kernels().class_sums(in_two_threads(np.exp, shifted), sums)
     with np.errstate(divide="ignore"):  # all logits -inf: log 0 = -inf, as log_sum_exp gives
         shifted -= np.log(sums)[:, None, :]
     return shifted
