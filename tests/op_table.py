@@ -225,3 +225,23 @@ ROWS = [
     Row("jaccard_loss", F.jaccard_loss, lambda *a, **k: overlap_torch("jaccard", *a, **k), F.jaccard_loss_reference,
         S.overlap_case().map(_overlap_case), 100),
 ]
+
+
+def row_named(name: str) -> Row:
+    """The op table's row called ``name`` (e.g. to run its cases under a forced fast path)."""
+    return next(row for row in ROWS if row.name == name)
+
+
+# finite differences cost two forward passes per element: only cases up to this size are gradchecked
+GRADCHECK_MAX_ELEMENTS = 400
+
+
+def check_row(row: Row, case: Case) -> None:
+    """One case of ``row`` through minseg.testing.check_op: torch, the loop reference (and its backward),
+    and gradcheck in float64 where the differentiable inputs have at most GRADCHECK_MAX_ELEMENTS elements."""
+    from minseg.testing import check_op
+
+    wanted = row.differentiable or [i for i, a in enumerate(case.inputs) if np.asarray(a).dtype.kind == "f"]
+    size = sum(np.asarray(case.inputs[i]).size for i in wanted)
+    check_op(row.op, case.inputs, row.torch_op, row.reference, row.reference_backward, kwargs=case.kwargs,
+             differentiable=row.differentiable, gradcheck_inputs=size <= GRADCHECK_MAX_ELEMENTS, atol=row.atol)

@@ -14,9 +14,7 @@ import minseg as ms
 import minseg.functional as F
 from minseg.functional.conv import bands as conv_bands
 from minseg.functional.conv.geometry import conv_geometry
-from minseg.testing import check_op
-from tests import strategies as S
-from tests.op_table import _conv_case
+from tests.op_table import check_row, row_named
 from tests.support import examples
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore:Using padding='same'")]
@@ -43,11 +41,9 @@ def test_a_large_budget_runs_one_band_and_a_small_one_several():
 @examples(120)
 @given(data=st.data())
 def test_banded_conv2d_matches_torch_reference_and_finite_differences(data):
-    case = _conv_case(data.draw(S.conv_config(), label="config"))
-    size = sum(a.size for a in case.inputs)
+    conv2d = row_named("conv2d")
     with budget(64):
-        check_op(F.conv2d, case.inputs, torch.nn.functional.conv2d, F.conv2d_reference, kwargs=case.kwargs,
-                 gradcheck_inputs=size <= 400)
+        check_row(conv2d, data.draw(conv2d.cases, label="case"))
 
 
 @budget(64)

@@ -18,8 +18,7 @@ from minseg.functional.conv import bands as conv_bands
 from minseg.functional.conv.geometry import conv_geometry
 from minseg.functional.conv.taps import Segment, padding_tap_share, tap_blocks, tap_segments
 from minseg.testing import check_op
-from tests import strategies as S
-from tests.op_table import _conv_case
+from tests.op_table import check_row, row_named
 from tests.support import examples
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.filterwarnings("ignore:Using padding='same'")]
@@ -123,8 +122,6 @@ def test_by_taps_equals_the_full_column_matrix_in_float32_under_no_grad(shapes):
 @examples(120)
 @given(data=st.data())
 def test_by_taps_matches_torch_reference_and_finite_differences(data):
-    case = _conv_case(data.draw(S.conv_config(), label="config"))
-    size = sum(a.size for a in case.inputs)
+    conv2d = row_named("conv2d")
     with skip_share(0.0):
-        check_op(F.conv2d, case.inputs, TF.conv2d, F.conv2d_reference, kwargs=case.kwargs,
-                 gradcheck_inputs=size <= 400)
+        check_row(conv2d, data.draw(conv2d.cases, label="case"))
