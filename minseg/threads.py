@@ -51,28 +51,37 @@ def quiet_workers(environ=os.environ) -> None:
         environ.setdefault(name, value)
 
 
-_WORKER = []  # one worker thread, made on first use, for in_two_threads
+_WORKER = []  # one worker thread, made on first use, for in_parallel
 
 
-def in_two_threads(ufunc, a, out=None):
-    """``ufunc(a, out=out)`` for a C-contiguous ``a``, the work split in halves between the calling thread
-    and one worker when ``a`` has at least GRAIN elements and Numba may use two threads (threads_for
-    says no for small jobs); NumPy's ufunc loops release the GIL, so the halves run at once. For the
-    exponentials of softmax and cross-entropy, which NumPy's SIMD exp computes faster than Numba can
-    but on one thread only."""
+def in_parallel(calls, worth_it: bool = True) -> list:
+    """[call() for call in calls], the first on the calling thread and the others at the same time on one
+    worker thread, when ``worth_it`` (the caller's size rule) and Numba may use two threads (threads_for
+    says one for small jobs); one after the other otherwise. The calls must release the GIL to gain
+    anything: NumPy's ufunc loops do, and Numba kernels compiled with nogil=True."""
     import numba  # loaded already by the kernels around such a call
-    import numpy as np  # not at the top: quiet_workers must run before NumPy loads
 
-    if out is None:
-        out = np.empty_like(a)
-    if a.size < GRAIN or numba.get_num_threads() < 2 or not (a.flags.c_contiguous and out.flags.c_contiguous):
-        return ufunc(a, out=out)
+    if not worth_it or len(calls) < 2 or numba.get_num_threads() < 2:
+        return [call() for call in calls]
     if not _WORKER:
         import concurrent.futures
 
         _WORKER.append(concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="minseg"))
+    others = [_WORKER[0].submit(call) for call in calls[1:]]
+    return [calls[0]()] + [future.result() for future in others]
+
+
+def in_two_threads(ufunc, a, out=None):
+    """``ufunc(a, out=out)``, a C-contiguous ``a`` split in halves for in_parallel from GRAIN elements on:
+    for the exponentials of softmax and cross-entropy, which NumPy's SIMD exp computes faster than
+    Numba can, but on one thread only."""
+    import numpy as np  # not at the top: quiet_workers must run before NumPy loads
+
+    if out is None:
+        out = np.empty_like(a)
+    if not (a.size >= GRAIN and a.flags.c_contiguous and out.flags.c_contiguous):
+        return ufunc(a, out=out)
     flat_in, flat_out, half = a.reshape(-1), out.reshape(-1), a.size // 2
-    second = _WORKER[0].submit(ufunc, flat_in[half:], out=flat_out[half:])
-    ufunc(flat_in[:half], out=flat_out[:half])
-    second.result()
+    in_parallel([lambda: ufunc(flat_in[:half], out=flat_out[:half]),
+                 lambda: ufunc(flat_in[half:], out=flat_out[half:])])
     return out

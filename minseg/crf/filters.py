@@ -21,12 +21,11 @@ makes pydensecrf's usual parameters, e.g. w1 = 10, work on whole photographs).
 """
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 
 import numpy as np
 
-from ..threads import threads_for
+from ..threads import in_parallel, threads_for
 from .kernels.dense import dense_gaussian_filter
 from .kernels.update import potts_update, softmax_shifted_rows
 from .kernels.lattice_stack import stacked_message, vertex_entries
@@ -189,26 +188,15 @@ def _term(weight, features, method: str, normalization: str):
     return weight, filt, scale
 
 
-def _build_in_parallel(builders, parallel: bool) -> list:
-    """[build() for build in builders], on up to two Python threads where ``parallel`` (the lattice
-    kernels release the GIL: two builds run at once on two cores) and Numba has more than one thread."""
-    if parallel and len(builders) > 1:
-        import numba  # loaded already: the kernels imported it
-
-        if numba.get_num_threads() > 1:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-                return list(pool.map(lambda build: build(), builders))
-    return [build() for build in builders]
-
-
 class PairwiseFilter:
     """``sum_m w_m k'_m`` applied to values (N, V): the CRF's whole pairwise kernel, normalised or not."""
 
     def __init__(self, weighted_features, method: str, normalization: str):
         kernels = [(weight, features) for weight, features in weighted_features if weight != 0.0]
-        self.terms = _build_in_parallel([functools.partial(_term, weight, features, method, normalization)
-                                         for weight, features in kernels],
-                                        parallel=method != "naive" and _pixels(kernels) >= PARALLEL_BUILD_PIXELS)
+        # the lattice kernels release the GIL: two lattices build at once on two cores
+        self.terms = in_parallel([functools.partial(_term, weight, features, method, normalization)
+                                  for weight, features in kernels],
+                                 worth_it=method != "naive" and _pixels(kernels) >= PARALLEL_BUILD_PIXELS)
         self.stacked = StackedLattices(self.terms) if method != "naive" and self.terms else None
         self.message = None  # scratch of the unstacked update, made on first use
         # Q's working precision: the exact path stays float64; on the lattice (an approximation to
