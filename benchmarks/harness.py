@@ -35,16 +35,18 @@ class Case:
     info: dict = field(default_factory=dict)
 
 
+def seconds(fn: Callable[[], object]) -> float:
+    """Wall time of one call."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def median_time(fn: Callable[[], object], repeats: int) -> float:
     """Median wall time of ``repeats`` calls after one warm-up call (JIT compile, caches); a case's two
     sides are timed by ``interleaved_medians`` instead."""
     fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(seconds(fn) for _ in range(repeats))
 
 
 # A side's timed calls add up to at least this many seconds (more repeats for a fast case): a median of
@@ -59,18 +61,12 @@ def interleaved_medians(ours: Callable[[], object], theirs: Callable[[], object]
     alternation (ours, theirs, ours, ...) so that a slow spell of the machine falls on both sides alike;
     at least ``repeats`` rounds, more for fast calls (MIN_TIMED_S per side, at most MAX_REPEATS)."""
     sides = [fn for fn in (ours, theirs) if fn is not None]
-    first = []
-    for fn in sides:
-        start = time.perf_counter()
-        fn()
-        first.append(time.perf_counter() - start)
+    first = [seconds(fn) for fn in sides]
     rounds = max(repeats, min(MAX_REPEATS, int(MIN_TIMED_S / max(min(first), 1e-6))))
     times = [[] for _ in sides]
     for _ in range(rounds):
         for fn, record in zip(sides, times):
-            start = time.perf_counter()
-            fn()
-            record.append(time.perf_counter() - start)
+            record.append(seconds(fn))
     medians = [statistics.median(record) for record in times]
     return medians[0], (medians[1] if theirs is not None else None)
 
@@ -162,6 +158,11 @@ def run_case(case: Case) -> dict:
     return row
 
 
+def format_number(value: float) -> str:
+    """Three significant digits, whole numbers from 1000 on (the tables' number format)."""
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
 def format_table(rows: list[dict]) -> str:
     """A plain-text table; the ratio column is minseg time / torch time (lower is better)."""
     base = ["group", "name", "minseg_ms", "torch_ms", "ratio", "target"]
@@ -171,9 +172,7 @@ def format_table(rows: list[dict]) -> str:
     def cell(value):
         if value is None:
             return "-"
-        if isinstance(value, float):
-            return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-        return str(value)
+        return format_number(value) if isinstance(value, float) else str(value)
 
     table = [columns] + [[cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(columns))]

@@ -8,6 +8,8 @@ import platform
 import re
 from pathlib import Path
 
+from benchmarks.harness import format_number
+
 START, END = "<!-- benchmarks-table:start -->", "<!-- benchmarks-table:end -->"
 
 # extra columns worth a note in README (the rest stay in the printed table), and how to say them
@@ -40,10 +42,11 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _cell(value, digits: str = ".3g") -> str:
+def _cell(value, digits: str | None = None) -> str:
+    """A table cell: '–' for no value, ``digits``' format if given, else format_number's."""
     if value is None:
         return "–"
-    return format(value, ".0f") if digits == ".3g" and abs(value) >= 1000 else format(value, digits)
+    return format(value, digits) if digits else format_number(value)
 
 
 def markdown_table(rows: list[dict], threads: int, when: datetime.datetime | None = None) -> str:
