@@ -6,16 +6,20 @@ import json
 from pathlib import Path
 
 
+def _control_text(control: dict) -> str:
+    """'0.31 s (0.39/0.23/0.31)': the median redraw and each move; or why there is none."""
+    if control.get("redraw_s") is None:
+        return "no change" if control.get("moved") else "not moved"
+    moves = control.get("redraws_s", [])
+    each = f" ({'/'.join(f'{t:.2f}' for t in moves)})" if len(moves) > 1 else ""
+    return f"{control['redraw_s']:.2f} s{each}"
+
+
 def _widget_lines(result) -> list[str]:
     lines = []
     for widget in result.widgets:
-        controls = ", ".join(
-            f"{c['kind']} {c['label'] or '?'}: "
-            + (f"{c['redraw_s']:.2f} s" + (f" ({'/'.join(f'{t:.2f}' for t in c['redraws_s'])})"
-                                            if len(c.get("redraws_s", [])) > 1 else "")
-               if c.get("redraw_s") is not None else
-               "no change" if c.get("moved") else "not moved")
-            for c in widget["controls"]) or "no controls moved"
+        controls = ", ".join(f"{c['kind']} {c['label'] or '?'}: {_control_text(c)}"
+                             for c in widget["controls"]) or "no controls moved"
         lines.append(f"  - widget {widget['index'] + 1} (cell {widget['box'].get('cell')}, "
                      f"{widget['box']['width']}x{widget['box']['height']} px): "
                      f"{controls}")
