@@ -163,18 +163,12 @@ def use_subpixel(geom: Geometry) -> bool:
 
 
 # ----- the stacked weight: every phase's flipped sub-kernel, in conv2d's (out, in/G) order ---------
-def as_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
-    """(Cin, Cout/G, kH, kW) -> (Cout, Cin/G, kH, kW): per group, in and out channels swap places."""
-    cin, group_out, kh, kw = weight.shape
-    split = weight.reshape(groups, cin // groups, group_out, kh, kw)
-    return split.swapaxes(1, 2).reshape(groups * group_out, cin // groups, kh, kw)
-
-
-def from_conv_weight(conv_weight: np.ndarray, groups: int) -> np.ndarray:
-    """as_conv_weight's inverse: (Cout, Cin/G, kH, kW) -> (Cin, Cout/G, kH, kW)."""
-    cout, group_in, kh, kw = conv_weight.shape
-    split = conv_weight.reshape(groups, cout // groups, group_in, kh, kw)
-    return split.swapaxes(1, 2).reshape(groups * group_in, cout // groups, kh, kw)
+def swap_channel_roles(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(A, B/G, kH, kW) -> (B, A/G, kH, kW): per group, the two channel axes swap places. A transposed
+    convolution's weight (Cin, Cout/G, ..) becomes conv2d's (Cout, Cin/G, ..), and (its own inverse) back."""
+    a, group_b, kh, kw = weight.shape
+    split = weight.reshape(groups, a // groups, group_b, kh, kw)
+    return split.swapaxes(1, 2).reshape(groups * group_b, a // groups, kh, kw)
 
 
 def flipped_taps(rows: PhaseAxis, cols: PhaseAxis) -> tuple:
@@ -186,7 +180,7 @@ def flipped_taps(rows: PhaseAxis, cols: PhaseAxis) -> tuple:
 def stacked_weight(weight: np.ndarray, the_plan: Plan, groups: int) -> np.ndarray:
     """(G, phases * Cout/G, Cin/G * Jh * Jw): per group, the phases' sub-kernels one block of rows each
     (zeros at the padded taps of a shorter phase)."""
-    conv_weight = as_conv_weight(weight, groups)
+    conv_weight = swap_channel_roles(weight, groups)
     cout, group_in = conv_weight.shape[:2]
     found = the_plan.phases()
     stack = np.zeros((len(found), cout, group_in, the_plan.rows.taps, the_plan.cols.taps), weight.dtype)
@@ -211,7 +205,7 @@ def unstack_weight_grad(stacked: np.ndarray, the_plan: Plan, kernel: tuple, grou
             block = block.reshape(cout, group_in, the_plan.rows.taps, the_plan.cols.taps)
             conv_grad[(slice(None), slice(None), *flipped_taps(rows, cols))] = \
                 block[:, :, :len(rows.taps), :len(cols.taps)]
-    return from_conv_weight(conv_grad, groups)
+    return swap_channel_roles(conv_grad, groups)
 
 
 # ----- phases <-> the product's rows and windows --------------------------------------------------
