@@ -7,8 +7,8 @@
 - ``bands.py``: conv2d's forward for large convolutions (bands of output rows, blocks of taps);
 - ``taps.py``: the blocks of the output grid on which taps that read only padding can be left out;
 - ``subpixel.py``: conv_transpose2d as s*s interleaved stride-1 convolutions (strides that divide the kernel);
-- ``winograd.py``: 3x3 stride-1 conv2d by Winograd's F(2x2, 3x3) tiles (2.25x fewer multiplications),
-  its tile transforms in ``winograd_kernels.py``;
+- ``winograd.py``: 3x3 stride-1 conv2d by Winograd's F(4x4, 3x3) or F(2x2, 3x3) tiles (4x or 2.25x fewer
+  multiplications), its tile transforms in ``winograd_kernels.py``;
 - ``kernels.py``: the Numba kernels (im2col / col2im, depthwise convolution);
 - ``matrix.py``: conv_matrix, the convolution as a dense matrix (the lectures draw it);
 - ``workspace.py``: reusable scratch buffers and a GEMM helper for the fast path.

@@ -21,8 +21,9 @@ and as the reference beside it.
 Depthwise convolutions (one input channel per group) skip the column matrix: with only kH*kW
 taps per output a GEMM has nothing to chew on, so Numba kernels compute them directly.
 
-3x3 convolutions at stride 1 with enough channels run by Winograd's F(2x2, 3x3) tiles instead
-(:mod:`.winograd`: 2.25x fewer multiplications; Conv2dFunction stays the reference path beside it).
+3x3 convolutions at stride 1 with enough channels run by Winograd's F(4x4, 3x3) or F(2x2, 3x3) tiles
+instead (:mod:`.winograd`: 4x or 2.25x fewer multiplications; Conv2dFunction stays the reference path
+beside it).
 
 Large convolutions build their column matrix in bands of output rows, and leave out the kernel taps
 that read only zero padding (DeepLab's ASPP): :mod:`.bands` and :mod:`.taps`; the ndarray helpers
