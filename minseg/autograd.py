@@ -262,15 +262,24 @@ def _run_backward(root: Tensor, grad: np.ndarray) -> None:
             )
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+        input_grads = parent_grad = None  # so that a leaf's fresh gradient has no reference left here
 
 
 def _only_reference(array: np.ndarray) -> bool:
     """True when ``array`` owns its writeable memory and only the caller's name refers to it (a fresh
-    gradient a backward made): a leaf may keep it as its .grad instead of a copy (torch's AccumulateGrad
-    steals such a gradient too). A view, the caller's own ``grad`` argument, or an array a Function
+    gradient a backward made), or is a whole-array view (a reshape) of such an array that nothing else
+    refers to: a leaf may keep it as its .grad instead of a copy (torch's AccumulateGrad steals such a
+    gradient too). A view of anything else, the caller's own ``grad`` argument, or an array a Function
     also saved are copied."""
-    # getrefcount sees: the caller's local name, this function's argument and its own argument
-    return array.base is None and array.flags.writeable and sys.getrefcount(array) <= 3
+    base = array.base
+    if not array.flags.writeable or sys.getrefcount(array) > 3:
+        # getrefcount sees: the caller's local name, this function's argument and its own argument
+        return False
+    if base is None:
+        return True
+    # the base's references: the view's .base, the local name ``base`` and getrefcount's argument
+    return isinstance(base, np.ndarray) and base.base is None and base.size == array.size and \
+        sys.getrefcount(base) <= 3
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

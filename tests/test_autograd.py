@@ -161,3 +161,33 @@ def test_a_leaf_grad_never_aliases_the_callers_gradient_or_another_leafs():
     (d * 3.0).sum().backward()  # a fresh product: kept as it is, and right
     (d * 3.0).sum().backward()  # accumulated
     np.testing.assert_array_equal(d.grad, [6.0, 6.0, 6.0])
+
+
+def test_a_leaf_keeps_a_reshaped_fresh_gradient_but_copies_a_view_of_a_saved_array():
+    """A backward that returns a reshape of an array it just made hands the leaf that memory (no copy);
+    if the Function also keeps the array (here in ``kept``), the leaf gets a copy."""
+    from minseg.autograd import Function
+
+    kept = []
+
+    class Reshaping(Function):
+        @staticmethod
+        def forward(ctx, a, keep=False):
+            ctx.keep = keep
+            return a.reshape(-1)
+
+        @staticmethod
+        def backward(ctx, g):
+            fresh = g * 2.0
+            if ctx.keep:
+                kept.append(fresh)
+            return (fresh.reshape(2, 3),)
+
+    a = ms.tensor(np.zeros((2, 3)), requires_grad=True)
+    Reshaping.apply(a).backward(np.arange(6.0))
+    assert a.grad.base is not None and a.grad.base.shape == (6,)  # the backward's own array, kept
+    np.testing.assert_array_equal(a.grad, 2 * np.arange(6.0).reshape(2, 3))
+    b = ms.tensor(np.zeros((2, 3)), requires_grad=True)
+    Reshaping.apply(b, keep=True).backward(np.arange(6.0))
+    assert not np.shares_memory(b.grad, kept[0])
+    np.testing.assert_array_equal(b.grad, 2 * np.arange(6.0).reshape(2, 3))
