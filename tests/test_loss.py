@@ -84,6 +84,33 @@ def test_bce_with_logits_equals_reference_and_gradcheck():
                                                                   pos_weight=p), [x, y])
 
 
+@pytest.mark.parametrize("full_weights", [False, True])
+def test_bce_in_two_halves_matches_torch(full_weights):
+    # from BCE_SPLIT_ELEMENTS on, the pass runs in two halves at once: the halves' slices of x, y, the
+    # weights (full-size ones too) and both gradients must meet in the right places
+    import torch
+
+    from minseg.functional.loss import ops as loss_ops
+
+    rng = np.random.default_rng(4)
+    shape = (2, 3, 150, 160)
+    assert np.prod(shape) >= loss_ops.BCE_SPLIT_ELEMENTS
+    x, y = rng.standard_normal(shape).astype(np.float32), rng.uniform(0, 1, shape).astype(np.float32)
+    w = rng.uniform(0.5, 2, shape if full_weights else (3, 1, 1)).astype(np.float32)
+    p = rng.uniform(0.5, 3, shape if full_weights else (160,)).astype(np.float32)
+    xt, yt = ms.tensor(x, requires_grad=True), ms.tensor(y, requires_grad=True)
+    F.binary_cross_entropy_with_logits(xt, yt, weight=w, pos_weight=p, reduction="sum").backward()
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(tx, ty, weight=torch.tensor(w), pos_weight=torch.tensor(p),
+                                                         reduction="sum").backward()
+    np.testing.assert_allclose(xt.grad, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(yt.grad, ty.grad.numpy(), rtol=1e-5, atol=1e-6)
+    losses = F.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=p, reduction="none").data
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.tensor(x), torch.tensor(y), weight=torch.tensor(w), pos_weight=torch.tensor(p), reduction="none")
+    np.testing.assert_allclose(losses, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_bce_with_logits_hand_value_and_large_logits_stay_finite():
     # x = 0: sigmoid = 1/2, loss = ln 2 whatever the target
     loss = F.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 0.5, 1.0]))

@@ -87,7 +87,7 @@ def softmax_backward(s, g, grad):
                 target[i] = srow[i] * (grow[i] - dot[i])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: BCE runs two halves at once (loss/ops.py: _bce_elements)
 def binary_cross_entropy_terms(x, y, a, tail, weight, weight_step, pos_weight, pos_step, grad_y):
     """BCE with logits and both its derivatives in one pass over flat arrays (n elements).
 
