@@ -52,13 +52,14 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
             r_hi = r_lo
         if not scatter:
             for r in range(r_lo, r_hi):
-                line, row = x[n, c, top + r * dh], pad[r]
-                if dw == 1:  # a unit-stride loop, which vectorises
+                line, row = x[n, c, top + r * dh], pad[r, q_lo:q_hi]  # views indexed by k: SIMD
+                if dw == 1:
+                    line = line[left:left + q_hi - q_lo]
                     for k in range(q_hi - q_lo):
-                        row[q_lo + k] = line[left + k]
+                        row[k] = line[k]
                 else:  # a loop, not a strided slice: numba copies those slowly
                     for k in range(q_hi - q_lo):
-                        row[q_lo + k] = line[left + k * dw]
+                        row[k] = line[left + k * dw]
         first = (n * grids + grid) * rows * tw
         if m == 2:
             _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter)
@@ -66,13 +67,14 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
             _tile_rows_f4(pad, rowt, v, c, first, rows, tw, scatter)
         if scatter:
             for r in range(r_lo, r_hi):
-                line, row = x[n, c, top + r * dh], pad[r]
+                line, row = x[n, c, top + r * dh], pad[r, q_lo:q_hi]
                 if dw == 1:
+                    line = line[left:left + q_hi - q_lo]
                     for k in range(q_hi - q_lo):
-                        line[left + k] += row[q_lo + k]
+                        line[k] += row[k]
                 else:
                     for k in range(q_hi - q_lo):
-                        line[left + k * dw] += row[q_lo + k]
+                        line[left + k * dw] += row[k]
 
 
 @njit(cache=True)
@@ -80,30 +82,31 @@ def _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter):
     """F(2x2): B^T d B of the 4x4 tiles of ``pad`` (one sub-grid's band) into v[:, c, first:], or the adjoint."""
     for ty in range(rows):
         r, first_tile = 2 * ty, first + ty * tw
+        tiles = slice(first_tile, first_tile + tw)  # index views by tx: a computed index defeats SIMD
         if not scatter:
             for q in range(pad.shape[1]):
                 d0, d1, d2, d3 = pad[r, q], pad[r + 1, q], pad[r + 2, q], pad[r + 3, q]
                 rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
             for a in range(4):
                 s = rowt[a]
-                v0, v1, v2, v3 = v[4 * a, c], v[4 * a + 1, c], v[4 * a + 2, c], v[4 * a + 3, c]
+                v0, v1, v2, v3 = v[4 * a, c, tiles], v[4 * a + 1, c, tiles], v[4 * a + 2, c, tiles], v[4 * a + 3, c, tiles]
                 for tx in range(tw):
                     q = 2 * tx
-                    v0[first_tile + tx] = s[q] - s[q + 2]
-                    v1[first_tile + tx] = s[q + 1] + s[q + 2]
-                    v2[first_tile + tx] = s[q + 2] - s[q + 1]
-                    v3[first_tile + tx] = s[q + 1] - s[q + 3]
+                    v0[tx] = s[q] - s[q + 2]
+                    v1[tx] = s[q + 1] + s[q + 2]
+                    v2[tx] = s[q + 2] - s[q + 1]
+                    v3[tx] = s[q + 1] - s[q + 3]
             continue
         rowt[:] = 0
         for a in range(4):
             s = rowt[a]
-            g0, g1, g2, g3 = v[4 * a, c], v[4 * a + 1, c], v[4 * a + 2, c], v[4 * a + 3, c]
+            g0, g1, g2, g3 = v[4 * a, c, tiles], v[4 * a + 1, c, tiles], v[4 * a + 2, c, tiles], v[4 * a + 3, c, tiles]
             for tx in range(tw):  # B w per tile, overlap-added along the row
-                q, t = 2 * tx, first_tile + tx
-                s[q] += g0[t]
-                s[q + 1] += g1[t] - g2[t] + g3[t]
-                s[q + 2] += g1[t] + g2[t] - g0[t]
-                s[q + 3] -= g3[t]
+                q = 2 * tx
+                s[q] += g0[tx]
+                s[q + 1] += g1[tx] - g2[tx] + g3[tx]
+                s[q + 2] += g1[tx] + g2[tx] - g0[tx]
+                s[q + 3] -= g3[tx]
         for q in range(pad.shape[1]):
             s0, s1, s2, s3 = rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q]
             pad[r, q] += s0
@@ -162,27 +165,28 @@ def _tile_rows_f4(pad, rowt, v, c, first, rows, tw, scatter):
     k = _constants(pad)
     for ty in range(rows):
         r, first_tile = 4 * ty, first + ty * tw
+        tiles = slice(first_tile, first_tile + tw)  # index views by tx: a computed index defeats SIMD
         if not scatter:
             for q in range(pad.shape[1]):
                 e = _bt6(pad[r, q], pad[r + 1, q], pad[r + 2, q], pad[r + 3, q], pad[r + 4, q], pad[r + 5, q], k)
                 rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q], rowt[4, q], rowt[5, q] = e
             for a in range(6):
                 s = rowt[a]
-                v0, v1, v2, v3, v4, v5 = v[6 * a, c], v[6 * a + 1, c], v[6 * a + 2, c], v[6 * a + 3, c], \
-                    v[6 * a + 4, c], v[6 * a + 5, c]
+                v0, v1, v2 = v[6 * a, c, tiles], v[6 * a + 1, c, tiles], v[6 * a + 2, c, tiles]
+                v3, v4, v5 = v[6 * a + 3, c, tiles], v[6 * a + 4, c, tiles], v[6 * a + 5, c, tiles]
                 for tx in range(tw):
-                    q, t = 4 * tx, first_tile + tx
-                    v0[t], v1[t], v2[t], v3[t], v4[t], v5[t] = _bt6(s[q], s[q + 1], s[q + 2], s[q + 3],
-                                                                    s[q + 4], s[q + 5], k)
+                    q = 4 * tx
+                    v0[tx], v1[tx], v2[tx], v3[tx], v4[tx], v5[tx] = _bt6(s[q], s[q + 1], s[q + 2], s[q + 3],
+                                                                          s[q + 4], s[q + 5], k)
             continue
         rowt[:] = 0
         for a in range(6):
             s = rowt[a]
-            g0, g1, g2, g3, g4, g5 = v[6 * a, c], v[6 * a + 1, c], v[6 * a + 2, c], v[6 * a + 3, c], \
-                v[6 * a + 4, c], v[6 * a + 5, c]
+            g0, g1, g2 = v[6 * a, c, tiles], v[6 * a + 1, c, tiles], v[6 * a + 2, c, tiles]
+            g3, g4, g5 = v[6 * a + 3, c, tiles], v[6 * a + 4, c, tiles], v[6 * a + 5, c, tiles]
             for tx in range(tw):  # B w per tile, overlap-added along the row
-                q, t = 4 * tx, first_tile + tx
-                w0, w1, w2, w3, w4, w5 = _b6(g0[t], g1[t], g2[t], g3[t], g4[t], g5[t], k)
+                q = 4 * tx
+                w0, w1, w2, w3, w4, w5 = _b6(g0[tx], g1[tx], g2[tx], g3[tx], g4[tx], g5[tx], k)
                 s[q] += w0
                 s[q + 1] += w1
                 s[q + 2] += w2
@@ -230,6 +234,7 @@ def _output_grid_f2(m, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
     oh, ow = y.shape
     for ty in range(rows):
         first, oy = first_tile + ty * tw, 2 * (row0 + ty)
+        tiles = slice(first, first + tw)  # index views by tx: a computed index defeats SIMD
         last = min(2, oh - oy)  # output rows of this tile inside y (0 in a sub-grid shorter than others)
         span = min(2 * tw, ow) if last > 0 else 0
         if not adjoint:
@@ -237,11 +242,10 @@ def _output_grid_f2(m, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
                 continue
             for a in range(4):
                 s = colt[a]
-                m0, m1, m2, m3 = m[4 * a, o], m[4 * a + 1, o], m[4 * a + 2, o], m[4 * a + 3, o]
+                m0, m1, m2, m3 = m[4 * a, o, tiles], m[4 * a + 1, o, tiles], m[4 * a + 2, o, tiles], m[4 * a + 3, o, tiles]
                 for tx in range(tw):
-                    t = first + tx
-                    s[2 * tx] = m0[t] + m1[t] + m2[t]
-                    s[2 * tx + 1] = m1[t] - m2[t] - m3[t]
+                    s[2 * tx] = m0[tx] + m1[tx] + m2[tx]
+                    s[2 * tx + 1] = m1[tx] - m2[tx] - m3[tx]
             top = y[oy]
             for q in range(span):
                 top[q] = colt[0, q] + colt[1, q] + colt[2, q] + bias
@@ -257,10 +261,10 @@ def _output_grid_f2(m, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
             colt[0, q], colt[1, q], colt[2, q], colt[3, q] = z0, z0 + z1, z0 - z1, -z1
         for a in range(4):
             s = colt[a]
-            m0, m1, m2, m3 = m[4 * a, o], m[4 * a + 1, o], m[4 * a + 2, o], m[4 * a + 3, o]
+            m0, m1, m2, m3 = m[4 * a, o, tiles], m[4 * a + 1, o, tiles], m[4 * a + 2, o, tiles], m[4 * a + 3, o, tiles]
             for tx in range(tw):  # then A z over the tile's 2 output columns
-                t, h0, h1 = first + tx, s[2 * tx], s[2 * tx + 1]
-                m0[t], m1[t], m2[t], m3[t] = h0, h0 + h1, h0 - h1, -h1
+                h0, h1 = s[2 * tx], s[2 * tx + 1]
+                m0[tx], m1[tx], m2[tx], m3[tx] = h0, h0 + h1, h0 - h1, -h1
 
 
 @njit(cache=True)
@@ -270,6 +274,7 @@ def _output_grid_f4(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
     k = _constants(colt)
     for ty in range(rows):
         first, oy = first_tile + ty * tw, 4 * (row0 + ty)
+        tiles = slice(first, first + tw)  # index views by tx: a computed index defeats SIMD
         last = min(4, oh - oy)  # output rows of this tile inside y (0 or fewer at the bottom)
         span = min(4 * tw, ow) if last > 0 else 0
         if not adjoint:
@@ -277,11 +282,11 @@ def _output_grid_f4(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
                 continue
             for a in range(6):
                 s = colt[a]
-                m0, m1, m2, m3, m4, m5 = mm[6 * a, o], mm[6 * a + 1, o], mm[6 * a + 2, o], mm[6 * a + 3, o], \
-                    mm[6 * a + 4, o], mm[6 * a + 5, o]
+                m0, m1, m2 = mm[6 * a, o, tiles], mm[6 * a + 1, o, tiles], mm[6 * a + 2, o, tiles]
+                m3, m4, m5 = mm[6 * a + 3, o, tiles], mm[6 * a + 4, o, tiles], mm[6 * a + 5, o, tiles]
                 for tx in range(tw):
-                    t, q = first + tx, 4 * tx
-                    s[q], s[q + 1], s[q + 2], s[q + 3] = _at6(m0[t], m1[t], m2[t], m3[t], m4[t], m5[t], k)
+                    q = 4 * tx
+                    s[q], s[q + 1], s[q + 2], s[q + 3] = _at6(m0[tx], m1[tx], m2[tx], m3[tx], m4[tx], m5[tx], k)
             for q in range(span):
                 y0, y1, y2, y3 = _at6(colt[0, q], colt[1, q], colt[2, q], colt[3, q], colt[4, q], colt[5, q], k)
                 y[oy, q] = y0 + bias
@@ -301,11 +306,11 @@ def _output_grid_f4(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
             colt[0, q], colt[1, q], colt[2, q], colt[3, q], colt[4, q], colt[5, q] = _a6(z0, z1, z2, z3, k)
         for a in range(6):
             s = colt[a]
-            m0, m1, m2, m3, m4, m5 = mm[6 * a, o], mm[6 * a + 1, o], mm[6 * a + 2, o], mm[6 * a + 3, o], \
-                mm[6 * a + 4, o], mm[6 * a + 5, o]
+            m0, m1, m2 = mm[6 * a, o, tiles], mm[6 * a + 1, o, tiles], mm[6 * a + 2, o, tiles]
+            m3, m4, m5 = mm[6 * a + 3, o, tiles], mm[6 * a + 4, o, tiles], mm[6 * a + 5, o, tiles]
             for tx in range(tw):  # then A z over the tile's 4 output columns
-                t, q = first + tx, 4 * tx
-                m0[t], m1[t], m2[t], m3[t], m4[t], m5[t] = _a6(s[q], s[q + 1], s[q + 2], s[q + 3], k)
+                q = 4 * tx
+                m0[tx], m1[tx], m2[tx], m3[tx], m4[tx], m5[tx] = _a6(s[q], s[q + 1], s[q + 2], s[q + 3], k)
 
 
 @njit(cache=True, parallel=True)
