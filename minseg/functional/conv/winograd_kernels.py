@@ -27,7 +27,7 @@ Each (n, c) or (n, o) plane is written by one thread only, so the parallel kerne
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from .kernels import _valid_range  # output indices whose input index lies inside the image
 
@@ -57,9 +57,10 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
                     line = line[left:left + q_hi - q_lo]
                     for k in range(q_hi - q_lo):
                         row[k] = line[k]
-                else:  # a loop, not a strided slice: numba copies those slowly
-                    for k in range(q_hi - q_lo):
-                        row[k] = line[left + k * dw]
+                else:  # unsigned indices: numba then skips the negative-index wraparound (as kernels.py's _plane)
+                    start, step = uint64(left), uint64(dw)
+                    for k in range(uint64(q_hi - q_lo)):
+                        row[k] = line[start + k * step]
         first = (n * grids + grid) * rows * tw
         if m == 2:
             _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter)
@@ -73,8 +74,9 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
                     for k in range(q_hi - q_lo):
                         line[k] += row[k]
                 else:
-                    for k in range(q_hi - q_lo):
-                        line[left + k * dw] += row[k]
+                    start, step = uint64(left), uint64(dw)
+                    for k in range(uint64(q_hi - q_lo)):
+                        line[start + k * step] += row[k]
 
 
 @njit(cache=True)
