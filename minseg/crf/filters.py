@@ -27,7 +27,7 @@ import numpy as np
 
 from ..threads import in_parallel, threads_for
 from .kernels.dense import dense_gaussian_filter
-from .kernels.update import potts_update, softmax_shifted_rows
+from .softmax import potts_update, softmax_shifted_rows
 from .kernels.lattice_stack import stacked_message, vertex_entries
 from .kernels.permutohedral import lattice_build, lattice_filter_into, lattice_scale, lattice_self_weights
 from .dense import positions_colours

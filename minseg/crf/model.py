@@ -7,7 +7,8 @@ import numpy as np
 
 from . import _checks as C
 from ..threads import threads_for
-from .kernels.update import normalise_transposed, softmax_from_unary
+from .kernels.update import normalise_transposed
+from .softmax import softmax_from_unary
 from .dense import pairwise_matrix
 from .filters import PairwiseFilter, kernel_features
 
