@@ -144,7 +144,12 @@ class StackedLattices:
         self.column_scale = np.array(column_scale)
         self.neighbours = np.concatenate(neighbours, axis=0)
         self.bounds, self.rows = np.array(bounds, np.int64), np.array(rows, np.int64)
-        self.starts, self.pixel, self.weight = vertex_entries(self.offsets, self.splat_w, bounds[-1])
+        # each lattice's entries on its own thread (the counting sort is serial), then end to end: the
+        # stacked vertex u of lattice m is its vertex u - bounds[m]
+        entries = in_parallel([functools.partial(vertex_entries, filt.offsets, weights, filt.neighbours.shape[1])
+                               for (_, filt, _), weights in zip(terms, splat_w)],
+                              worth_it=terms[0][1].offsets.shape[0] >= PARALLEL_BUILD_PIXELS)
+        self.starts, self.pixel, self.weight = _end_to_end(entries)
         self.scratch = {}
 
     def __call__(self, values: np.ndarray, out: np.ndarray, unary: np.ndarray | None = None) -> np.ndarray:
@@ -164,6 +169,13 @@ class StackedLattices:
                             self.column_scale, self.self_w, self.neighbours, self.bounds, self.rows, lattice,
                             spare, unary, out)
         return out
+
+
+def _end_to_end(entries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The vertex_entries (starts, pixel, weight) of lattices stacked one after the other, from theirs."""
+    firsts = np.cumsum([0] + [pixel.size for _, pixel, _ in entries])
+    starts = np.concatenate([starts[:-1] + first for (starts, _, _), first in zip(entries, firsts)] + [firsts[-1:]])
+    return starts, np.concatenate([pixel for _, pixel, _ in entries]), np.concatenate([w for _, _, w in entries])
 
 
 # Pixels from which the lattices of a CRF are built on two threads at once (one lattice each): the

@@ -31,7 +31,7 @@ from numba import njit, prange
 from .permutohedral import _blur_direction
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: StackedLattices sorts each lattice's entries on its own thread
 def vertex_entries(offsets, splat_w, m):
     """The splat turned around: for each of the m vertices, the (pixel, weight) pairs that splat onto it.
 
