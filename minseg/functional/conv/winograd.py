@@ -56,6 +56,7 @@ bands of tile rows, within the column matrix's budget (bands.COLUMN_BUDGET_BYTES
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,9 +84,9 @@ class Tiling:
     def positions(self) -> int:
         return (self.m + 2) ** 2
 
-    @property
+    @functools.cached_property
     def G_KRON(self) -> np.ndarray:
-        """kron(G, G), ((m + 2)^2, 9): row (m + 2) a + b, column 3 i + j holds G[a, i] G[b, j]."""
+        """kron(G, G), ((m + 2)^2, 9): row (m + 2) a + b, column 3 i + j holds G[a, i] G[b, j] (made once)."""
         return np.kron(self.G, self.G)
 
 
