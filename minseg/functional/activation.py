@@ -1,6 +1,7 @@
 """Activations and the (log-)softmax, shaped like ``torch.nn.functional``."""
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from ..autograd import Function, Tensor
@@ -52,10 +53,10 @@ def class_axis_view(a: np.ndarray, dim: int) -> np.ndarray | None:
     """``a`` as (outer, K, inner) with K the axis ``dim`` (a view of a contiguous copy), for the class-axis
     kernels; None where they do not pay: ``dim`` last (inner 1, NumPy reduces contiguous rows well) or
     nothing to reduce."""
-    inner = int(np.prod(a.shape[dim + 1:]))
+    inner = math.prod(a.shape[dim + 1:])
     if inner <= 1 or a.size == 0 or a.dtype.kind != "f":
         return None
-    return np.ascontiguousarray(a).reshape(int(np.prod(a.shape[:dim])), a.shape[dim], inner)
+    return np.ascontiguousarray(a).reshape(math.prod(a.shape[:dim]), a.shape[dim], inner)
 
 
 def softmax_classes(a3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -65,7 +65,7 @@ def layer_norm_reference(x, normalized_shape, weight=None, bias=None, eps: float
     """The loop version on ndarrays: one vector (the trailing dims) at a time."""
     x = np.asarray(x, np.float64)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    vectors = x.reshape(-1, int(np.prod(shape)))
+    vectors = x.reshape(-1, math.prod(shape))
     w = np.ones(vectors.shape[1]) if weight is None else np.asarray(weight, np.float64).ravel()
     b = np.zeros(vectors.shape[1]) if bias is None else np.asarray(bias, np.float64).ravel()
     out = np.empty_like(vectors)

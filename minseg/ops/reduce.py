@@ -1,6 +1,7 @@
 """Reductions over axes (sum, mean, max) and matrix multiplication, with their backward passes."""
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from ..autograd import Function, Tensor, as_array
@@ -46,7 +47,7 @@ class MeanFunction(Function):
     @staticmethod
     def forward(ctx, a, dims=(), keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
-        ctx.count = int(np.prod([a.shape[d] for d in dims])) if dims else 1
+        ctx.count = math.prod([a.shape[d] for d in dims]) if dims else 1
         return np.asarray(a.mean(axis=dims, keepdims=keepdim))
 
     @staticmethod

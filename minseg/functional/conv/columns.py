@@ -3,6 +3,7 @@ the channel-major and batch-major layouts around a GEMM, the per-group weight an
 and the 1x1 convolution's product on the image itself. ndarray in, ndarray out; no autograd here."""
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from ...lazy import lazy_module
@@ -53,7 +54,7 @@ def channel_major(a: np.ndarray, groups: int, slot: str) -> np.ndarray:
 
 def batch_major(a: np.ndarray, n: int, bias: np.ndarray | None = None) -> np.ndarray:
     """(..., N*L) with C rows in total -> a new (N, C, L) array, plus ``bias`` per channel."""
-    rows = int(np.prod(a.shape[:-1]))
+    rows = math.prod(a.shape[:-1])
     a = a.reshape(rows, n, a.shape[-1] // n if n else 0).transpose(1, 0, 2)
     out = np.empty(a.shape, dtype=a.dtype)
     if bias is None:
@@ -72,7 +73,7 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, slot: str) -> np.ndarray:
 def grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     """A (A, B, kH, kW) weight as the per-group matrices (G, A/G, B*kH*kW) (sizes explicit, so that an
     empty weight reshapes too)."""
-    return weight.reshape(groups, weight.shape[0] // groups, int(np.prod(weight.shape[1:])))
+    return weight.reshape(groups, weight.shape[0] // groups, math.prod(weight.shape[1:]))
 
 
 def stack_groups(cols: np.ndarray, groups: int) -> np.ndarray:

@@ -12,6 +12,7 @@ from both prediction and target from dividing 0 by 0 (its loss is then close to 
 """
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from ...autograd import Function, Tensor
@@ -62,7 +63,7 @@ class OverlapLossFunction(Function):
             a, b = -1 / den - num / den ** 2, num / den ** 2
         a, b = (a * (g / k)).astype(p.dtype), (b * (g / k)).astype(p.dtype)
         # back through the softmax, in one kernel: dL/dx_ik = p_ik (dL/dp_ik - sum_j p_ij dL/dp_ij)
-        n, inner = p.shape[0], int(np.prod(p.shape[2:]))
+        n, inner = p.shape[0], math.prod(p.shape[2:])
         p3 = np.ascontiguousarray(p).reshape(n, k, inner)
         grad = np.empty_like(p3)
         counted = valid.reshape(n, inner).astype(p.dtype)

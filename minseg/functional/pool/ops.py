@@ -9,6 +9,7 @@ value back where it came from. The plain-loop references that mirror the definit
 """
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from ...autograd import Function, Tensor
@@ -34,8 +35,8 @@ class PickedFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        planes = ctx.indices.reshape(-1, int(np.prod(ctx.indices.shape[-2:])))
-        with threads_for(int(np.prod(ctx.shape))):
+        planes = ctx.indices.reshape(-1, math.prod(ctx.indices.shape[-2:]))
+        with threads_for(math.prod(ctx.shape)):
             back = kernels.scatter_add(np.ascontiguousarray(g).reshape(planes.shape), planes,
                                        ctx.shape[-2] * ctx.shape[-1])
         return (back.reshape(ctx.shape),)
@@ -75,7 +76,7 @@ class WindowMeanFunction(Function):
     def backward(ctx, g):
         (y0, y1), (x0, x1), divisor = ctx.windows
         h, w = ctx.shape[-2:]
-        with threads_for(int(np.prod(ctx.shape))):
+        with threads_for(math.prod(ctx.shape)):
             back = kernels.window_mean(plane_stack(g), y0, y1, x0, x1, divisor.astype(g.dtype), h, w, True)
         return (back.reshape(ctx.shape),)
 
@@ -117,7 +118,7 @@ class MaxUnpoolFunction(Function):
     @staticmethod
     def forward(ctx, x, indices=None, size=None):
         ctx.shape, ctx.indices = x.shape, indices
-        flat = indices.reshape(-1, int(np.prod(x.shape[-2:])))
+        flat = indices.reshape(-1, math.prod(x.shape[-2:]))
         with threads_for(flat.shape[0] * size[0] * size[1]):
             out, bad = kernels.scatter(np.ascontiguousarray(x).reshape(flat.shape), flat, size[0] * size[1])
         if bad.any():
@@ -128,7 +129,7 @@ class MaxUnpoolFunction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        flat = ctx.indices.reshape(-1, int(np.prod(ctx.shape[-2:])))
+        flat = ctx.indices.reshape(-1, math.prod(ctx.shape[-2:]))
         planes = np.ascontiguousarray(g).reshape(flat.shape[0], g.shape[-2] * g.shape[-1])
         with threads_for(planes.size):
             return (kernels.gather(planes, flat).reshape(ctx.shape),)
