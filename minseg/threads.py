@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 # elements (~0.25 ms of work): below this a second thread saves little. Measured on the 2-core machine
 # with one other process busy (2026-12-02): im2col of 0.15 M elements took 0.30 ms on
@@ -54,14 +55,21 @@ def quiet_workers(environ=os.environ) -> None:
 _WORKER = []  # one worker thread, made on first use, for in_parallel
 
 
+def _threads_allowed() -> int:
+    """Numba's thread count (which threads_for lowers for small jobs) once Numba is loaded; before that
+    (a relu ahead of the first kernel) the cores this process may use, without importing Numba."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return numba.get_num_threads()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def in_parallel(calls, worth_it: bool = True) -> list:
     """[call() for call in calls], the first on the calling thread and the others at the same time on one
     worker thread, when ``worth_it`` (the caller's size rule) and Numba may use two threads (threads_for
     says one for small jobs); one after the other otherwise. The calls must release the GIL to gain
     anything: NumPy's ufunc loops do, and Numba kernels compiled with nogil=True."""
-    import numba  # loaded already by the kernels around such a call
-
-    if not worth_it or len(calls) < 2 or numba.get_num_threads() < 2:
+    if not worth_it or len(calls) < 2 or _threads_allowed() < 2:
         return [call() for call in calls]
     if not _WORKER:
         import concurrent.futures
@@ -71,17 +79,24 @@ def in_parallel(calls, worth_it: bool = True) -> list:
     return [calls[0]()] + [future.result() for future in others]
 
 
+def in_halves(work, arrays) -> None:
+    """work(*first halves) and work(*second halves) at once (in_parallel) for C-contiguous ``arrays`` of
+    one size from GRAIN elements on, else work(*arrays): for NumPy's one-thread passes over large
+    arrays (an exponential, relu), whose ufunc loops release the GIL. ``work`` writes its results into
+    its arguments' memory (its return value is dropped)."""
+    if not (arrays[0].size >= GRAIN and all(a.flags.c_contiguous and a.size == arrays[0].size for a in arrays)):
+        work(*arrays)
+        return
+    flat, half = [a.reshape(-1) for a in arrays], arrays[0].size // 2
+    in_parallel([lambda: work(*(f[:half] for f in flat)), lambda: work(*(f[half:] for f in flat))])
+
+
 def in_two_threads(ufunc, a, out=None):
-    """``ufunc(a, out=out)``, a C-contiguous ``a`` split in halves for in_parallel from GRAIN elements on:
-    for the exponentials of softmax and cross-entropy, which NumPy's SIMD exp computes faster than
-    Numba can, but on one thread only."""
+    """``ufunc(a, out=out)`` by in_halves: for the exponentials of softmax and cross-entropy, which
+    NumPy's SIMD exp computes faster than Numba can, but on one thread only."""
     import numpy as np  # not at the top: quiet_workers must run before NumPy loads
 
     if out is None:
         out = np.empty_like(a)
-    if not (a.size >= GRAIN and a.flags.c_contiguous and out.flags.c_contiguous):
-        return ufunc(a, out=out)
-    flat_in, flat_out, half = a.reshape(-1), out.reshape(-1), a.size // 2
-    in_parallel([lambda: ufunc(flat_in[:half], out=flat_out[:half]),
-                 lambda: ufunc(flat_in[half:], out=flat_out[half:])])
+    in_halves(lambda part, target: ufunc(part, out=target), [a, out])
     return out

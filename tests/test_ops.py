@@ -220,3 +220,24 @@ def test_relu_backward_is_zero_where_the_input_is_not_positive_even_for_nan_or_i
     theirs = torch.tensor(x, requires_grad=True)
     torch.relu(theirs).backward(torch.tensor(g))
     np.testing.assert_array_equal(np.asarray(ours.grad), theirs.grad.numpy())
+
+
+@pytest.mark.filterwarnings("error")  # the halves run on a worker thread: no "invalid value" warning from there
+def test_relu_in_two_halves_matches_torch_with_nan_and_inf():
+    """From threads.GRAIN elements on, relu's mask and products run in two halves at once (threads.in_halves):
+    the halves meet in the right places, and nan / inf inputs and gradients give torch's answer."""
+    from minseg.threads import GRAIN
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, GRAIN // 3 + 5)).astype(np.float32)
+    x[0, :3] = [np.nan, np.inf, -np.inf]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    g[1, :4] = [np.nan, np.inf, -np.inf, np.inf]
+    ours = ms.tensor(x, requires_grad=True)
+    y = F.relu(ours)
+    y.backward(ms.tensor(g))
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = torch.relu(theirs)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(ours.grad), theirs.grad.numpy())
