@@ -84,10 +84,11 @@ def in_halves(work, arrays) -> None:
     one size from GRAIN elements on, else work(*arrays): for NumPy's one-thread passes over large
     arrays (an exponential, relu), whose ufunc loops release the GIL. ``work`` writes its results into
     its arguments' memory (its return value is dropped)."""
-    if not (arrays[0].size >= GRAIN and all(a.flags.c_contiguous and a.size == arrays[0].size for a in arrays)):
+    size = arrays[0].size
+    if not (size >= GRAIN and all(a.flags.c_contiguous and a.size == size for a in arrays)):
         work(*arrays)
         return
-    flat, half = [a.reshape(-1) for a in arrays], arrays[0].size // 2
+    flat, half = [a.reshape(-1) for a in arrays], size // 2
     in_parallel([lambda: work(*(f[:half] for f in flat)), lambda: work(*(f[half:] for f in flat))])
 
 

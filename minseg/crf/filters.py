@@ -146,9 +146,9 @@ class StackedLattices:
         self.bounds, self.rows = np.array(bounds, np.int64), np.array(rows, np.int64)
         # each lattice's entries on its own thread (the counting sort is serial), then end to end: the
         # stacked vertex u of lattice m is its vertex u - bounds[m]
-        entries = in_parallel([functools.partial(vertex_entries, filt.offsets, weights, filt.neighbours.shape[1])
-                               for (_, filt, _), weights in zip(terms, splat_w)],
-                              worth_it=terms[0][1].offsets.shape[0] >= PARALLEL_BUILD_PIXELS)
+        sorts = [functools.partial(vertex_entries, filt.offsets, weights, filt.neighbours.shape[1])
+                 for (_, filt, _), weights in zip(terms, splat_w)]
+        entries = in_parallel(sorts, worth_it=terms[0][1].offsets.shape[0] >= PARALLEL_BUILD_PIXELS)
         self.starts, self.pixel, self.weight = _end_to_end(entries)
         self.scratch = {}
 
@@ -174,8 +174,9 @@ class StackedLattices:
 def _end_to_end(entries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The vertex_entries (starts, pixel, weight) of lattices stacked one after the other, from theirs."""
     firsts = np.cumsum([0] + [pixel.size for _, pixel, _ in entries])
-    starts = np.concatenate([starts[:-1] + first for (starts, _, _), first in zip(entries, firsts)] + [firsts[-1:]])
-    return starts, np.concatenate([pixel for _, pixel, _ in entries]), np.concatenate([w for _, _, w in entries])
+    starts = [starts[:-1] + first for (starts, _, _), first in zip(entries, firsts)] + [firsts[-1:]]
+    pixels, weights = [pixel for _, pixel, _ in entries], [weight for _, _, weight in entries]
+    return np.concatenate(starts), np.concatenate(pixels), np.concatenate(weights)
 
 
 # Pixels from which the lattices of a CRF are built on two threads at once (one lattice each): the

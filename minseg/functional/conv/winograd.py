@@ -40,10 +40,11 @@ Float32. F(2x2)'s transforms only add, subtract and halve (exact in binary), so 
 the sums as in the direct convolution, in another order. F(4x4)'s multiply by up to 8 and by 1/3, 1/15
 (in G, applied once to the filters), and A^T's rows add terms of very different sizes, so its error is
 larger: Lavin's points 0, +-1, +-2 gave 2.4x the error of the points used here (the same float32
-arithmetic in NumPy against float64, 256 -> 64 channels on 32x32). Max error relative to max |y| against float64 (the float32 case
-of tests/test_conv_winograd.py, 32 -> 16 channels on 20x20; then 256 -> 64 on 32x32): im2col 6.1e-7,
-5.2e-7; F(2x2) 2.5e-7, 7.7e-7; F(4x4) 2.1e-6, 4.2e-6; torch's float32 conv2d 3.3e-7, 2.7e-7. That is
-within the float32 tolerances every conv test uses against torch (1e-4), so both are used.
+arithmetic in NumPy against float64, 256 -> 64 channels on 32x32). Max error relative to max |y|
+against float64 (the float32 case of tests/test_conv_winograd.py, 32 -> 16 channels on 20x20; then
+256 -> 64 on 32x32): im2col 6.1e-7, 5.2e-7; F(2x2) 2.5e-7, 7.7e-7; F(4x4) 2.1e-6, 4.2e-6; torch's
+float32 conv2d 3.3e-7, 2.7e-7. That is within the float32 tolerances every conv test uses against
+torch (1e-4), so both are used.
 
 Dilation d (stride 1): y[oy] reads the input at oy - p, oy - p + d, oy - p + 2d (p the leading padding),
 so output rows oy = d r + a read only input rows d q + a - p: the output sub-grid y[a::d] is an
@@ -93,11 +94,13 @@ class Tiling:
 F2 = Tiling(2, B_T=np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64),
             G=np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64),
             A_T=np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64))
-# F(4x4, 3x3) from the points 0, 1, -1, 1/2, -2 (and infinity): A^T[i, j] = p_j^i, G[j, k] = p_j^k / prod_l(p_j - p_l)
-# (here halved), B^T solving A^T diag(G g) B^T d = the correlation for every d and g (times 2, so its
-# entries are integers). Lavin's points 0, +-1, +-2 give float32 errors 2.4x larger (module doc).
-F4 = Tiling(4, B_T=np.array([[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 2, -5, 1, 2, 0], [0, -4, -2, 4, 2, 0],
-                             [0, 1, -2, -1, 2, 0], [0, 2, -3, -4, 3, 2]], dtype=np.float64),
+# F(4x4, 3x3) from the points 0, 1, -1, 1/2, -2 (and infinity): A^T[i, j] = p_j^i,
+# G[j, k] = p_j^k / prod_l(p_j - p_l) (here halved), B^T solving A^T diag(G g) B^T d = the correlation
+# for every d and g (times 2, so its entries are integers). Lavin's points 0, +-1, +-2 give float32
+# errors 2.4x larger (module doc).
+F4 = Tiling(4, B_T=np.array([[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 2, -5, 1, 2, 0],
+                             [0, -4, -2, 4, 2, 0], [0, 1, -2, -1, 2, 0], [0, 2, -3, -4, 3, 2]],
+                            dtype=np.float64),
             G=np.array([[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [-1 / 3, 1 / 3, -1 / 3], [-16 / 15, -8 / 15, -4 / 15],
                         [1 / 15, -2 / 15, 4 / 15], [0, 0, 1]], dtype=np.float64) / 2,
             A_T=np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 0.5, -2, 0], [0, 1, 1, 0.25, 4, 0],
@@ -163,7 +166,8 @@ def filter_transform(weight: np.ndarray, tiling: Tiling = F2) -> np.ndarray:
 
 def filter_transform_adjoint(du: np.ndarray, tiling: Tiling = F2) -> np.ndarray:
     """dU (P, O, C) -> dg (O, C, 3, 3) = G^T dU G per filter (the adjoint of filter_transform)."""
-    return (tiling.G_KRON.T.astype(du.dtype) @ du.reshape(tiling.positions, -1)).T.reshape(*du.shape[1:], 3, 3)
+    dg = tiling.G_KRON.T.astype(du.dtype) @ du.reshape(tiling.positions, -1)
+    return dg.T.reshape(*du.shape[1:], 3, 3)
 
 
 def _ceil_div(a: int, b: int) -> int:

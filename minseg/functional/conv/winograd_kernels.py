@@ -57,7 +57,7 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
                     line = line[left:left + q_hi - q_lo]
                     for k in range(q_hi - q_lo):
                         row[k] = line[k]
-                else:  # unsigned indices: numba then skips the negative-index wraparound (as kernels.py's _plane)
+                else:  # unsigned indices: numba skips the negative-index wraparound (as kernels.py's _plane)
                     start, step = uint64(left), uint64(dw)
                     for k in range(uint64(q_hi - q_lo)):
                         row[k] = line[start + k * step]
@@ -81,7 +81,7 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
 
 @njit(cache=True)
 def _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter):
-    """F(2x2): B^T d B of the 4x4 tiles of ``pad`` (one sub-grid's band) into v[:, c, first:], or the adjoint."""
+    """F(2x2): B^T d B of the 4x4 tiles of ``pad`` (a sub-grid's band) into v[:, c, first:], or the adjoint."""
     for ty in range(rows):
         r, first_tile = 2 * ty, first + ty * tw
         tiles = slice(first_tile, first_tile + tw)  # index views by tx: a computed index defeats SIMD
@@ -91,7 +91,8 @@ def _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter):
                 rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
             for a in range(4):
                 s = rowt[a]
-                v0, v1, v2, v3 = v[4 * a, c, tiles], v[4 * a + 1, c, tiles], v[4 * a + 2, c, tiles], v[4 * a + 3, c, tiles]
+                v0, v1, v2, v3 = v[4 * a, c, tiles], v[4 * a + 1, c, tiles], v[4 * a + 2, c, tiles], \
+                    v[4 * a + 3, c, tiles]
                 for tx in range(tw):
                     q = 2 * tx
                     v0[tx] = s[q] - s[q + 2]
@@ -102,7 +103,8 @@ def _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter):
         rowt[:] = 0
         for a in range(4):
             s = rowt[a]
-            g0, g1, g2, g3 = v[4 * a, c, tiles], v[4 * a + 1, c, tiles], v[4 * a + 2, c, tiles], v[4 * a + 3, c, tiles]
+            g0, g1, g2, g3 = v[4 * a, c, tiles], v[4 * a + 1, c, tiles], v[4 * a + 2, c, tiles], \
+                v[4 * a + 3, c, tiles]
             for tx in range(tw):  # B w per tile, overlap-added along the row
                 q = 2 * tx
                 s[q] += g0[tx]
@@ -161,21 +163,28 @@ def _a6(z0, z1, z2, z3, k):
             z0 - two * z1 + four * z2 - eight * z3, z3)
 
 
+@njit(cache=True, inline="always")
+def _six_rows(array, a, channel, tiles):
+    """array[6 a + b, channel, tiles] for b = 0 .. 5 (views): row a of the 6x6 tile positions of V or M."""
+    return (array[6 * a, channel, tiles], array[6 * a + 1, channel, tiles], array[6 * a + 2, channel, tiles],
+            array[6 * a + 3, channel, tiles], array[6 * a + 4, channel, tiles], array[6 * a + 5, channel, tiles])
+
+
 @njit(cache=True)
 def _tile_rows_f4(pad, rowt, v, c, first, rows, tw, scatter):
-    """F(4x4): B^T d B of the 6x6 tiles of ``pad`` (one sub-grid's band) into v[:, c, first:], or the adjoint."""
+    """F(4x4): B^T d B of the 6x6 tiles of ``pad`` (a sub-grid's band) into v[:, c, first:], or the adjoint."""
     k = _constants(pad)
     for ty in range(rows):
         r, first_tile = 4 * ty, first + ty * tw
         tiles = slice(first_tile, first_tile + tw)  # index views by tx: a computed index defeats SIMD
         if not scatter:
             for q in range(pad.shape[1]):
-                e = _bt6(pad[r, q], pad[r + 1, q], pad[r + 2, q], pad[r + 3, q], pad[r + 4, q], pad[r + 5, q], k)
+                e = _bt6(pad[r, q], pad[r + 1, q], pad[r + 2, q], pad[r + 3, q], pad[r + 4, q], pad[r + 5, q],
+                         k)
                 rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q], rowt[4, q], rowt[5, q] = e
             for a in range(6):
                 s = rowt[a]
-                v0, v1, v2 = v[6 * a, c, tiles], v[6 * a + 1, c, tiles], v[6 * a + 2, c, tiles]
-                v3, v4, v5 = v[6 * a + 3, c, tiles], v[6 * a + 4, c, tiles], v[6 * a + 5, c, tiles]
+                v0, v1, v2, v3, v4, v5 = _six_rows(v, a, c, tiles)
                 for tx in range(tw):
                     q = 4 * tx
                     v0[tx], v1[tx], v2[tx], v3[tx], v4[tx], v5[tx] = _bt6(s[q], s[q + 1], s[q + 2], s[q + 3],
@@ -184,8 +193,7 @@ def _tile_rows_f4(pad, rowt, v, c, first, rows, tw, scatter):
         rowt[:] = 0
         for a in range(6):
             s = rowt[a]
-            g0, g1, g2 = v[6 * a, c, tiles], v[6 * a + 1, c, tiles], v[6 * a + 2, c, tiles]
-            g3, g4, g5 = v[6 * a + 3, c, tiles], v[6 * a + 4, c, tiles], v[6 * a + 5, c, tiles]
+            g0, g1, g2, g3, g4, g5 = _six_rows(v, a, c, tiles)
             for tx in range(tw):  # B w per tile, overlap-added along the row
                 q = 4 * tx
                 w0, w1, w2, w3, w4, w5 = _b6(g0[tx], g1[tx], g2[tx], g3[tx], g4[tx], g5[tx], k)
@@ -196,7 +204,8 @@ def _tile_rows_f4(pad, rowt, v, c, first, rows, tw, scatter):
                 s[q + 4] += w4
                 s[q + 5] += w5
         for q in range(pad.shape[1]):
-            w0, w1, w2, w3, w4, w5 = _b6(rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q], rowt[4, q], rowt[5, q], k)
+            w0, w1, w2, w3, w4, w5 = _b6(rowt[0, q], rowt[1, q], rowt[2, q], rowt[3, q], rowt[4, q],
+                                         rowt[5, q], k)
             pad[r, q] += w0
             pad[r + 1, q] += w1
             pad[r + 2, q] += w2
@@ -230,21 +239,30 @@ def _output_grid(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint, m):
         _output_grid_f4(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint)
 
 
+@njit(cache=True, inline="always")
+def _output_row(first_tile, ty, tw, row0, m, oh, ow):
+    """Tile row ty of a band (m x m output tiles) on an (oh, ow) sub-grid: (its tiles' slice of M, its
+    first output row, how many of its m output rows lie inside (0 or fewer in a sub-grid shorter than
+    others), how many output columns lie inside)."""
+    first, oy = first_tile + ty * tw, m * (row0 + ty)
+    last = min(m, oh - oy)
+    span = min(m * tw, ow) if last > 0 else 0
+    return slice(first, first + tw), oy, last, span  # views indexed by tx: a computed index defeats SIMD
+
+
 @njit(cache=True)
 def _output_grid_f2(m, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
     """_output_grid for F(2x2, 3x3)."""
     oh, ow = y.shape
     for ty in range(rows):
-        first, oy = first_tile + ty * tw, 2 * (row0 + ty)
-        tiles = slice(first, first + tw)  # index views by tx: a computed index defeats SIMD
-        last = min(2, oh - oy)  # output rows of this tile inside y (0 in a sub-grid shorter than others)
-        span = min(2 * tw, ow) if last > 0 else 0
+        tiles, oy, last, span = _output_row(first_tile, ty, tw, row0, 2, oh, ow)
         if not adjoint:
             if last <= 0:
                 continue
             for a in range(4):
                 s = colt[a]
-                m0, m1, m2, m3 = m[4 * a, o, tiles], m[4 * a + 1, o, tiles], m[4 * a + 2, o, tiles], m[4 * a + 3, o, tiles]
+                m0, m1, m2, m3 = m[4 * a, o, tiles], m[4 * a + 1, o, tiles], m[4 * a + 2, o, tiles], \
+                    m[4 * a + 3, o, tiles]
                 for tx in range(tw):
                     s[2 * tx] = m0[tx] + m1[tx] + m2[tx]
                     s[2 * tx + 1] = m1[tx] - m2[tx] - m3[tx]
@@ -263,7 +281,8 @@ def _output_grid_f2(m, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
             colt[0, q], colt[1, q], colt[2, q], colt[3, q] = z0, z0 + z1, z0 - z1, -z1
         for a in range(4):
             s = colt[a]
-            m0, m1, m2, m3 = m[4 * a, o, tiles], m[4 * a + 1, o, tiles], m[4 * a + 2, o, tiles], m[4 * a + 3, o, tiles]
+            m0, m1, m2, m3 = m[4 * a, o, tiles], m[4 * a + 1, o, tiles], m[4 * a + 2, o, tiles], \
+                m[4 * a + 3, o, tiles]
             for tx in range(tw):  # then A z over the tile's 2 output columns
                 h0, h1 = s[2 * tx], s[2 * tx + 1]
                 m0[tx], m1[tx], m2[tx], m3[tx] = h0, h0 + h1, h0 - h1, -h1
@@ -275,22 +294,20 @@ def _output_grid_f4(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
     oh, ow = y.shape
     k = _constants(colt)
     for ty in range(rows):
-        first, oy = first_tile + ty * tw, 4 * (row0 + ty)
-        tiles = slice(first, first + tw)  # index views by tx: a computed index defeats SIMD
-        last = min(4, oh - oy)  # output rows of this tile inside y (0 or fewer at the bottom)
-        span = min(4 * tw, ow) if last > 0 else 0
+        tiles, oy, last, span = _output_row(first_tile, ty, tw, row0, 4, oh, ow)
         if not adjoint:
             if last <= 0:
                 continue
             for a in range(6):
                 s = colt[a]
-                m0, m1, m2 = mm[6 * a, o, tiles], mm[6 * a + 1, o, tiles], mm[6 * a + 2, o, tiles]
-                m3, m4, m5 = mm[6 * a + 3, o, tiles], mm[6 * a + 4, o, tiles], mm[6 * a + 5, o, tiles]
+                m0, m1, m2, m3, m4, m5 = _six_rows(mm, a, o, tiles)
                 for tx in range(tw):
                     q = 4 * tx
-                    s[q], s[q + 1], s[q + 2], s[q + 3] = _at6(m0[tx], m1[tx], m2[tx], m3[tx], m4[tx], m5[tx], k)
+                    s[q], s[q + 1], s[q + 2], s[q + 3] = _at6(m0[tx], m1[tx], m2[tx], m3[tx], m4[tx], m5[tx],
+                                                              k)
             for q in range(span):
-                y0, y1, y2, y3 = _at6(colt[0, q], colt[1, q], colt[2, q], colt[3, q], colt[4, q], colt[5, q], k)
+                y0, y1, y2, y3 = _at6(colt[0, q], colt[1, q], colt[2, q], colt[3, q], colt[4, q], colt[5, q],
+                                      k)
                 y[oy, q] = y0 + bias
                 if last > 1:
                     y[oy + 1, q] = y1 + bias
@@ -308,8 +325,7 @@ def _output_grid_f4(mm, y, colt, bias, o, first_tile, row0, rows, tw, adjoint):
             colt[0, q], colt[1, q], colt[2, q], colt[3, q], colt[4, q], colt[5, q] = _a6(z0, z1, z2, z3, k)
         for a in range(6):
             s = colt[a]
-            m0, m1, m2 = mm[6 * a, o, tiles], mm[6 * a + 1, o, tiles], mm[6 * a + 2, o, tiles]
-            m3, m4, m5 = mm[6 * a + 3, o, tiles], mm[6 * a + 4, o, tiles], mm[6 * a + 5, o, tiles]
+            m0, m1, m2, m3, m4, m5 = _six_rows(mm, a, o, tiles)
             for tx in range(tw):  # then A z over the tile's 4 output columns
                 q = 4 * tx
                 m0[tx], m1[tx], m2[tx], m3[tx], m4[tx], m5[tx] = _a6(s[q], s[q + 1], s[q + 2], s[q + 3], k)

@@ -128,7 +128,8 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
         grad_y = np.empty(x.shape if ctx.needs_input_grad[1] else 0, np.result_type(x, y))
         flat = (x.ravel(), np.ascontiguousarray(y).ravel(), a.ravel(), tail.ravel())
         weights = _flat_weight(weight, x) + _flat_weight(pos_weight, x)
-        half, terms = x.size // 2, kernels.binary_cross_entropy_terms  # loaded here, not by two threads at once
+        terms = kernels.binary_cross_entropy_terms  # loaded here, not by two threads at once
+        half = x.size // 2
         in_parallel([lambda: _bce_elements(terms, flat, weights, grad_y.ravel(), 0, half),
                      lambda: _bce_elements(terms, flat, weights, grad_y.ravel(), half, x.size)],
                     worth_it=x.size >= BCE_SPLIT_ELEMENTS)
