@@ -105,7 +105,6 @@ F4 = Tiling(4, B_T=np.array([[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 2, -
                         [1 / 15, -2 / 15, 4 / 15], [0, 0, 1]], dtype=np.float64) / 2,
             A_T=np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 0.5, -2, 0], [0, 1, 1, 0.25, 4, 0],
                           [0, 1, -1, 0.125, -8, 1]], dtype=np.float64))
-B_T, G, A_T = F2.B_T, F2.G, F2.A_T  # F(2x2, 3x3)'s, as the module doc writes them
 
 # None: conv2d takes Winograd where winograd_pays says so; True: wherever it applies (tests); False: never.
 FORCE: bool | None = None
@@ -156,7 +155,7 @@ def tiling_for(geom: Geometry) -> Tiling:
 
 
 # ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
-def filter_transform(weight: np.ndarray, tiling: Tiling = F2) -> np.ndarray:
+def filter_transform(weight: np.ndarray, tiling: Tiling) -> np.ndarray:
     """(O, C, 3, 3) filters g -> U (P, O, C), P = (m + 2)^2 positions, U[(m + 2) a + b] = (G g G^T)[a, b]
     = sum_ij G[a, i] G[b, j] g[i, j]: one product with kron(G, G) (P x 9) over all O*C filters (a stack
     of small matrix products costs more)."""
@@ -164,7 +163,7 @@ def filter_transform(weight: np.ndarray, tiling: Tiling = F2) -> np.ndarray:
     return u.reshape(tiling.positions, *weight.shape[:2])
 
 
-def filter_transform_adjoint(du: np.ndarray, tiling: Tiling = F2) -> np.ndarray:
+def filter_transform_adjoint(du: np.ndarray, tiling: Tiling) -> np.ndarray:
     """dU (P, O, C) -> dg (O, C, 3, 3) = G^T dU G per filter (the adjoint of filter_transform)."""
     dg = tiling.G_KRON.T.astype(du.dtype) @ du.reshape(tiling.positions, -1)
     return dg.T.reshape(*du.shape[1:], 3, 3)
@@ -174,14 +173,14 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def tile_grid(geom: Geometry, tiling: Tiling = F2) -> tuple[int, int]:
+def tile_grid(geom: Geometry, tiling: Tiling) -> tuple[int, int]:
     """Tile rows and columns of each of the dh*dw sub-grids (ceil(oh / dh) by ceil(ow / dw) outputs)."""
     m = tiling.m
     return _ceil_div(_ceil_div(geom.oh, geom.dh), m), _ceil_div(_ceil_div(geom.ow, geom.dw), m)
 
 
 def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsize: int,
-               tiling: Tiling = F2) -> list[tuple]:
+               tiling: Tiling) -> list[tuple]:
     """(first tile row, tile rows) of each band, such that a band's V and M (P values per tile and
     channel) fit bands.COLUMN_BUDGET_BYTES together (at least one tile row per band)."""
     tile_rows, tile_cols = tile_grid(geom, tiling)
@@ -190,19 +189,19 @@ def tile_bands(geom: Geometry, channels: int, out_channels: int, n: int, itemsiz
     return [(first, min(rows, tile_rows - first)) for first in range(0, tile_rows, rows)]
 
 
-def _input_pass(x, v, geom: Geometry, row0: int, scatter: bool, tiling: Tiling = F2) -> None:
+def _input_pass(x, v, geom: Geometry, row0: int, scatter: bool, tiling: Tiling) -> None:
     """v = B^T d B for the band's tiles of x, or (scatter) x += their adjoint; serially when small."""
     kernel = kernels.input_tiles if v.size >= GRAIN else kernels.input_tiles_serial
     kernel(x, v, geom.ph, geom.pw, geom.dh, geom.dw, row0, tile_grid(geom, tiling)[1], scatter, tiling.m)
 
 
-def _output_pass(m, y, bias, geom: Geometry, row0: int, adjoint: bool, tiling: Tiling = F2) -> None:
+def _output_pass(m, y, bias, geom: Geometry, row0: int, adjoint: bool, tiling: Tiling) -> None:
     """y = A^T M A + bias for the band's tiles, or (adjoint) m = A dY A^T; serially when small."""
     kernel = kernels.output_tiles if m.size >= GRAIN else kernels.output_tiles_serial
     kernel(m, y, bias, geom.dh, geom.dw, row0, tile_grid(geom, tiling)[1], adjoint, tiling.m)
 
 
-def _band_tiles(geom: Geometry, n: int, rows: int, tiling: Tiling = F2) -> int:
+def _band_tiles(geom: Geometry, n: int, rows: int, tiling: Tiling) -> int:
     """Tiles in a band of ``rows`` tile rows: every image, sub-grid and tile column."""
     return n * geom.dh * geom.dw * rows * tile_grid(geom, tiling)[1]
 
@@ -213,7 +212,7 @@ def _band_tiles(geom: Geometry, n: int, rows: int, tiling: Tiling = F2) -> int:
 V_SLOT, M_SLOT = "cols", "gemm"
 
 
-def tiles_forward(x: np.ndarray, u: np.ndarray, bias, geom: Geometry, tiling: Tiling = F2) -> np.ndarray:
+def tiles_forward(x: np.ndarray, u: np.ndarray, bias, geom: Geometry, tiling: Tiling) -> np.ndarray:
     """y (N, O, oh, ow) of the 3x3 convolution ``geom`` (stride 1) with transformed filters u (P, O, C)."""
     (n, channels), out_channels, positions = x.shape[:2], u.shape[1], tiling.positions
     y = np.empty((n, out_channels, geom.oh, geom.ow), x.dtype)
@@ -228,7 +227,7 @@ def tiles_forward(x: np.ndarray, u: np.ndarray, bias, geom: Geometry, tiling: Ti
     return y
 
 
-def tiles_backward(x, u, dy, geom: Geometry, input_shape: tuple, need_dx: bool, tiling: Tiling = F2):
+def tiles_backward(x, u, dy, geom: Geometry, input_shape: tuple, need_dx: bool, tiling: Tiling):
     """(dx or None, dU or None) of tiles_forward for the output gradient dy; dU only where x is given
     (the input, needed to recompute V), dx only with ``need_dx``."""
     (n, channels), out_channels, positions = input_shape[:2], u.shape[1], tiling.positions
