@@ -51,32 +51,40 @@ def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
         if q_lo == q_hi:  # no column of this sub-grid lies in the image (only padding)
             r_hi = r_lo
         if not scatter:
-            for r in range(r_lo, r_hi):
-                line, row = x[n, c, top + r * dh], pad[r, q_lo:q_hi]  # views indexed by k: SIMD
-                if dw == 1:
-                    line = line[left:left + q_hi - q_lo]
-                    for k in range(q_hi - q_lo):
-                        row[k] = line[k]
-                else:  # unsigned indices: numba skips the negative-index wraparound (as kernels.py's _plane)
-                    start, step = uint64(left), uint64(dw)
-                    for k in range(uint64(q_hi - q_lo)):
-                        row[k] = line[start + k * step]
+            _copy_band(x[n, c], pad, r_lo, r_hi, q_lo, q_hi, top, left, dh, dw, False)
         first = (n * grids + grid) * rows * tw
         if m == 2:
             _tile_rows_f2(pad, rowt, v, c, first, rows, tw, scatter)
         else:
             _tile_rows_f4(pad, rowt, v, c, first, rows, tw, scatter)
         if scatter:
-            for r in range(r_lo, r_hi):
-                line, row = x[n, c, top + r * dh], pad[r, q_lo:q_hi]
-                if dw == 1:
-                    line = line[left:left + q_hi - q_lo]
-                    for k in range(q_hi - q_lo):
-                        line[k] += row[k]
-                else:
-                    start, step = uint64(left), uint64(dw)
-                    for k in range(uint64(q_hi - q_lo)):
-                        line[start + k * step] += row[k]
+            _copy_band(x[n, c], pad, r_lo, r_hi, q_lo, q_hi, top, left, dh, dw, True)
+
+
+@njit(cache=True)
+def _copy_band(plane, pad, r_lo, r_hi, q_lo, q_hi, top, left, dh, dw, scatter):
+    """pad[r, q] = plane[top + dh r, left + dw (q - q_lo)] for the pad rows [r_lo, r_hi) and columns
+    [q_lo, q_hi) inside the image; or, with ``scatter``, the adjoint: plane[...] += pad[r, q]."""
+    count = q_hi - q_lo
+    for r in range(r_lo, r_hi):
+        line, row = plane[top + r * dh], pad[r, q_lo:q_hi]  # views indexed by k: SIMD
+        if dw == 1:
+            line = line[left:left + count]
+            if scatter:
+                for k in range(count):
+                    line[k] += row[k]
+            else:
+                for k in range(count):
+                    row[k] = line[k]
+            continue
+        # unsigned indices: numba skips the negative-index wraparound (as kernels.py's _plane)
+        start, step = uint64(left), uint64(dw)
+        if scatter:
+            for k in range(uint64(count)):
+                line[start + k * step] += row[k]
+        else:
+            for k in range(uint64(count)):
+                row[k] = line[start + k * step]
 
 
 @njit(cache=True)
