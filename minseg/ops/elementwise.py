@@ -173,9 +173,12 @@ class AbsFunction(Function):
         return (g * np.sign(a),)  # torch also uses sign(0) = 0
 
 
-def _not_at_most_zero(values: np.ndarray, mask: np.ndarray) -> None:
-    """mask = not (values <= 0): True for positives and nan."""
+def _relu_part(values: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
+    """relu on (a part of) an array: out = max(values, 0), as torch's (0 for -inf, where values * mask
+    would be nan; nan for nan), and mask = not (values <= 0), where torch's relu passes the gradient
+    (at nan too)."""
     np.logical_not(np.less_equal(values, 0, out=mask), out=mask)
+    np.maximum(values, values.dtype.type(0), out=out)
 
 
 def _above_zero(values: np.ndarray, mask: np.ndarray) -> None:
@@ -192,13 +195,9 @@ def _masked_quietly(values: np.ndarray, mask: np.ndarray, out: np.ndarray) -> No
 
 def leaky_relu_array(a: np.ndarray, positive: np.ndarray, negative_slope: float) -> np.ndarray:
     """np.where(positive, a, a * slope) in one new array (np.where needs a second, a * slope): the
-    negatives are scaled, then the positives copied over them. For relu (slope 0) it is max(a, 0), as
-    torch's: 0 for -inf (where a * 0 would be nan), nan for nan; on both cores for large arrays."""
+    negatives are scaled, then the positives copied over them (for a slope other than 0; relu is
+    _relu_part)."""
     out = np.empty_like(a)  # an array also for a 0-d input (a ufunc would return a scalar)
-    if negative_slope == 0.0:
-        zero = a.dtype.type(0)
-        in_halves(lambda part, target: np.maximum(part, zero, out=target), [a, out])
-        return out
     np.multiply(a, a.dtype.type(negative_slope), out=out)
     np.copyto(out, a, where=positive)
     return out
@@ -210,11 +209,14 @@ class LeakyReLUFunction(Function):
     @staticmethod
     def forward(ctx, a, negative_slope=0.0):
         a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # (which makes a 0-d array 1-d)
-        positive = np.empty(a.shape, bool)  # where the gradient passes (on both cores for large arrays):
-        # torch's relu passes it unless x <= 0 (so at nan too), its leaky_relu where x > 0
-        in_halves(_not_at_most_zero if negative_slope == 0.0 else _above_zero, [a, positive])
+        positive = np.empty(a.shape, bool)  # where the gradient passes; on both cores for large arrays
         ctx.save_for_backward(positive)
         ctx.slope = negative_slope
+        if negative_slope == 0.0:
+            out = np.empty_like(a)  # an array also for a 0-d input (a ufunc would return a scalar)
+            in_halves(_relu_part, [a, positive, out])
+            return out
+        in_halves(_above_zero, [a, positive])  # torch's leaky_relu passes it where x > 0
         return leaky_relu_array(a, positive, negative_slope)
 
     @staticmethod
