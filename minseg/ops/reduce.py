@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ..autograd import Function, Tensor, as_array

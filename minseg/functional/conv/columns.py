@@ -4,6 +4,7 @@ and the 1x1 convolution's product on the image itself. ndarray in, ndarray out; 
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ...lazy import lazy_module

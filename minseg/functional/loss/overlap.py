@@ -13,6 +13,7 @@ from both prediction and target from dividing 0 by 0 (its loss is then close to 
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ...autograd import Function, Tensor

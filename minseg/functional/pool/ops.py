@@ -10,6 +10,7 @@ value back where it came from. The plain-loop references that mirror the definit
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ...autograd import Function, Tensor
