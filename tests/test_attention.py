@@ -21,14 +21,20 @@ TF = torch.nn.functional
 
 @examples(100)
 @example(lead=[3, 3], trail=[1], affine=True, seed=148)  # a size-1 group (found by hypothesis)
+@example(lead=[3], trail=[2], affine=False, seed=71)  # a group of two nearly equal values (found by hypothesis)
 @given(lead=st.lists(st.integers(1, 3), min_size=0, max_size=2), trail=st.lists(st.integers(1, 5), min_size=1,
        max_size=2), affine=st.booleans(), seed=st.integers(0, 2**16))
 def test_layer_norm_vs_torch_and_reference(lead, trail, affine, seed):
     rng = np.random.default_rng(seed)
-    # one element per group: x - mean is 0 exactly, and torch's float32 rounding of it, divided by
-    # sqrt(eps), leaves weight gradients of about 1e-4 where minseg's are exactly 0; float64 there
-    dtype = np.float64 if int(np.prod(trail)) == 1 else np.float32
-    x = rng.standard_normal(lead + trail).astype(dtype) * 3 + 1
+    x = rng.standard_normal(lead + trail) * 3 + 1
+    # float64 where float32 cannot settle the comparison: one element per group (x - mean is 0 exactly,
+    # and torch's float32 rounding of it, divided by sqrt(eps), leaves weight gradients of about 1e-4
+    # where minseg's are exactly 0), or a group whose values nearly agree (its gradient divides by the
+    # group's spread: for seed 71's group (2.5075, 2.5317), spread 0.012, float64 gives -2.2906, minseg's
+    # float32 -2.2910 and torch's -2.2915, both further apart from each other than 1e-4 allows)
+    groups = x.reshape(-1, int(np.prod(trail)))
+    dtype = np.float64 if groups.shape[1] == 1 or groups.std(axis=1).min() < 0.1 else np.float32
+    x = x.astype(dtype)
     w, b = (rng.standard_normal(trail).astype(dtype) for _ in range(2))
     if affine:
         check_op(lambda t, w_, b_: F.layer_norm(t, trail, w_, b_), [x, w, b],
