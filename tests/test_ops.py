@@ -1,4 +1,6 @@
 """Every core op against torch (forward and every input's gradient) on random shapes, plus gradcheck."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -169,6 +171,34 @@ def test_log_softmax_is_finite_where_softmax_underflows():
     y = F.log_softmax(x, dim=1)
     assert np.all(np.isfinite(y.data))
     np.testing.assert_allclose(y.data, [[-1000.0, 0.0, -2000.0]])
+
+
+def _logits_at_the_edges_of_exp(dtype, pixels):
+    """(2, 6, pixels) logits: ordinary pixels, and pixels whose unshifted sum of e^x is out of
+    normalise_exponentials' range or not a number (all below -90; one logit of 60, 89 or 800; +inf;
+    all -inf; a nan), besides ordinary pixels with logits whose e^x underflows (-100)."""
+    x = np.random.default_rng(5).standard_normal((2, 6, pixels)).astype(dtype)
+    x[0, :, 0] = np.linspace(-100, -90, 6)
+    x[0, 2, 1], x[0, 3, 2], x[1, 4, 3] = 60, 89, 800
+    x[1, 0, 4], x[1, :, 5], x[0, 1, 6] = np.inf, -np.inf, np.nan
+    x[1, 1, 7] = -100
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pixels", [8, 1 << 16])  # the second from threads.GRAIN on: exp in two halves
+def test_softmax_at_the_edges_of_exp_vs_torch(dtype, pixels):
+    # softmax exponentiates unshifted logits and shifts only the pixels whose sum needs it: those
+    # pixels must still give torch's shifted result (nan where torch gives nan), and without a warning
+    x = _logits_at_the_edges_of_exp(dtype, pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = F.softmax(ms.tensor(x), dim=1).data
+    theirs = torch.softmax(torch.from_numpy(x), dim=1).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-37, equal_nan=True)
+    assert np.isnan(ours[1, :, 4]).all() and np.isnan(ours[1, :, 5]).all() and np.isnan(ours[0, :, 6]).all()
+    np.testing.assert_allclose(ours[0, :, 0], np.exp(x[0, :, 0] - x[0, :, 0].max()) /
+                               np.exp(x[0, :, 0] - x[0, :, 0].max()).sum(), rtol=1e-6)
 
 
 GRADCHECK_CASES = {

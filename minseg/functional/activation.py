@@ -60,23 +60,30 @@ def class_axis_view(a: np.ndarray, dim: int) -> np.ndarray | None:
     return np.ascontiguousarray(a).reshape(math.prod(a.shape[:dim]), a.shape[dim], inner)
 
 
-def softmax_classes(a3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(softmax over axis 1 of (outer, K, inner), its sums of exponentials (outer, inner)): the
-    kernels shift by the maximum and normalise, NumPy's SIMD exp runs in between (loss/kernels.py)."""
+def _exp_overflow_expected(a: np.ndarray, out: np.ndarray) -> None:
+    """np.exp(a, out=out) without NumPy's overflow warning: softmax_classes exponentiates unshifted logits
+    and recomputes the pixels where e^x overflowed (its errstate is set here, on the thread that runs)."""
+    with np.errstate(over="ignore"):
+        np.exp(a, out=out)
+
+
+def softmax_classes(a3: np.ndarray) -> np.ndarray:
+    """softmax over axis 1 of (outer, K, inner): NumPy's SIMD exp of the unshifted logits on two threads,
+    then one kernel sums and normalises, shifting by the maximum only the pixels where that is needed
+    (loss/kernels.py: normalise_exponentials says when, and why the others lose nothing)."""
     out = np.empty_like(a3)
-    sums = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
     with threads_for(a3.size):
-        class_kernels().shift_by_class_max(a3, out)
-        in_two_threads(np.exp, out, out=out)
-        class_kernels().normalise_classes(out, sums)
-    return out, sums
+        in_two_threads(_exp_overflow_expected, a3, out=out)
+        with np.errstate(invalid="ignore"):  # inf - inf = nan in a pixel with a +-inf maximum, as torch's
+            class_kernels().normalise_exponentials(a3, out)  # (NumPy warns only with NUMBA_DISABLE_JIT)
+    return out
 
 
 def softmax_array(a: np.ndarray, dim: int) -> np.ndarray:
     """softmax of an ndarray along ``dim``: the class-axis kernels where class_axis_view allows, the
     log-sum-exp formula otherwise (SoftmaxFunction's forward; the overlap losses' probabilities)."""
     a3 = class_axis_view(a, dim)
-    return np.exp(a - log_sum_exp(a, dim)) if a3 is None else softmax_classes(a3)[0].reshape(a.shape)
+    return np.exp(a - log_sum_exp(a, dim)) if a3 is None else softmax_classes(a3).reshape(a.shape)
 
 
 def shifted_softmax(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

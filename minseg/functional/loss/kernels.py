@@ -6,15 +6,21 @@ Logits (N, K, H, W) viewed as (N, K, H*W) keep, for each class k, a contiguous r
 NumPy reduces over the middle axis K in several passes with temporaries; here each kernel walks the
 K rows once and updates a running per-pixel accumulator (max, sum, dot product) whose inner loop
 runs over contiguous pixels and vectorises. The exponential itself is left to NumPy's SIMD
-``np.exp`` between the kernels (Numba's scalar exp, without Intel SVML, is several times slower),
-so softmax is
+``np.exp`` between the kernels (Numba's scalar exp, without Intel SVML, is several times slower).
+Cross-entropy and log_softmax need the shifted logits x - m (m = max_k x), so they run
 
     shift_by_class_max(x, out)    out = x - max_k x          (no overflow in exp)
     np.exp(out, out=out)          out = e^(x - m)
     normalise_classes(out, sums)  sums = sum_k out,  out /= sums
 
-A non-finite maximum (a pixel whose logits are all -inf, or one +inf) shifts by 0 instead, as
-``activation.log_sum_exp`` does, so the results stay what the formula gives.
+where a non-finite maximum (a pixel whose logits are all -inf, or one +inf) shifts by 0 instead, as
+``activation.log_sum_exp`` does. softmax needs only the probabilities, and e^x / sum_k e^x is the same
+number as e^(x-m) / sum_k e^(x-m) wherever no e^x overflows or underflows, so it skips the shift:
+
+    np.exp(x, out=e)                     e = e^x
+    normalise_exponentials(x, e)         e /= sum_k e, pixel by pixel shifted where that sum is out of range
+
+(see normalise_exponentials for the range, and why the pixels inside it lose nothing).
 """
 from __future__ import annotations
 
@@ -65,6 +71,52 @@ def normalise_classes(e, sums):
     outer, classes, inner = e.shape
     for b in prange(outer):
         inverse = np.ones(1, e.dtype)[0] / sums[b]  # in e's dtype (a Python 1 would make it float64)
+        for k in range(classes):
+            row = e[b, k]
+            for i in range(inner):
+                row[i] *= inverse[i]
+
+
+@njit(cache=True)
+def _shifted_pixel(x, e, i):
+    """e[k, i] = e^(x[k, i] - m) with m = max_k x[k, i], and their sum: one pixel of (K, inner) done by the
+    shifted formula, with Numba's scalar exp (normalise_exponentials calls it for the rare pixels whose
+    unshifted sum is out of range). Like torch it shifts by m even where m is +-inf, so such a pixel
+    becomes nan, as does one with a nan logit (its exponential is nan)."""
+    peak = x[0, i]
+    for k in range(1, x.shape[0]):
+        peak = max(peak, x[k, i])
+    total = np.zeros(1, e.dtype)[0]
+    for k in range(x.shape[0]):
+        value = math.exp(x[k, i] - peak)
+        e[k, i] = value
+        total += value
+    return total
+
+
+@njit(cache=True, parallel=True)
+def normalise_exponentials(x, e):
+    """softmax over axis 1 from the unshifted exponentials: e[b, k, i] = e^x[b, k, i] on entry and
+    e^x / sum_k e^x on return, one pass for the sums and one for the products (no shift pass).
+
+    With S = sum_k e^x: where 1 <= S <= 2^64, every e^x is finite and the result is what the shifted
+    formula gives, to rounding: an e^x that underflowed (a subnormal or 0) has e^x / S <= e^x < 2^-126,
+    a probability the shifted formula underflows too, and 1 / S >= 2^-64 is a normal number. Every other
+    pixel (S < 1: all its logits negative; S > 2^64 or inf: a logit above about 44; nan) is recomputed by
+    the shifted formula (_shifted_pixel) before the products."""
+    outer, classes, inner = e.shape
+    one = np.ones(1, e.dtype)[0]  # in e's dtype (a Python 1 would make the arithmetic float64)
+    low, high = one, one * 2.0 ** 64
+    for b in prange(outer):
+        total = np.zeros(inner, e.dtype)
+        for k in range(classes):
+            row = e[b, k]
+            for i in range(inner):
+                total[i] += row[i]
+        for i in range(inner):
+            if not low <= total[i] <= high:  # false for nan too
+                total[i] = _shifted_pixel(x[b], e[b], i)
+        inverse = one / total
         for k in range(classes):
             row = e[b, k]
             for i in range(inner):
