@@ -28,15 +28,16 @@ TF = torch.nn.functional
 
 @contextlib.contextmanager
 def skip_share(share: float, budget: int | None = None):
-    """TAP_SKIP_SHARE (0: every convolution by blocks of taps) and optionally COLUMN_BUDGET_BYTES inside."""
-    previous = conv_bands.TAP_SKIP_SHARE, conv_bands.COLUMN_BUDGET_BYTES
-    conv_bands.TAP_SKIP_SHARE = share
+    """TAP_SKIP_SHARE (0: every convolution with padding taps by blocks of taps), with no minimum size
+    (TAP_SKIP_MIN_MACS 0), and optionally COLUMN_BUDGET_BYTES inside."""
+    previous = conv_bands.TAP_SKIP_SHARE, conv_bands.TAP_SKIP_MIN_MACS, conv_bands.COLUMN_BUDGET_BYTES
+    conv_bands.TAP_SKIP_SHARE, conv_bands.TAP_SKIP_MIN_MACS = share, 0
     if budget is not None:
         conv_bands.COLUMN_BUDGET_BYTES = budget
     try:
         yield
     finally:
-        conv_bands.TAP_SKIP_SHARE, conv_bands.COLUMN_BUDGET_BYTES = previous
+        conv_bands.TAP_SKIP_SHARE, conv_bands.TAP_SKIP_MIN_MACS, conv_bands.COLUMN_BUDGET_BYTES = previous
 
 
 def test_aspp_rate_36_segments_by_hand():
@@ -81,6 +82,23 @@ def test_blocks_no_tap_reaches_are_the_bias():
     arrays = [rng.standard_normal((2, 2, 3, 3)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)]
     with skip_share(0.0):
         check_op(F.conv2d, arrays, TF.conv2d, F.conv2d_reference, kwargs=dict(padding=4))
+
+
+def test_which_convolutions_skip_their_padding_taps():
+    # bands.skips_padding_taps, the measured rule: one block left (here the centre tap alone) always; several
+    # blocks only for a large convolution with at least 40% padding products (DeepLab's ASPP at 65x65)
+    def skips(n, channels, out_channels, size, rate):
+        geom = conv_geometry("conv2d", (size, size), (3, 3), 1, rate, rate)
+        return conv_bands.skips_padding_taps(geom, n, channels, out_channels, 1)
+
+    assert skips(16, 64, 64, 8, 8) and skips(1, 3, 2, 7, 10)  # dilation beyond the input: the centre tap
+    assert skips(1, 256, 256, 65, 24) and skips(1, 256, 256, 65, 36)  # 43% and 60% padding, 277M MACs a tap
+    assert not skips(1, 256, 256, 65, 12)  # 23% padding
+    assert not skips(2, 64, 64, 33, 18) and not skips(16, 64, 64, 8, 4)  # 60%, 56%, but small
+    assert not skips(16, 64, 64, 8, 1)  # 16% padding in 9 blocks, most a pixel or a row
+    unpadded = conv_geometry("conv2d", (64, 64), (3, 3), 1, 0, 1)  # one block with every tap
+    assert not conv_bands.skips_padding_taps(unpadded, 16, 64, 64, 1)
+    assert conv_bands.TAP_SKIP_SHARE == 0.4 and conv_bands.TAP_SKIP_MIN_MACS == 10**8
 
 
 EXAMPLES = [  # (input shape, weight shape, conv2d kwargs): the ASPP's kinds of convolution, small

@@ -235,13 +235,18 @@ def test_the_dispatcher_takes_winograd_for_the_benchmark_shape_and_only_where_it
     assert W.tiling_for(conv_geometry("conv2d", (8, 8), (3, 3), 1, 1, 1)) is W.F2  # 8x8 outputs: F(2x2)
     assert W.tiling_for(conv_geometry("conv2d", (32, 32), (3, 3), 1, 4, 4)) is W.F2  # 8x8 sub-grids
     assert not takes((2, 3, 64, 64), (16, 3, 3, 3), padding=1)  # 3 input channels: the GEMMs are tiny
-    assert not takes((2, 16, 8, 8), (16, 16, 3, 3), padding=1)  # 16 channels: from 16x16 outputs on
-    assert takes((2, 16, 16, 16), (16, 16, 3, 3), padding=1)
-    assert not takes((2, 8, 32, 32), (8, 8, 3, 3), padding=1)  # 8 channels: from 64x64 outputs on
+    assert takes((1, 8, 64, 64), (8, 8, 3, 3), padding=1)  # 8 channels from 64x64 outputs on
+    assert not takes((2, 32, 32, 32), (32, 32, 3, 3), padding=1)
+    assert takes((1, 64, 32, 32), (64, 64, 3, 3), padding=1)  # 64 channels from 32x32 on
+    assert not takes((2, 64, 16, 16), (64, 64, 3, 3), padding=1)
+    assert takes((1, 128, 16, 16), (128, 128, 3, 3), padding=1)  # 128 channels from 16x16 on
+    assert not takes((2, 128, 8, 8), (128, 128, 3, 3), padding=1)
+    assert not takes((1, 64, 64, 64), (64, 64, 3, 3), padding=8, dilation=8)  # 8x8 sub-grids: not F(4x4)
     assert not takes((2, 64, 16, 16), (64, 64, 3, 3), padding=1, stride=2)
     assert not takes((2, 64, 16, 16), (64, 32, 3, 3), padding=1, groups=2)
     assert not takes((2, 64, 16, 16), (64, 64, 5, 5), padding=2)
-    assert not takes((1, 64, 33, 33), (64, 64, 3, 3), padding=12, dilation=12)  # ASPP: by taps (conv/taps.py)
+    assert not takes((1, 64, 33, 33), (64, 64, 3, 3), padding=12, dilation=12)  # ASPP: 3x3 sub-grids
+    assert not takes((1, 64, 32, 32), (64, 64, 3, 3), padding=40, dilation=40)  # by the centre tap (bands.py)
     with winograd():  # forced: every 3x3 stride-1 single-group convolution, and still nothing else
         assert takes((1, 64, 33, 33), (64, 64, 3, 3), padding=12, dilation=12)
         assert takes((1, 2, 5, 5), (1, 2, 3, 3))

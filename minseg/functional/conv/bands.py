@@ -41,10 +41,31 @@ def conv_forward_into(out: np.ndarray, x: np.ndarray, w: np.ndarray, geom: Geome
         out[:, :, top:top + band.oh] = part.reshape(out_channels, n, band.oh, geom.ow).transpose(1, 0, 2, 3)
 
 
-# A convolution whose column matrix is at least this share padding zeros runs block by block without
-# those taps (conv_forward_by_taps): DeepLab's ASPP on a 65x65 map has 23% (rate 12), 43% (24), 60% (36);
-# ResNet's dilated 3x3s there (rate 2, 4) have 4% and 8%, where the extra, smaller GEMMs cost more.
-TAP_SKIP_SHARE = 0.1
+# When conv2d's forward runs block by block without the taps that read only padding (conv_forward_by_taps).
+# Measured on 2 threads (one-thread spot checks agreed), forward + backward, interleaved medians, against
+# the whole column matrix; DeepLab's ASPP on a 65x65 map has 23% padding products (rate 12), 43% (24),
+# 60% (36):
+# - where one block remains (a dilation beyond the input: the centre tap only, a 1x1 GEMM) it always pays:
+#   0.67 .. 0.71 of the time (64 and 256 channels, 8x8 .. 65x65);
+# - several blocks pay only on large convolutions with much padding: 256 -> 256 channels at 65x65, 0.94 and
+#   0.90 of the time at rates 24 and 36, but 1.14 at rate 12 (23%);
+# - on everything smaller they cost more, even at 56 .. 73% padding: 1.15 .. 1.34 (64 -> 64 at 8x8, rate 4;
+#   at 33x33, rates 6 .. 18; 256 -> 64 at 33x33, rate 24), and 1.5 .. 2.6 at 8x8 and 4x4 with padding 1
+#   (9 blocks, most of them a pixel or a row: a GEMM call each).
+TAP_SKIP_SHARE = 0.4  # several blocks: from this share of padding products on ...
+TAP_SKIP_MIN_MACS = 10**8  # ... and this many multiply-adds per tap, N * C/groups * O * oh * ow
+
+
+def skips_padding_taps(geom: Geometry, n: int, channels: int, out_channels: int, groups: int) -> bool:
+    """Whether conv2d's forward should leave out the taps that read only padding (the measurements
+    above): where a single block with fewer taps remains, or TAP_SKIP_SHARE and TAP_SKIP_MIN_MACS hold."""
+    share = padding_tap_share(geom)
+    if share == 0:
+        return False
+    if len(tap_blocks(geom)) == 1:
+        return True
+    macs = n * (channels // groups) * out_channels * geom.oh * geom.ow
+    return share >= TAP_SKIP_SHARE and macs >= TAP_SKIP_MIN_MACS
 
 
 def conv_forward_by_taps(x, weight, bias, geom: Geometry, groups: int) -> np.ndarray:
@@ -72,11 +93,11 @@ def conv_forward_by_taps(x, weight, bias, geom: Geometry, groups: int) -> np.nda
 
 
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias, geom: Geometry, groups: int) -> np.ndarray:
-    """y = W @ im2col(x) + b (Conv2dFunction's forward): by blocks of taps where at least TAP_SKIP_SHARE
-    of the column matrix would be padding zeros, in bands of rows where it exceeds COLUMN_BUDGET_BYTES,
-    else one GEMM over the whole column matrix."""
+    """y = W @ im2col(x) + b (Conv2dFunction's forward): by blocks of taps where skips_padding_taps says so,
+    in bands of rows where the column matrix exceeds COLUMN_BUDGET_BYTES, else one GEMM over the whole
+    column matrix."""
     n, out_channels = x.shape[0], weight.shape[0]
-    if padding_tap_share(geom) >= TAP_SKIP_SHARE:
+    if skips_padding_taps(geom, n, x.shape[1], out_channels, groups):
         return conv_forward_by_taps(x, weight, bias, geom, groups)
     w = grouped_weight(weight, groups)
     if band_rows(geom, x.shape[1], n, x.dtype.itemsize) < geom.oh:

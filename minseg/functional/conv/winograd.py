@@ -67,7 +67,6 @@ from ...lazy import lazy_module
 from ...threads import GRAIN
 from . import bands
 from .geometry import Geometry
-from .taps import padding_tap_share
 from .workspace import matmul_nt, scratch
 
 kernels = lazy_module(__package__ + ".winograd_kernels")  # Numba loads on the first call
@@ -108,21 +107,25 @@ F4 = Tiling(4, B_T=np.array([[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 2, -
 
 # None: conv2d takes Winograd where winograd_pays says so; True: wherever it applies (tests); False: never.
 FORCE: bool | None = None
-# When conv2d takes Winograd (FORCE None), and which tile. Measured on one thread, forward + backward, medians
-# of 7 interleaved runs (im2col, F(2x2), F(4x4)) on the shared 2-core machine (noise ~10%), N16 unless said;
-# the numbers are F(4x4)'s time over im2col's (F(2x2)'s where it was the faster Winograd):
-# - 32 channels and more win at every size tried: 64 -> 64 at 4x4, 8x8, 16x16 (F2), 32x32: 0.63, 0.65,
-#   0.82, 0.73; N8 64 -> 64 at 64x64, dilation 1, 2, 4: 0.53, 0.72, 0.87; 128 -> 128 at 16x16: 0.69;
-#   32 -> 32 at 8x8 (F2), 16x16, 32x32: 0.83, 0.77, 0.86; 32 -> 64 at 8x8 (F2): 0.73;
-# - 16 channels win from 16x16 on (16 -> 16, 16 -> 32 at 16x16: 0.96, 0.91; 16 -> 16 at 32x32 and 64x64:
-#   0.96, 0.65), 8 channels from 64x64 on (8 -> 8, 16 -> 8: 0.74, 0.56; at 32x32: 1.14, and 8 -> 16 1.21);
-# - fewer than 8 input channels (a network's first layer) do not reliably win: 3 -> 16 and 3 -> 8, 4 -> 8 at
-#   64x64: 1.13 and 0.91, 0.95.
-# F(4x4) beats F(2x2) from sub-grids of 16x16 outputs on (0.68 .. 0.98 of its time; 64 -> 64 at 16x16 1.01),
-# not at 8x8 (1.02 .. 1.23) or 4x4 (1.16), where more of its 4x4 tiles' work falls beyond the border.
+# When conv2d takes Winograd (FORCE None), and which tile. Measured on 2 threads (one-thread spot checks
+# agreed), forward + backward, interleaved medians of 5 to 9 runs against the whole column matrix (im2col)
+# on the shared 2-core machine (noise ~10%); the numbers are F(4x4)'s time over im2col's, N16 unless said:
+# - at 64x64 outputs, 8 channels and more win: 8 -> 8, 16 -> 8, 16 -> 16, 32 -> 32: 0.82, 0.77, 0.83, 0.70
+#   (N8: 0.88, 0.98, 0.87; N4 16 -> 16, 32 -> 32: 0.91, 1.01); N8 64 -> 64 at dilation 1, 2, 4: 0.64, 0.75,
+#   0.86 (the sub-grids of 32x32 and 16x16 outputs there still win);
+# - at 32x32, 64 channels win (64 -> 64: 0.87, 64 -> 32: 0.81), fewer do not (8 -> 16, 16 -> 16, 32 -> 32,
+#   32 -> 16: 1.17, 1.06, 1.12, 0.97; N32 16 -> 16 and 32 -> 32: 1.13, 0.99; N8 32 -> 64: 1.23);
+# - at 16x16 only 128 channels win (0.82; 64 -> 64 N32 1.04, 64 -> 32 1.04, 32 -> 32 1.09), and at 8x8 or
+#   4x4 none (64 -> 64 at 8x8: 1.66, F(2x2) 1.23; 128 -> 128 0.99; 32 -> 32 at 4x4, F(2x2): 1.20): the
+#   short tile rows vectorise badly, and 36 small GEMMs use the second core less than one large one;
+# - fewer than 8 input channels (a network's first layer): 3 -> 8 at 64x64 0.87, but 3 -> 16 and 4 -> 8
+#   1.13 and 0.95 in an earlier one-thread run.
+# Where Winograd wins, F(4x4) beats F(2x2) (0.68 .. 0.98 of its time on one thread, 0.78 .. 0.95 on two):
+# conv2d takes only F(4x4), where every sub-grid has at least F4_MIN_SIDE outputs on both sides; F(2x2)
+# runs where FORCE (tests) sends a convolution with smaller sub-grids.
 WINOGRAD_MIN_CHANNELS = 8  # min(in, out) below this: never
-WINOGRAD_MIN_PIXELS = {8: 64 * 64, 16: 16 * 16, 32: 0}  # min(in, out) from the key on: from this many outputs
-F4_MIN_SIDE = 16  # F(4x4, 3x3) where each sub-grid has at least this many outputs on both sides
+WINOGRAD_MIN_PIXELS = {8: 64 * 64, 64: 32 * 32, 128: 16 * 16}  # min(in, out) from the key on: from this
+F4_MIN_SIDE = 16  # F(4x4, 3x3) where each sub-grid has at least this many outputs on both sides (per image)
 
 
 def winograd_applies(geom: Geometry, groups: int) -> bool:
@@ -130,15 +133,16 @@ def winograd_applies(geom: Geometry, groups: int) -> bool:
     return (geom.kh, geom.kw, geom.sh, geom.sw, groups) == (3, 3, 1, 1, 1)
 
 
-def winograd_pays(geom: Geometry, channels: int, out_channels: int, groups: int) -> bool:
+def winograd_pays(geom: Geometry, n: int, channels: int, out_channels: int, groups: int) -> bool:
     """Whether conv2d should run this convolution by Winograd: FORCE where it applies, else the measured
-    thresholds, and never where conv_forward skips the taps that read padding (conv/taps.py: there most
-    products are with zeros, which Winograd would all compute)."""
+    thresholds (F(4x4) tiles only), and never where conv_forward skips the taps that read padding
+    (conv/bands.py: there many products are with zeros, which Winograd would all compute)."""
     if FORCE is not None or not winograd_applies(geom, groups):
         return bool(FORCE) and winograd_applies(geom, groups)
     narrow, pixels = min(channels, out_channels), geom.oh * geom.ow
     pays = any(narrow >= width and pixels >= least for width, least in WINOGRAD_MIN_PIXELS.items())
-    return pays and padding_tap_share(geom) < bands.TAP_SKIP_SHARE
+    return pays and tiling_for(geom) is F4 and not bands.skips_padding_taps(geom, n, channels, out_channels,
+                                                                             groups)
 
 
 # Which tile conv2d's Winograd path uses: None, by tiling_for's rule; F2 or F4: that one (tests).
