@@ -9,7 +9,8 @@ import pytest
 import minseg.functional as F
 
 ROOT = Path(__file__).resolve().parents[1] / "minseg"
-KERNEL_FILES = sorted([*ROOT.glob("functional/*/kernels.py"), *ROOT.glob("crf/kernels/*.py")])
+KERNEL_FILES = sorted([*ROOT.glob("functional/*/kernels.py"), *ROOT.glob("crf/kernels/*.py"),
+                       ROOT / "ops" / "kernels.py"])
 ALLOWED = {"__future__", "math", "numpy", "numba"}
 
 
