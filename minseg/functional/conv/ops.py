@@ -256,8 +256,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         function = DepthwiseConv2dFunction
     else:
         function = PointwiseConv2dFunction if is_pointwise(geom) else Conv2dFunction
-        if function is Conv2dFunction and winograd_pays(geom, math.prod(x.shape[:-3]), x.shape[-3], w.shape[0], groups):
-            function = WinogradConv2dFunction  # 3x3, stride 1: 2.25x fewer multiplies (conv/winograd.py)
+        batch = math.prod(x.shape[:-3])
+        if function is Conv2dFunction and winograd_pays(geom, batch, x.shape[-3], w.shape[0], groups):
+            function = WinogradConv2dFunction  # 3x3, stride 1: 4x fewer multiplies (conv/winograd.py)
     return _batched(x, lambda x4: function.apply(x4, w, b, geom=geom, groups=int(groups)))
 
 

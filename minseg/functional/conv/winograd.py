@@ -123,8 +123,8 @@ FORCE: bool | None = None
 # Where Winograd wins, F(4x4) beats F(2x2) (0.68 .. 0.98 of its time on one thread, 0.78 .. 0.95 on two):
 # conv2d takes only F(4x4), where every sub-grid has at least F4_MIN_SIDE outputs on both sides; F(2x2)
 # runs where FORCE (tests) sends a convolution with smaller sub-grids.
-WINOGRAD_MIN_CHANNELS = 8  # min(in, out) below this: never
-WINOGRAD_MIN_PIXELS = {8: 64 * 64, 64: 32 * 32, 128: 16 * 16}  # min(in, out) from the key on: from this
+# min(in, out) channels from the key on: from this many output pixels per image (fewer than 8: never)
+WINOGRAD_MIN_PIXELS = {8: 64 * 64, 64: 32 * 32, 128: 16 * 16}
 F4_MIN_SIDE = 16  # F(4x4, 3x3) where each sub-grid has at least this many outputs on both sides (per image)
 
 
