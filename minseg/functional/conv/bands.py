@@ -49,8 +49,8 @@ def conv_forward_into(out: np.ndarray, x: np.ndarray, w: np.ndarray, geom: Geome
 #   0.67 .. 0.71 of the time (64 and 256 channels, 8x8 .. 65x65);
 # - several blocks pay only on large convolutions with much padding: 256 -> 256 channels at 65x65, 0.94 and
 #   0.90 of the time at rates 24 and 36, but 1.14 at rate 12 (23%);
-# - on everything smaller they cost more, even at 56 .. 73% padding: 1.15 .. 1.34 (64 -> 64 at 8x8, rate 4;
-#   at 33x33, rates 6 .. 18; 256 -> 64 at 33x33, rate 24), and 1.5 .. 2.6 at 8x8 and 4x4 with padding 1
+# - on everything smaller they cost more, at 23 .. 73% padding: 1.15 .. 1.34 (64 -> 64 at 8x8, rate 4; at
+#   33x33, rates 6 .. 18; 256 -> 64 at 33x33, rate 24), and 1.5 .. 2.6 at 8x8 and 4x4 with padding 1
 #   (9 blocks, most of them a pixel or a row: a GEMM call each).
 TAP_SKIP_SHARE = 0.4  # several blocks: from this share of padding products on ...
 TAP_SKIP_MIN_MACS = 10**8  # ... and this many multiply-adds per tap, N * C/groups * O * oh * ow

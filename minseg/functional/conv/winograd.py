@@ -120,7 +120,8 @@ FORCE: bool | None = None
 #   short tile rows vectorise badly, and 36 small GEMMs use the second core less than one large one;
 # - fewer than 8 input channels (a network's first layer): 3 -> 8 at 64x64 0.87, but 3 -> 16 and 4 -> 8
 #   1.13 and 0.95 in an earlier one-thread run.
-# Where Winograd wins, F(4x4) beats F(2x2) (0.68 .. 0.98 of its time on one thread, 0.78 .. 0.95 on two):
+# Where Winograd wins, F(4x4) beats F(2x2) (0.68 .. 0.98 of its time on one thread; 0.59 .. 0.97 on two, but
+# 1.04 for 64 -> 64 at 32x32):
 # conv2d takes only F(4x4), where every sub-grid has at least F4_MIN_SIDE outputs on both sides; F(2x2)
 # runs where FORCE (tests) sends a convolution with smaller sub-grids.
 # min(in, out) channels from the key on: from this many output pixels per image (fewer than 8: never)
