@@ -142,21 +142,24 @@ def winograd_pays(geom: Geometry, n: int, channels: int, out_channels: int, grou
         return bool(FORCE) and winograd_applies(geom, groups)
     narrow, pixels = min(channels, out_channels), geom.oh * geom.ow
     pays = any(narrow >= width and pixels >= least for width, least in WINOGRAD_MIN_PIXELS.items())
-    return pays and tiling_for(geom) is F4 and not bands.skips_padding_taps(geom, n, channels, out_channels,
-                                                                             groups)
+    return pays and _fits_f4(geom) and not bands.skips_padding_taps(geom, n, channels, out_channels, groups)
 
 
 # Which tile conv2d's Winograd path uses: None, by tiling_for's rule; F2 or F4: that one (tests).
 TILING: Tiling | None = None
 
 
+def _fits_f4(geom: Geometry) -> bool:
+    """Whether every sub-grid is at least F4_MIN_SIDE outputs wide and high (F(4x4)'s tiles pay there)."""
+    return min(_ceil_div(geom.oh, geom.dh), _ceil_div(geom.ow, geom.dw)) >= F4_MIN_SIDE
+
+
 def tiling_for(geom: Geometry) -> Tiling:
-    """TILING if set, else F(4x4, 3x3) where every sub-grid is at least F4_MIN_SIDE outputs wide and high
-    (2.25x fewer multiplications than F(2x2)'s, and 0.56x the transformed data), else F(2x2, 3x3)."""
+    """TILING if set, else F(4x4, 3x3) where _fits_f4 (2.25x fewer multiplications than F(2x2)'s, and
+    0.56x the transformed data), else F(2x2, 3x3)."""
     if TILING is not None:
         return TILING
-    narrow = min(_ceil_div(geom.oh, geom.dh), _ceil_div(geom.ow, geom.dw))
-    return F4 if narrow >= F4_MIN_SIDE else F2
+    return F4 if _fits_f4(geom) else F2
 
 
 # ----- the filter transform U = G g G^T and its adjoint -----------------------------------------
