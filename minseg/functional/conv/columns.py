@@ -33,7 +33,7 @@ def im2col(x: np.ndarray, geom: Geometry, slot: str | None = None) -> np.ndarray
 
 def col2im(cols: np.ndarray, n: int, channels: int, geom: Geometry) -> np.ndarray:
     """The (N, C, H, W) image that sums column array (C*kH*kW, N, oh*ow) back onto its pixels."""
-    image = np.zeros((n, channels, geom.height, geom.width), dtype=cols.dtype)
+    image = np.empty((n, channels, geom.height, geom.width), dtype=cols.dtype)  # the kernels zero it
     cols = np.ascontiguousarray(cols)
     if cols.size >= GRAIN:
         kernels.col2im(cols, image, *geom.kernel_args())

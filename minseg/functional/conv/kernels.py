@@ -11,7 +11,9 @@ and 0 where that index falls in the zero padding. The padding is never materiali
 kernel tap (i, j) the range of output columns that read inside the image is computed once, the
 rest is written as zeros. ``col2im`` is the adjoint (transpose) of ``im2col``: it adds every
 column entry back onto the pixel it was read from, so pixels shared by overlapping windows
-receive the sum.
+receive the sum (into an image it zeroes plane by plane, so the caller can pass np.empty: a zeroing
+pass of its own over the 8 MB gradient of the stride-2 benchmark convolution cost about 1 ms, 2-4%
+of its fwd + bwd, measured in alternation).
 
 Both kernels run in parallel over (n, c) pairs: each pair owns its own image plane, so col2im's
 scatter-add has no races. ``planes_serial`` does either job on one thread, for arrays too small
@@ -25,6 +27,7 @@ output, one output plane per task.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange, uint64
 
 
@@ -53,10 +56,12 @@ _valid_range = njit(cache=True)(valid_range)
 @njit(cache=True)
 def _plane(x, cols, n, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, scatter):
     """The kh*kw rows of ``cols`` that channel c of image n feeds: filled from the image
-    (im2col, zeros where the window hangs over the border) or, with ``scatter``, added back
-    onto it (col2im)."""
+    (im2col, zeros where the window hangs over the border) or, with ``scatter``, summed into
+    it (col2im: the plane is zeroed first, here, where it is about to be written)."""
     height, width = x.shape[2], x.shape[3]
     plane = x[n, c]
+    if scatter:
+        plane[:] = 0
     for i in range(kh):
         for j in range(kw):
             row = cols[(c * kh + i) * kw + j, n]  # one row of the column matrix
@@ -92,8 +97,9 @@ def im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 
 @njit(cache=True, parallel=True)
 def col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """Add ``cols`` (C*kh*kw, N, oh*ow) back onto ``x`` (N, C, H, W), which the caller zeroes.
-    Each (n, c) plane is written by one thread only, so the additions never race."""
+    """Sum ``cols`` (C*kh*kw, N, oh*ow) back onto ``x`` (N, C, H, W), whose old values are overwritten
+    (each plane is zeroed by its task). Each (n, c) plane is written by one thread only, so the additions
+    never race."""
     channels = x.shape[1]
     for t in prange(x.shape[0] * channels):
         _plane(x, cols, t // channels, t % channels, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, True)
@@ -146,25 +152,125 @@ def _depthwise_plane(image, grid, taps, pass_kind, kh, kw, sh, sw, ph, pw, dh, d
                 taps[i, j] += total
 
 
+# A 3x3 kernel at stride 1 (every depthwise convolution of DeepLab v3+) takes all nine taps in one loop
+# over a zero-bordered copy of the plane it reads: one pass over each output row instead of nine, and no
+# border ranges. The loop above stays for every other kernel and stride (and as this one's reference).
 @njit(cache=True)
-def _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def _bordered(plane, top, left, rows, cols, dtype):
+    """A (rows, cols) zero array with ``plane`` at (top, left) (the parts that fit): what a stencil reads
+    where the plain loops would test a border."""
+    out = np.zeros((rows, cols), dtype)
+    height, width = min(plane.shape[0], rows - top), min(plane.shape[1], cols - left)
+    for r in range(height):
+        line, source = out[top + r, left:left + width], plane[r]
+        for k in range(width):
+            line[k] = source[k]
+    return out
+
+
+@njit(cache=True, fastmath=True)  # fastmath: the nine sums of WEIGHT_GRAD vectorise (reassociate)
+def _stencil_3x3(pad, grid, taps, row_offsets, col_offsets, weight_grad):
+    """grid[r, k] += sum_ij taps[i, j] * pad[r + row_offsets[i], k + col_offsets[j]] over grid's rows;
+    or, with ``weight_grad``, taps[i, j] += sum_rk grid[r, k] * pad[r + row_offsets[i], k + col_offsets[j]]."""
+    width = grid.shape[1]
+    a, b, c = col_offsets[0], col_offsets[1], col_offsets[2]
+    zero = pad[0, 0] * 0  # the data's dtype: a row's sums vectorise in it; rows add up in float64 (as 0.0 is)
+    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = 0.0
+    for r in range(grid.shape[0]):
+        out = grid[r]
+        top, mid, low = pad[r + row_offsets[0]], pad[r + row_offsets[1]], pad[r + row_offsets[2]]
+        # the nine shifted rows as views indexed by k: a computed index defeats SIMD
+        p00, p01, p02 = top[a:a + width], top[b:b + width], top[c:c + width]
+        p10, p11, p12 = mid[a:a + width], mid[b:b + width], mid[c:c + width]
+        p20, p21, p22 = low[a:a + width], low[b:b + width], low[c:c + width]
+        if weight_grad:
+            r00 = r01 = r02 = r10 = r11 = r12 = r20 = r21 = r22 = zero
+            for k in range(width):
+                g = out[k]
+                r00 += g * p00[k]
+                r01 += g * p01[k]
+                r02 += g * p02[k]
+                r10 += g * p10[k]
+                r11 += g * p11[k]
+                r12 += g * p12[k]
+                r20 += g * p20[k]
+                r21 += g * p21[k]
+                r22 += g * p22[k]
+            s00, s01, s02, s10, s11, s12 = s00 + r00, s01 + r01, s02 + r02, s10 + r10, s11 + r11, s12 + r12
+            s20, s21, s22 = s20 + r20, s21 + r21, s22 + r22
+            continue
+        t00, t01, t02, t10, t11, t12, t20, t21, t22 = (taps[0, 0], taps[0, 1], taps[0, 2], taps[1, 0], taps[1, 1],
+                                                       taps[1, 2], taps[2, 0], taps[2, 1], taps[2, 2])
+        for k in range(width):
+            out[k] += (t00 * p00[k] + t01 * p01[k] + t02 * p02[k] + t10 * p10[k] + t11 * p11[k] + t12 * p12[k]
+                       + t20 * p20[k] + t21 * p21[k] + t22 * p22[k])
+    if weight_grad:
+        taps[0, 0] += s00
+        taps[0, 1] += s01
+        taps[0, 2] += s02
+        taps[1, 0] += s10
+        taps[1, 1] += s11
+        taps[1, 2] += s12
+        taps[2, 0] += s20
+        taps[2, 1] += s21
+        taps[2, 2] += s22
+
+
+@njit(cache=True)
+def _depthwise_plane_3x3(image, grid, taps, pass_kind, ph, pw, dh, dw):
+    """_depthwise_plane for a 3x3 kernel at stride 1, by _stencil_3x3 on a bordered copy:
+
+    FORWARD, WEIGHT_GRAD: image bordered by (ph, pw), so image[oy - ph + i dh, ox - pw + j dw] is
+        pad[oy + i dh, ox + j dw];
+    INPUT_GRAD: image[iy, ix] += sum_ij taps[i, j] * grid[iy + ph - i dh, ix + pw - j dw], the
+        correlation of grid bordered by (top, left) = (max(0, 2 dh - ph), max(0, 2 dw - pw)) (so that
+        every index is >= 0) with row offsets ph + top - i dh and column offsets pw + left - j dw."""
+    height, width = image.shape
+    oh, ow = grid.shape
+    if pass_kind == INPUT_GRAD:
+        top, left = max(0, 2 * dh - ph), max(0, 2 * dw - pw)
+        pad = _bordered(grid, top, left, top + max(oh, height + ph), left + max(ow, width + pw), grid.dtype)
+        rows = np.array((ph + top, ph + top - dh, ph + top - 2 * dh), np.int64)
+        cols = np.array((pw + left, pw + left - dw, pw + left - 2 * dw), np.int64)
+        _stencil_3x3(pad, image, taps, rows, cols, False)
+        return
+    pad = _bordered(image, ph, pw, oh + 2 * dh, ow + 2 * dw, image.dtype)
+    rows, cols = np.array((0, dh, 2 * dh), np.int64), np.array((0, dw, 2 * dw), np.int64)
+    _stencil_3x3(pad, grid, taps, rows, cols, pass_kind == WEIGHT_GRAD)
+
+
+@njit(cache=True)
+def _plane_pass(image, grid, taps, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused):
+    """One plane triple of a depthwise pass: _depthwise_plane_3x3 where ``fused`` (3x3, stride 1), else
+    _depthwise_plane."""
+    if fused:
+        _depthwise_plane_3x3(image, grid, taps, pass_kind, ph, pw, dh, dw)
+    else:
+        _depthwise_plane(image, grid, taps, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+@njit(cache=True)
+def _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused):
     """Task t of a depthwise pass; output channel o reads input channel o // multiplier.
     FORWARD: t = (n, o), writes grid[n, o]. INPUT_GRAD: t = (n, c), writes x[n, c] from the
-    multiplier output channels of c. WEIGHT_GRAD: t = o, sums weight[o] over the batch."""
+    multiplier output channels of c. WEIGHT_GRAD: t = o, sums weight[o] over the batch. The plane a
+    FORWARD or INPUT_GRAD task writes is zeroed first (the caller need not)."""
     n_batch, channels = x.shape[0], x.shape[1]
     multiplier = grid.shape[1] // channels
     if pass_kind == FORWARD:
         n, o = t // grid.shape[1], t % grid.shape[1]
-        _depthwise_plane(x[n, o // multiplier], grid[n, o], weight[o, 0], FORWARD,
-                         kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        grid[n, o] = 0  # here, where the plane is about to be summed into (in cache), not in a pass of its own
+        _plane_pass(x[n, o // multiplier], grid[n, o], weight[o, 0], FORWARD,
+                    kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused)
     elif pass_kind == INPUT_GRAD:
         n, c = t // channels, t % channels
+        x[n, c] = 0
         for o in range(c * multiplier, (c + 1) * multiplier):
-            _depthwise_plane(x[n, c], grid[n, o], weight[o, 0], INPUT_GRAD, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _plane_pass(x[n, c], grid[n, o], weight[o, 0], INPUT_GRAD, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused)
     else:
         for n in range(n_batch):
-            _depthwise_plane(x[n, t // multiplier], grid[n, t], weight[t, 0], WEIGHT_GRAD,
-                             kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _plane_pass(x[n, t // multiplier], grid[n, t], weight[t, 0], WEIGHT_GRAD,
+                        kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused)
 
 
 @njit(cache=True)
@@ -178,18 +284,19 @@ def _depthwise_tasks(x, grid, pass_kind):
 
 
 @njit(cache=True, parallel=True)
-def depthwise(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def depthwise(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused):
     """Depthwise convolution pass over x (N, C, H, W), grid (N, O, oh, ow) and weight (O, 1, kh, kw),
-    O a multiple of C; ``pass_kind`` FORWARD, INPUT_GRAD or WEIGHT_GRAD. Tasks never share an output plane."""
+    O a multiple of C; ``pass_kind`` FORWARD, INPUT_GRAD or WEIGHT_GRAD; ``fused``: the nine-tap loop
+    (3x3 at stride 1 only). Tasks never share an output plane."""
     for t in prange(_depthwise_tasks(x, grid, pass_kind)):
-        _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused)
 
 
 @njit(cache=True)
-def depthwise_serial(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def depthwise_serial(x, grid, weight, pass_kind, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused):
     """``depthwise`` on the calling thread (small arrays)."""
     for t in range(_depthwise_tasks(x, grid, pass_kind)):
-        _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        _depthwise_task(x, grid, weight, pass_kind, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fused)
 
 
 # ----- sub-pixel transposed convolution (conv/subpixel.py): its phases <-> the interleaved image ----
