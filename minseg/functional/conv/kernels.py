@@ -230,13 +230,11 @@ def _depthwise_plane_3x3(image, grid, taps, pass_kind, ph, pw, dh, dw):
     if pass_kind == INPUT_GRAD:
         top, left = max(0, 2 * dh - ph), max(0, 2 * dw - pw)
         pad = _bordered(grid, top, left, top + max(oh, height + ph), left + max(ow, width + pw), grid.dtype)
-        rows = np.array((ph + top, ph + top - dh, ph + top - 2 * dh), np.int64)
-        cols = np.array((pw + left, pw + left - dw, pw + left - 2 * dw), np.int64)
+        rows, cols = (ph + top, ph + top - dh, ph + top - 2 * dh), (pw + left, pw + left - dw, pw + left - 2 * dw)
         _stencil_3x3(pad, image, taps, rows, cols, False)
         return
     pad = _bordered(image, ph, pw, oh + 2 * dh, ow + 2 * dw, image.dtype)
-    rows, cols = np.array((0, dh, 2 * dh), np.int64), np.array((0, dw, 2 * dw), np.int64)
-    _stencil_3x3(pad, grid, taps, rows, cols, pass_kind == WEIGHT_GRAD)
+    _stencil_3x3(pad, grid, taps, (0, dh, 2 * dh), (0, dw, 2 * dw), pass_kind == WEIGHT_GRAD)
 
 
 @njit(cache=True)

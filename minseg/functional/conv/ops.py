@@ -168,8 +168,9 @@ def fused_depthwise_pays(geom: Geometry) -> bool:
 
 
 def depthwise_pass(x, grid, weight, pass_kind: int, geom: Geometry) -> None:
-    """Run kernels.depthwise (pass_kind FORWARD, INPUT_GRAD or WEIGHT_GRAD), serially when small."""
-    kernel = kernels.depthwise if grid.size >= GRAIN else kernels.depthwise_serial
+    """Run kernels.depthwise (pass_kind FORWARD, INPUT_GRAD or WEIGHT_GRAD), serially when small: below GRAIN
+    multiply-adds (kH * kW per output element; GRAIN counts elements of one-operation work)."""
+    kernel = kernels.depthwise if grid.size * geom.kh * geom.kw >= GRAIN else kernels.depthwise_serial
     kernel(x, grid, weight, pass_kind, *geom.kernel_args(), fused_depthwise_pays(geom))
 
 
