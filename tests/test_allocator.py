@@ -7,7 +7,7 @@ import pytest
 
 
 GLIBC = __import__("minseg.allocator", fromlist=["_glibc"])._glibc()
-# allocates and frees arrays of 24, 8, 24, 16 and 8 MB (a step's activations) four times and prints the
+# allocates and frees arrays of 12, 4, 12, 8 and 4 MB (a step's activations) four times and prints the
 # page faults (minor: fresh pages) each round took
 REUSE_ROUNDS = """
 import resource, numpy as np, minseg
@@ -16,7 +16,7 @@ def faults():
 counts = []
 for _ in range(4):
     before = faults()
-    arrays = [np.ones(mb << 18, np.float32) for mb in (24, 8, 24, 16, 8)]
+    arrays = [np.ones(mb << 18, np.float32) for mb in (12, 4, 12, 8, 4)]
     del arrays
     counts.append(faults() - before)
 print(counts)
@@ -34,7 +34,7 @@ def test_import_minseg_keeps_freed_memory_for_the_next_arrays():
                                env=env).stdout)
     returned = eval(subprocess.run([sys.executable, "-c", REUSE_ROUNDS], capture_output=True, text=True,
                                    check=True, env={**env, OPT_OUT: "0"}).stdout)
-    # 80 MB of fresh pages: hundreds of faults (thousands without huge pages) in the first round; with the
+    # 40 MB of fresh pages: hundreds of faults (thousands without huge pages) in the first round; with the
     # memory kept the later rounds reuse it, while glibc's defaults hand it back and fault it in again
     assert kept[0] > 100 and max(kept[1:]) < 0.02 * kept[0], kept
     assert min(returned[1:]) > 0.2 * returned[0], returned
