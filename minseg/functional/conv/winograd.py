@@ -239,7 +239,7 @@ def tiles_backward(x, u, dy, geom: Geometry, input_shape: tuple, need_dx: bool, 
     """(dx or None, dU or None) of tiles_forward for the output gradient dy; dU only where x is given
     (the input, needed to recompute V), dx only with ``need_dx``."""
     (n, channels), out_channels, positions = input_shape[:2], u.shape[1], tiling.positions
-    dx = np.zeros(input_shape, dy.dtype) if need_dx else None
+    dx = np.empty(input_shape, dy.dtype) if need_dx else None  # zeroed plane by plane in the first band
     du = np.zeros(u.shape, dy.dtype) if x is not None else None  # summed over the bands
     unused_bias = np.zeros(out_channels, dy.dtype)
     for row0, rows in tile_bands(geom, channels, out_channels, n, dy.dtype.itemsize, tiling):

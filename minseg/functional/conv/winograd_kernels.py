@@ -35,8 +35,11 @@ from .kernels import _valid_range  # output indices whose input index lies insid
 @njit(cache=True)
 def _input_plane(x, v, n, c, ph, pw, dh, dw, row0, tw, scatter, m):
     """Tiles of plane x[n, c] for one band, for each of its dh*dw sub-grids (a, b): v[:, c, tiles] = B^T d B
-    (gather), or, with ``scatter``, x[n, c] += the adjoint B dV B^T of every tile, overlap-added (x zeroed
-    by the caller). Sub-grid (a, b) pixel (r, q) is x[n, c, dh r + a - ph, dw q + b - pw]."""
+    (gather), or, with ``scatter``, x[n, c] += the adjoint B dV B^T of every tile, overlap-added (the plane
+    is zeroed here in the first band, row0 = 0: no zeroing pass of its own over x). Sub-grid (a, b) pixel
+    (r, q) is x[n, c, dh r + a - ph, dw q + b - pw]."""
+    if scatter and row0 == 0:
+        x[n, c] = 0
     height, width = x.shape[2], x.shape[3]
     grids = dh * dw
     rows = v.shape[2] // (x.shape[0] * grids * tw)
