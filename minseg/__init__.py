@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-from .allocator import keep_freed_memory
 from .threads import quiet_workers
 
 quiet_workers()  # before NumPy loads OpenBLAS (see minseg/threads.py)
-keep_freed_memory()  # freed arrays' memory is reused, not page-faulted in again (see minseg/allocator.py)
 
 from . import ops  # noqa: F401 - installs the Tensor operators
 from .autograd import Function, Tensor, is_grad_enabled, no_grad, tensor  # noqa: F401

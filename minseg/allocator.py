@@ -1,25 +1,25 @@
-"""``keep_freed_memory()``: glibc's malloc keeps the blocks minseg frees for the next arrays, instead of
-handing them back to the operating system and page-faulting fresh ones in.
+"""``keep_freed_memory()``: glibc's malloc keeps freed blocks for the next arrays, instead of handing them
+back to the operating system and page-faulting fresh ones in. The benchmarks call it (benchmarks/__main__.py)
+so that neither library's times include page faults; ``import minseg`` does not.
 
-Why. Every op returns a new array, and a training step allocates and frees the same large arrays
-(activations, gradients, column matrices) over and over. By default glibc serves a block of 128 KiB
-or more (a threshold it raises, as blocks are freed, up to 32 MiB) with its own mmap, and returns the
-memory at the heap's top once more than twice that threshold lies free there. The next array of that
-size then arrives as untouched pages, and its first write takes one page fault per 4 KiB page. On
-the 2-core development VM (2026-12-02) that cost most of a backward pass's col2im: 8.6 ms for the
-stride-2 benchmark convolution's col2im into a fresh 8 MB gradient, 2.6 ms with the memory kept
-(glibc's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ variables set to the same effect). With the
-settings below, that convolution's fwd + bwd took 24.1 and 31.3 ms in two fresh processes, against
-38.8 and 43.4 ms in two with MINSEG_KEEP_FREED_MEMORY=0, run in alternation.
+Why. Every op returns a new array, and a training step allocates and frees the same large arrays over and
+over. By default glibc serves a block of 128 KiB or more (a threshold it raises, as blocks are freed, up to
+32 MiB) with its own mmap, and returns the memory at the heap's top once more than twice that threshold
+lies free there. The next array of that size then arrives as untouched pages, and its first write takes
+one page fault per 4 KiB page. On the 2-core development VM (2026-12-02) torch paid for that most: in one
+process, its depthwise 3x3 convolution (N8, 64 channels, 64x64, fwd + bwd) took 16.5-22.1 ms with glibc's
+defaults and 7.5 ms with this setting, its dilated ones 48-57 ms and 39-67 ms. minseg paid too while its
+col2im summed into np.zeros (calloc: fresh pages; 8.6 ms against 2.6 ms with the memory kept), but once
+its kernels zeroed their own planes of np.empty arrays (which glibc serves from freed memory after the
+first free), this setting no longer changed minseg's times measurably (the stride-2 convolution's fwd +
+bwd: 26-41 ms kept, 35-43 ms without, in alternating processes; the U-Net and DeepLab steps within the
+noise either way). It does cost memory: fcn_resnet50's 520x520 inference peaked at 353 MB instead of 308
+MB (at 400 MB with glibc's largest threshold, 32 MiB). So a library import should not impose it; a
+benchmark comparing two libraries in one process should, for both.
 
-What. ``mallopt(M_MMAP_THRESHOLD, 16 MiB)`` (blocks below that size come from the heap and are reused)
-and ``mallopt(M_TRIM_THRESHOLD, 256 MiB)`` (up to that much free memory stays at the heap's top). The
-costs: a process's resident memory stays up to TRIM_THRESHOLD_BYTES above what it uses after a large
-step, and the heap's fragments raise some peaks: fcn_resnet50's inference on 520x520 peaked at 353 MB
-instead of 308 MB (at 400 MB with glibc's largest threshold, 32 MiB, which is why it is 16 MiB; the trim
-threshold made no difference to it). Keeping freed memory is what the jemalloc settings that CPU
-deep-learning guides recommend do too. Torch in the same process allocates through the same malloc, so
-the benchmarks' minseg / torch ratios compare two libraries that both reuse memory.
+What. ``mallopt(M_MMAP_THRESHOLD, 16 MiB)`` (blocks below that size come from the heap and are reused) and
+``mallopt(M_TRIM_THRESHOLD, 256 MiB)`` (up to that much free memory stays at the heap's top). A program
+of one's own may call it too (a training loop whose arrays are page-faulted in each step).
 
 Left alone: other C libraries than glibc (macOS, musl), a process where the user set glibc's own
 MALLOC_* or GLIBC_TUNABLES variables, and MINSEG_KEEP_FREED_MEMORY=0.
@@ -48,8 +48,8 @@ def _glibc() -> bool:
 
 
 def keep_freed_memory(environ=os.environ) -> bool:
-    """Set glibc's malloc to keep freed blocks for reuse (module doc); True where it did. ``import
-    minseg`` calls it; the settings apply to every allocation that follows, NumPy's and torch's."""
+    """Set glibc's malloc to keep freed blocks for reuse (module doc); True where it did. The settings
+    apply to every allocation that follows in this process, NumPy's and torch's alike."""
     if environ.get(OPT_OUT) == "0" or _users_own_settings(environ) or not _glibc():
         return False
     import ctypes  # loaded by NumPy already
