@@ -11,9 +11,8 @@ and 0 where that index falls in the zero padding. The padding is never materiali
 kernel tap (i, j) the range of output columns that read inside the image is computed once, the
 rest is written as zeros. ``col2im`` is the adjoint (transpose) of ``im2col``: it adds every
 column entry back onto the pixel it was read from, so pixels shared by overlapping windows
-receive the sum (into an image it zeroes plane by plane, so the caller can pass np.empty: a zeroing
-pass of its own over the 8 MB gradient of the stride-2 benchmark convolution cost about 1 ms, 2-4%
-of its fwd + bwd, measured in alternation).
+receive the sum (into an image it zeroes plane by plane, so the caller can pass np.empty: np.zeros
+costs a pass of its own, a memset or, from calloc, fresh pages that fault on their first write).
 
 Both kernels run in parallel over (n, c) pairs: each pair owns its own image plane, so col2im's
 scatter-add has no races. ``planes_serial`` does either job on one thread, for arrays too small
@@ -156,10 +155,10 @@ def _depthwise_plane(image, grid, taps, pass_kind, kh, kw, sh, sw, ph, pw, dh, d
 # over a zero-bordered copy of the plane it reads: one pass over each output row instead of nine, and no
 # border ranges. The loop above stays for every other kernel and stride (and as this one's reference).
 @njit(cache=True)
-def _bordered(plane, top, left, rows, cols, dtype):
+def _bordered(plane, top, left, rows, cols):
     """A (rows, cols) zero array with ``plane`` at (top, left) (the parts that fit): what a stencil reads
     where the plain loops would test a border."""
-    out = np.zeros((rows, cols), dtype)
+    out = np.zeros((rows, cols), plane.dtype)
     height, width = min(plane.shape[0], rows - top), min(plane.shape[1], cols - left)
     for r in range(height):
         line, source = out[top + r, left:left + width], plane[r]
@@ -176,6 +175,8 @@ def _stencil_3x3(pad, grid, taps, row_offsets, col_offsets, weight_grad):
     a, b, c = col_offsets[0], col_offsets[1], col_offsets[2]
     zero = pad[0, 0] * 0  # the data's dtype: a row's sums vectorise in it; rows add up in float64 (as 0.0 is)
     s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = 0.0
+    t00, t01, t02, t10, t11, t12, t20, t21, t22 = (taps[0, 0], taps[0, 1], taps[0, 2], taps[1, 0], taps[1, 1],
+                                                   taps[1, 2], taps[2, 0], taps[2, 1], taps[2, 2])
     for r in range(grid.shape[0]):
         out = grid[r]
         top, mid, low = pad[r + row_offsets[0]], pad[r + row_offsets[1]], pad[r + row_offsets[2]]
@@ -199,8 +200,6 @@ def _stencil_3x3(pad, grid, taps, row_offsets, col_offsets, weight_grad):
             s00, s01, s02, s10, s11, s12 = s00 + r00, s01 + r01, s02 + r02, s10 + r10, s11 + r11, s12 + r12
             s20, s21, s22 = s20 + r20, s21 + r21, s22 + r22
             continue
-        t00, t01, t02, t10, t11, t12, t20, t21, t22 = (taps[0, 0], taps[0, 1], taps[0, 2], taps[1, 0], taps[1, 1],
-                                                       taps[1, 2], taps[2, 0], taps[2, 1], taps[2, 2])
         for k in range(width):
             out[k] += (t00 * p00[k] + t01 * p01[k] + t02 * p02[k] + t10 * p10[k] + t11 * p11[k] + t12 * p12[k]
                        + t20 * p20[k] + t21 * p21[k] + t22 * p22[k])
@@ -229,11 +228,11 @@ def _depthwise_plane_3x3(image, grid, taps, pass_kind, ph, pw, dh, dw):
     oh, ow = grid.shape
     if pass_kind == INPUT_GRAD:
         top, left = max(0, 2 * dh - ph), max(0, 2 * dw - pw)
-        pad = _bordered(grid, top, left, top + max(oh, height + ph), left + max(ow, width + pw), grid.dtype)
+        pad = _bordered(grid, top, left, top + max(oh, height + ph), left + max(ow, width + pw))
         rows, cols = (ph + top, ph + top - dh, ph + top - 2 * dh), (pw + left, pw + left - dw, pw + left - 2 * dw)
         _stencil_3x3(pad, image, taps, rows, cols, False)
         return
-    pad = _bordered(image, ph, pw, oh + 2 * dh, ow + 2 * dw, image.dtype)
+    pad = _bordered(image, ph, pw, oh + 2 * dh, ow + 2 * dw)
     _stencil_3x3(pad, grid, taps, (0, dh, 2 * dh), (0, dw, 2 * dw), pass_kind == WEIGHT_GRAD)
 
 
